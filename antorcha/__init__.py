@@ -1,0 +1,77 @@
+"""antorcha: tensors, autograd, nn and optim with PyTorch's API, on NumPy (and CuPy).
+
+`import antorcha as torch` and ordinary beginner PyTorch code runs unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from antorcha._device import device
+from antorcha._dtypes import (
+    bool_,
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from antorcha._dtypes import bool as bool  # noqa: A004, PLC0414
+from antorcha._dtypes import float as float  # noqa: A004, PLC0414
+from antorcha._dtypes import int as int  # noqa: A004, PLC0414
+from antorcha._tensor import Size, Tensor
+from antorcha._creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from antorcha._functional import *  # noqa: F403
+from antorcha._functional import abs, all, any, max, min, pow, round, sum  # noqa: A004
+from antorcha.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from antorcha.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+
+from antorcha import autograd  # noqa: E402, I001
+
+__version__ = "0.1.0"
+
+_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "backends"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the heavier submodules (nn, optim, utils, cuda) on first use."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"antorcha.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("antorcha.serialization"), name)
+    raise AttributeError(f"module 'antorcha' has no attribute '{name}'")

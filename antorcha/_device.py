@@ -1,0 +1,144 @@
+"""Devices and the array-module switch.
+
+Every op is written once against `xp`, the device's array module: NumPy on the
+cpu, CuPy on cuda. This is the only module that knows about CuPy; it imports it
+lazily and never fails when CuPy, a GPU or the driver is missing.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+
+class device:  # noqa: N801 - torch spells it in lower case
+    """`device('cpu')`, `device('cuda')`, `device('cuda:1')` or `device('cuda', 1)`."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: str | device | int, index: int | None = None) -> None:
+        if isinstance(spec, device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if isinstance(spec, int) and not isinstance(spec, bool):
+            spec, index = "cuda", spec
+        if not isinstance(spec, str):
+            raise TypeError(f"device() expected a string or int, got {type(spec).__name__}")
+        kind, _, number = spec.partition(":")
+        if kind not in ("cpu", "cuda") or (number and not number.isdigit()):
+            raise RuntimeError(
+                "Expected one of cpu, cuda device type at start of device string: " + spec
+            )
+        if number:
+            if index is not None:
+                raise RuntimeError(f"device string {spec!r} already has an index")
+            index = int(number)
+        if kind == "cpu" and index not in (None, 0):
+            raise RuntimeError(f"CPU device index must be 0 or None, got {index}")
+        self.type, self.index = kind, index
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except RuntimeError:
+                return False
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+
+CPU = device("cpu")
+
+_cupy: ModuleType | None = None
+_cupy_checked = False
+
+
+def cupy_module() -> ModuleType | None:
+    """CuPy when it imports and sees at least one GPU, else None (cached)."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy = cupy
+        except Exception:  # noqa: BLE001 - no CuPy, no driver or no GPU: all mean "no cuda"
+            _cupy = None
+    return _cupy
+
+
+def require_cupy(target: device) -> ModuleType:
+    cp = cupy_module()
+    if cp is None:
+        raise RuntimeError(
+            f"cannot use device '{target}': CUDA is not available "
+            "(install antorcha[cuda] with CuPy and run on a machine with an NVIDIA GPU)"
+        )
+    return cp
+
+
+def as_device(spec: object) -> device:
+    if spec is None:
+        return CPU
+    if isinstance(spec, device):
+        return spec
+    return device(spec)  # type: ignore[arg-type]
+
+
+def canonical(target: device) -> device:
+    """cuda without an index means the current GPU; arrays always carry an index."""
+    if target.type == "cuda" and target.index is None:
+        cp = require_cupy(target)
+        return device("cuda", cp.cuda.runtime.getDevice())
+    return target
+
+
+def xp_of(array: Any) -> ModuleType:
+    """The array module an array belongs to."""
+    if type(array) is np.ndarray:
+        return np
+    cp = cupy_module()
+    if cp is not None and isinstance(array, cp.ndarray):
+        return cp
+    return np
+
+
+def device_of(array: Any) -> device:
+    if type(array) is np.ndarray:
+        return CPU
+    cp = cupy_module()
+    if cp is not None and isinstance(array, cp.ndarray):
+        return device("cuda", array.device.id)
+    return CPU
+
+
+def xp_for(target: device) -> ModuleType:
+    if target.type == "cpu":
+        return np
+    return require_cupy(target)
+
+
+def move_array(array: Any, target: device) -> Any:
+    """Copy an array to `target`, or return it unchanged when it already lives there."""
+    source = device_of(array)
+    target = canonical(target)
+    if source == target:
+        return array
+    if target.type == "cpu":
+        return array.get()
+    cp = require_cupy(target)
+    with cp.cuda.Device(target.index):
+        return cp.asarray(array)

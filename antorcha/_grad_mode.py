@@ -1,0 +1,89 @@
+"""Grad mode: whether new ops are recorded in the graph.
+
+`no_grad`, `enable_grad` and `set_grad_enabled` work both as context managers
+and as decorators, as in torch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradState:
+    """One flag read on every op; an attribute lookup is the cheapest global read."""
+
+    enabled = True
+
+
+STATE = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    return STATE.enabled
+
+
+class _GradModeContext:
+    """Base for the grad-mode managers: sets the flag on enter, restores it on exit."""
+
+    _mode: bool
+
+    def __enter__(self) -> None:
+        self._previous = STATE.enabled
+        STATE.enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled = self._previous
+
+    def __call__(self, fn: F) -> F:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = STATE.enabled
+            STATE.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.enabled = previous
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):  # noqa: N801
+    """Ops inside record nothing: their results have requires_grad=False."""
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801
+    """Sets grad mode at construction, so `set_grad_enabled(False)` works as a plain call too."""
+
+    def __init__(self, mode: bool) -> None:
+        self._mode = bool(mode)
+        self._previous = STATE.enabled
+        STATE.enabled = self._mode
+
+    def __enter__(self) -> None:
+        pass  # already applied in __init__
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.enabled = self._previous
+
+    def __call__(self, fn: F) -> F:
+        STATE.enabled = self._previous  # used as a decorator: undo the eager switch
+        return super().__call__(fn)
+
+
+class inference_mode(no_grad):  # noqa: N801
+    """antorcha has no separate inference tensors; this is no_grad under torch's name."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = not mode

@@ -1,0 +1,126 @@
+"""The backward pass: walk the graph in dependency order, without recursion.
+
+`run_backward` counts, for every node reachable from the roots, how many edges
+lead into it; a node runs once all of its consumers have sent their gradients
+(Kahn's algorithm), so a chain of 100,000 ops needs no deep Python stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from antorcha._tensor import Tensor
+from antorcha.autograd.function import AccumulateGrad, Node, edge_of
+from antorcha.autograd.grad_mode import STATE
+
+
+def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
+    dependencies: dict[Node, int] = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return dependencies
+
+
+def _apply_pre_hooks(node: Node, grads: list) -> None:
+    for nr, hooks in node._pre_hooks.items():
+        if nr < len(grads) and grads[nr] is not None:
+            for hook in list(hooks):
+                replaced = hook(grads[nr])
+                if replaced is not None:
+                    grads[nr] = replaced
+
+
+def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, create_graph: bool) -> None:
+    variable = node.variable
+    if variable is None:
+        return
+    if variable._grad is None:
+        # copy: the same gradient tensor may reach several leaves (e.g. from an add)
+        variable._grad = grad if create_graph else grad.detach().clone()
+    elif create_graph:
+        variable._grad = variable._grad + grad
+    else:
+        variable._grad._data += grad._data
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """Backpropagate `root_grads` from `roots`.
+
+    Without `capture`, gradients accumulate into the leaves' `.grad` (Tensor.backward).
+    With `capture`, nothing accumulates and the gradients reaching those tensors are
+    returned instead (autograd.grad).
+    """
+    buffers: dict[Node, list] = {}
+    root_nodes: list[Node] = []
+    for tensor, grad in zip(roots, root_grads):
+        node, nr = edge_of(tensor)
+        if node is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        buffer = buffers.setdefault(node, [None] * node._n_outputs)
+        buffer[nr] = grad if buffer[nr] is None else buffer[nr] + grad
+        if node not in root_nodes:
+            root_nodes.append(node)
+
+    targets: dict[tuple[Node, int], list[int]] = {}
+    captured: list[Tensor | None] = []
+    if capture is not None:
+        for index, tensor in enumerate(capture):
+            node, nr = edge_of(tensor)
+            if node is not None:
+                targets.setdefault((node, nr), []).append(index)
+        captured = [None] * len(capture)
+
+    dependencies = _count_dependencies(root_nodes)
+    ready = [n for n in root_nodes if dependencies.get(n, 0) == 0]
+    previous_mode = STATE.enabled
+    STATE.enabled = create_graph  # backward formulas build a graph only for create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None) or [None] * node._n_outputs
+            if node._pre_hooks:
+                _apply_pre_hooks(node, grads)
+            if targets:
+                for nr, grad in enumerate(grads):
+                    for index in targets.get((node, nr), ()):
+                        captured[index] = grad
+            if isinstance(node, AccumulateGrad):
+                if capture is None and grads[0] is not None:
+                    _accumulate_into_leaf(node, grads[0], create_graph)
+                continue
+            results = node._run(grads)
+            if node._hooks:
+                for hook in node._hooks:
+                    hook(results, tuple(grads))
+            if not retain_graph:
+                node._release()
+            for (child, nr), grad in zip(node.next_functions, results):
+                if child is None:
+                    continue
+                if grad is not None:
+                    buffer = buffers.get(child)
+                    if buffer is None:
+                        buffer = buffers[child] = [None] * child._n_outputs
+                    buffer[nr] = grad if buffer[nr] is None else buffer[nr] + grad
+                remaining = dependencies[child] - 1
+                dependencies[child] = remaining
+                if remaining == 0:
+                    ready.append(child)
+    finally:
+        STATE.enabled = previous_mode
+    return captured if capture is not None else None

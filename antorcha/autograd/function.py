@@ -1,0 +1,376 @@
+"""Graph nodes and the two ways to define a differentiable op.
+
+* `Op` (internal): `forward(ctx, *arrays, *params)` works on raw `xp` arrays, so the
+  no-grad path costs one Python call and one array op. `backward(ctx, grad)` works
+  on Tensors with antorcha ops, so the same formula gives higher-order gradients
+  when run with `create_graph=True`.
+* `Function` (public, torch's `autograd.Function`): `forward(ctx, *args)` receives
+  Tensors, `backward(ctx, *grads)` returns Tensors.
+
+Either way, calling the op with grad enabled creates a `Node` (torch's `grad_fn`),
+named as torch names it (`MulBackward0`), which is also the `ctx` that forward
+and backward see. Broadcasting is undone centrally in `Node._run`: a backward
+returns gradients in the output's shape and `_run` sums them down to each
+input's shape and casts them to its dtype.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from antorcha._tensor import Tensor, new_version_counter, wrap
+from antorcha.autograd.grad_mode import STATE
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+# Markers in a node's saved list: which input it was, or that it was the output.
+_OUTPUT = -1
+
+
+class Node:
+    """A recorded operation: torch's `grad_fn`, and the `ctx` of its forward/backward."""
+
+    _fn: Any = None  # the Op or Function class whose backward this node runs
+    _pre_hooks: dict[int, list[Callable]] | None = None
+    _hooks: list[Callable] | None = None
+    _saved: list | None = None
+    _saved_versions: tuple = ()
+    _freed = False
+    _n_outputs = 1
+    _materialize_grads = True
+
+    next_functions: tuple[tuple[Node | None, int], ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    _input_meta: tuple = ()
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    # ---- saving for backward -------------------------------------------------
+    def save_for_backward(self, *items: Any) -> None:
+        self._to_save = items
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        if self._freed:
+            raise RuntimeError(_SECOND_BACKWARD)
+        saved = self._saved
+        if saved is None:
+            return ()
+        for counter, version, tensor_meta in self._saved_versions:
+            if counter[0] != version:
+                shape, dtype_name, which = tensor_meta
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [{dtype_name} {list(shape)}], which is {which}, is at "
+                    f"version {counter[0]}; expected version {version} instead."
+                )
+        return tuple(self._unpack(entry) for entry in saved)
+
+    def _unpack(self, entry: Any) -> Any:
+        kind, value = entry
+        if kind == "tensor":
+            return value
+        if kind == "output":
+            # Re-create the output as torch's SavedVariable does: a fresh Tensor over the
+            # same array, linked to this node only while a graph is being built.
+            if STATE.enabled:
+                return wrap(value, True, self)
+            return wrap(value)
+        return value if value is None else wrap(value)
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        self._non_differentiable = {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = value
+
+    # ---- hooks ---------------------------------------------------------------
+    def register_hook(self, hook: Callable) -> _RemovableHandle:
+        """hook(grad_inputs, grad_outputs), called after this node's backward."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _RemovableHandle(self._hooks, hook)
+
+    def register_prehook(self, hook: Callable, output_nr: int = 0) -> _RemovableHandle:
+        """hook(grad) -> grad or None, called on the gradient of output `output_nr`."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        hooks = self._pre_hooks.setdefault(output_nr, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    # ---- running backward ----------------------------------------------------
+    def _release(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
+
+    def _run(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
+        if all(g is None for g in grads):
+            return (None,) * len(self.next_functions)
+        if self._n_outputs > 1 and self._materialize_grads:
+            grads = [
+                g if g is not None else _zeros_for(meta) for g, meta in zip(grads, self._output_meta)
+            ]
+        result = self._fn.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n_inputs = len(self.next_functions)
+        if len(result) < n_inputs:
+            raise RuntimeError(
+                f"function {self.name()} returned an incorrect number of gradients "
+                f"(expected {n_inputs}, got {len(result)})"
+            )
+        return tuple(
+            self._conform(i, g) if (g is not None and self.needs_input_grad[i]) else None
+            for i, g in enumerate(result[:n_inputs])
+        )
+
+    def _conform(self, index: int, grad: Any) -> Tensor:
+        """Sum a gradient down to its input's shape and cast it to the input's dtype."""
+        if not isinstance(grad, Tensor):
+            raise TypeError(
+                f"function {self.name()} returned a gradient of type {type(grad).__name__} at "
+                f"index {index}; expected a Tensor or None"
+            )
+        shape, dtype = self._input_meta[index]
+        if grad.shape != shape:
+            from antorcha.ops.reduce import sum_to_shape
+
+            grad = sum_to_shape(grad, shape, f"{self.name()} at index {index}")
+        if grad.dtype is not dtype:
+            grad = grad.to(dtype)
+        return grad
+
+
+def _zeros_for(meta: tuple) -> Tensor:
+    from antorcha._creation import zeros
+
+    shape, dtype, device = meta
+    return zeros(shape, dtype=dtype, device=device)
+
+
+class _RemovableHandle:
+    def __init__(self, container: list, item: Any) -> None:
+        self._container = container
+        self._item = item
+
+    def remove(self) -> None:
+        if self._item in self._container:
+            self._container.remove(self._item)
+
+
+class AccumulateGrad(Node):
+    """The node behind a leaf tensor: adds incoming gradients into `variable.grad`."""
+
+    def __init__(self, variable: Tensor) -> None:
+        # weak: the tensor owns this node, not the reverse (no reference cycle)
+        self._variable_ref = weakref.ref(variable)
+
+    @property
+    def variable(self) -> Tensor | None:
+        return self._variable_ref()
+
+
+def edge_of(tensor: Tensor) -> tuple[Node | None, int]:
+    """Where a gradient for `tensor` must flow: its grad_fn, or its leaf accumulator."""
+    fn = tensor.grad_fn
+    if fn is not None:
+        return (fn, tensor._output_nr)
+    if tensor._requires_grad:
+        return (tensor._grad_accumulator(), 0)
+    return (None, 0)
+
+
+class _NullContext:
+    """The ctx handed to forward when nothing is recorded: saving is a no-op."""
+
+    needs_input_grad = (False,) * 8
+
+    def save_for_backward(self, *items: Any) -> None:
+        pass
+
+    def mark_non_differentiable(self, *tensors: Any) -> None:
+        pass
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
+
+NULL_CTX = _NullContext()
+
+
+def _resolve_saved(node: Node, inputs: tuple[Tensor, ...], out_array: Any) -> None:
+    """Turn what forward saved (arrays) into entries that remember where they came from."""
+    items = node.__dict__.pop("_to_save", None)
+    if not items:
+        return
+    saved, versions = [], []
+    for item in items:
+        entry = ("const", item)
+        if item is out_array:
+            entry = ("output", item)
+        else:
+            for t in inputs:
+                if item is t._data:
+                    entry = ("tensor", t)
+                    counter = t._counter()
+                    meta = (t.shape, _legacy_type_name(t), f"an input of {node.name()}")
+                    versions.append((counter, counter[0], meta))
+                    break
+        saved.append(entry)
+    node._saved = saved
+    node._saved_versions = tuple(versions)
+
+
+def _legacy_type_name(t: Tensor) -> str:
+    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor"}.get(
+        t.dtype.name, t.dtype.name
+    )
+
+
+class Op:
+    """An internal differentiable op; subclasses define forward on arrays, backward on Tensors."""
+
+    _node_cls: type[Node]
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("backward_name", f"{cls.__name__}Backward0")
+        cls._node_cls = type(name, (Node,), {"_fn": cls, "__module__": cls.__module__})
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, params: tuple = ()) -> Tensor:
+        """Run forward on the inputs' arrays; record a node when a gradient may be needed."""
+        if STATE.enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    return cls._record(inputs, params)
+        out = cls.forward(NULL_CTX, *[t._data for t in inputs], *params)
+        return wrap(out, device=inputs[0]._device)
+
+    @classmethod
+    def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Tensor:
+        node = cls._node_cls()
+        node.needs_input_grad = tuple(t._requires_grad for t in inputs)
+        out = cls.forward(node, *[t._data for t in inputs], *params)
+        node.next_functions = tuple(edge_of(t) for t in inputs)
+        node._input_meta = tuple((t.shape, t.dtype) if t._requires_grad else None for t in inputs)
+        _resolve_saved(node, inputs, out)
+        result = wrap(out, True, node, inputs[0]._device)
+        if node._saved is not None and any(kind == "output" for kind, _ in node._saved):
+            counter = result._counter()
+            meta = (result.shape, _legacy_type_name(result), f"output 0 of {node.name()}")
+            node._saved_versions += ((counter, counter[0], meta),)
+        return result
+
+
+class _FunctionMeta(type):
+    def __init__(cls, name: str, bases: tuple, namespace: dict) -> None:
+        super().__init__(name, bases, namespace)
+        cls._node_cls = type(f"{name}Backward", (Node,), {"_fn": cls})
+
+
+class Function(metaclass=_FunctionMeta):
+    """torch.autograd.Function: subclass with static forward(ctx, ...) and backward(ctx, ...)."""
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("You must implement the forward function for custom Function.")
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("You must implement the backward function for custom Function.")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        record = STATE.enabled and any(t._requires_grad for t in tensors)
+        node = cls._node_cls()
+        node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        previous = STATE.enabled
+        STATE.enabled = False
+        try:
+            outputs = cls.forward(node, *args, **kwargs)
+        finally:
+            STATE.enabled = previous
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        if not record:
+            return outputs
+        non_diff = node.__dict__.get("_non_differentiable", set())
+        results = []
+        for nr, out in enumerate(outs):
+            if isinstance(out, Tensor) and id(out) not in non_diff:
+                if any(out is a for a in args):  # forward returned an input: give back an alias
+                    out = wrap(out._data, device=out._device)
+                out._requires_grad, out.grad_fn, out._output_nr = True, node, nr
+            results.append(out)
+        node._n_outputs = len(outs)
+        node._output_meta = tuple(
+            (o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs
+        )
+        # every positional arg gets an edge, so backward returns one gradient per arg
+        node.next_functions = tuple(
+            edge_of(a) if isinstance(a, Tensor) else (None, 0) for a in args
+        )
+        node._input_meta = tuple(
+            (a.shape, a.dtype) if isinstance(a, Tensor) and a._requires_grad else None for a in args
+        )
+        _resolve_user_saved(node, args, results)
+        return results[0] if single else tuple(results)
+
+
+def _resolve_user_saved(node: Node, args: tuple, outputs: list) -> None:
+    items = node.__dict__.pop("_to_save", None)
+    if not items:
+        return
+    saved, versions = [], []
+    for item in items:
+        if item is None:
+            saved.append(("const", None))
+            continue
+        if not isinstance(item, Tensor):
+            raise TypeError(
+                f"save_for_backward can only save tensors, but argument is of type {type(item).__name__}"
+            )
+        if any(item is o for o in outputs):
+            saved.append(("output", item._data))
+        else:
+            saved.append(("tensor", item))
+        counter = item._counter()
+        versions.append((counter, counter[0], (item.shape, _legacy_type_name(item), "saved")))
+    node._saved = saved
+    node._saved_versions = tuple(versions)
+
+
+def once_differentiable(fn: Callable) -> Callable:
+    """Decorator kept for torch compatibility: backward already runs without building a graph."""
+    return fn

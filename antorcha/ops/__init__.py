@@ -1,0 +1,1 @@
+"""Differentiable operations, one `Op` subclass per op, grouped by kind."""

@@ -1,0 +1,118 @@
+"""Helpers every op module shares: operand promotion, device checks, error translation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha import _dtypes
+from antorcha._tensor import Tensor, wrap
+
+Scalar = int | float | bool
+
+
+def scalar_tensor(value: Any, like: Tensor, dtype: _dtypes.dtype) -> Tensor:
+    """A Python scalar as a 0-dim tensor of `dtype` on `like`'s device."""
+    xp = np if like._device.type == "cpu" else _xp(like)
+    return wrap(xp.asarray(value, dtype=dtype.np), False, None, like._device)
+
+
+def _xp(t: Tensor) -> Any:
+    from antorcha._device import xp_of
+
+    return xp_of(t._data)
+
+
+def check_same_device(a: Tensor, b: Tensor) -> None:
+    if a._device is not b._device and a._device != b._device:
+        # torch lets a 0-dim cpu tensor take part in a cuda op, as a scalar would
+        raise RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, "
+            f"{a._device} and {b._device}!"
+        )
+
+
+def as_operands(a: Tensor, b: Any) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors of torch's promoted dtype, on one device."""
+    if isinstance(b, Tensor):
+        if a._device is not b._device:
+            a, b = _align_devices(a, b)
+        if a._data.dtype is b._data.dtype:
+            return a, b
+        target = _dtypes.result_type(a, b)
+        if a.dtype is not target:
+            a = a.to(target)
+        if b.dtype is not target:
+            b = b.to(target)
+        return a, b
+    if isinstance(b, (int, float, bool, np.number, np.bool_)):
+        target = _dtypes.result_type(a, b)
+        if a.dtype is not target:
+            a = a.to(target)
+        return a, scalar_tensor(b, a, target)
+    raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(b).__name__}'")
+
+
+def _align_devices(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    if a._device == b._device:
+        return a, b
+    if b.ndim == 0 and b._device.type == "cpu":
+        return a, b.to(a._device)
+    if a.ndim == 0 and a._device.type == "cpu":
+        return a.to(b._device), b
+    check_same_device(a, b)
+    return a, b
+
+
+def broadcast_error(a_shape: tuple, b_shape: tuple) -> RuntimeError:
+    """torch's message for shapes that do not broadcast, naming the first bad dimension."""
+    ndim = max(len(a_shape), len(b_shape))
+    pa = (1,) * (ndim - len(a_shape)) + tuple(a_shape)
+    pb = (1,) * (ndim - len(b_shape)) + tuple(b_shape)
+    for dim in range(ndim - 1, -1, -1):
+        if pa[dim] != pb[dim] and pa[dim] != 1 and pb[dim] != 1:
+            return RuntimeError(
+                f"The size of tensor a ({pa[dim]}) must match the size of tensor b ({pb[dim]}) "
+                f"at non-singleton dimension {dim}"
+            )
+    return RuntimeError(f"shapes {list(a_shape)} and {list(b_shape)} cannot be broadcast together")
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        first = shapes[0]
+        for other in shapes[1:]:
+            try:
+                first = np.broadcast_shapes(first, other)
+            except ValueError:
+                raise broadcast_error(first, other) from None
+        raise
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    """A possibly negative dim as an index in [0, ndim); torch's IndexError when out of range."""
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})"
+        )
+    return dim % bound
+
+
+def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(normalize_dim(d, ndim) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+        return dims
+    return (normalize_dim(dim, ndim),)
+
+
+def require_float(t: Tensor, op: str) -> None:
+    if t._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}(): expected a floating point tensor, got {t.dtype}")

@@ -1,0 +1,589 @@
+"""Elementwise arithmetic and math, with torch's promotion and broadcasting.
+
+Each op's forward runs one xp ufunc on arrays; its backward is written with
+Tensor ops, so it is itself differentiable (higher-order gradients).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha import _dtypes
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.ops._common import as_operands, broadcast_error, require_float, scalar_tensor
+
+def _quiet() -> np.errstate:
+    """torch never warns about inf/nan results; NumPy would."""
+    return np.errstate(all="ignore")
+
+
+# ---- binary arithmetic --------------------------------------------------------
+class Add(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        return grad, grad
+
+
+class Sub(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Div(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        with _quiet():
+            return a / b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = grad / b if need_a else None
+        grad_b = -grad * a / (b * b) if need_b else None
+        return grad_a, grad_b
+
+
+class Pow(Op):
+    """tensor ** tensor (torch's PowBackward1)."""
+
+    backward_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        with _quiet():
+            out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = where(b == 0, 0.0, grad * b * a ** (b - 1))
+        if need_b:
+            # 0 ** b has no log; torch defines that gradient as 0 where b >= 0
+            grad_b = where((a == 0) & (b >= 0), 0.0, grad * out * log(a))
+        return grad_a, grad_b
+
+
+class PowScalar(Op):
+    """tensor ** python number (torch's PowBackward0)."""
+
+    backward_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, exponent: float) -> Any:
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        if exponent == 2:
+            return a * a
+        with _quiet():
+            return a**exponent
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (a,) = ctx.saved_tensors
+        exponent = ctx.exponent
+        if exponent == 0:
+            return grad * 0.0
+        if exponent == 2:
+            return grad * a * 2.0
+        return grad * exponent * a ** (exponent - 1)
+
+
+class Maximum(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return xp_of(a).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        return _split_ties(grad, a, b, a < b), _split_ties(grad, a, b, a > b)
+
+
+class Minimum(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return xp_of(a).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        return _split_ties(grad, a, b, a > b), _split_ties(grad, a, b, a < b)
+
+
+def _split_ties(grad: Tensor, a: Tensor, b: Tensor, loses: Tensor) -> Tensor:
+    """torch's rule for max/min: the loser gets 0, a tie gives each side half."""
+    half = where(a == b, grad / 2, grad)
+    return where(loses, 0.0, half)
+
+
+class Remainder(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        with _quiet():
+            return xp_of(a).remainder(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        grad_b = -grad * floor_divide(a, b) if ctx.needs_input_grad[1] else None
+        return grad, grad_b
+
+
+class Where(Op):
+    @staticmethod
+    def forward(ctx: Any, condition: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(condition)
+        return xp_of(a).where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        (condition,) = ctx.saved_tensors
+        zero = scalar_tensor(0, grad, grad.dtype)
+        grad_a = where(condition, grad, zero) if ctx.needs_input_grad[1] else None
+        grad_b = where(condition, zero, grad) if ctx.needs_input_grad[2] else None
+        return None, grad_a, grad_b
+
+
+def _binary(op: type[Op], a: Tensor, b: Any) -> Tensor:
+    a, b = as_operands(a, b)
+    try:
+        return op.apply(a, b)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+
+
+def _reflected(op: type[Op], a: Tensor, b: Any) -> Tensor:
+    """`b op a` where b is a Python scalar (e.g. `2 - x`)."""
+    a, b = as_operands(a, b)
+    return op.apply(b, a)
+
+
+def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    return _binary(Add, a, b if alpha == 1 else b * alpha)
+
+
+def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    return _binary(Sub, a, b if alpha == 1 else b * alpha)
+
+
+def mul(a: Tensor, b: Any) -> Tensor:
+    return _binary(Mul, a, b)
+
+
+def div(a: Tensor, b: Any, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return trunc(true_divide(a, b)).to(_dtypes.result_type(a, b))
+    if rounding_mode is not None:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    return true_divide(a, b)
+
+
+def true_divide(a: Tensor, b: Any) -> Tensor:
+    """`/`: integer operands divide as floats of the default dtype, as in torch."""
+    if a._data.dtype.kind != "f" and (not isinstance(b, Tensor) or b._data.dtype.kind != "f"):
+        if not isinstance(b, float):
+            a = a.to(_dtypes.get_default_dtype())
+    return _binary(Div, a, b)
+
+
+def rtrue_divide(a: Tensor, b: Any) -> Tensor:
+    if a._data.dtype.kind != "f" and not isinstance(b, float):
+        a = a.to(_dtypes.get_default_dtype())
+    return _reflected(Div, a, b)
+
+
+def pow(a: Tensor, exponent: Any) -> Tensor:
+    if isinstance(exponent, Tensor):
+        return _binary(Pow, a, exponent)
+    if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+        target = _dtypes.result_type(a, exponent)
+        if a.dtype is not target:
+            a = a.to(target)
+        if a._data.dtype.kind in "iu" and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return PowScalar.apply(a, params=(exponent,))
+    return _binary(Pow, a, exponent)
+
+
+def rpow(a: Tensor, base: Any) -> Tensor:
+    return _reflected(Pow, a, base)
+
+
+def maximum(a: Tensor, b: Tensor) -> Tensor:
+    return _binary(Maximum, a, _require_tensor(b, "maximum"))
+
+
+def minimum(a: Tensor, b: Tensor) -> Tensor:
+    return _binary(Minimum, a, _require_tensor(b, "minimum"))
+
+
+def _require_tensor(b: Any, name: str) -> Tensor:
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): argument 'other' must be Tensor, not {type(b).__name__}")
+    return b
+
+
+def remainder(a: Tensor, b: Any) -> Tensor:
+    return _binary(Remainder, a, b)
+
+
+def floor_divide(a: Tensor, b: Any) -> Tensor:
+    """`//` rounds toward -inf like Python; torch gives it no gradient."""
+    a, b = as_operands(a, b)
+    return _floor_divide_arrays(a, b)
+
+
+def floor_divide_reflected(a: Tensor, b: Any) -> Tensor:
+    """`b // a` for a Python scalar b."""
+    a, b = as_operands(a, b)
+    return _floor_divide_arrays(b, a)
+
+
+def _floor_divide_arrays(a: Tensor, b: Tensor) -> Tensor:
+    with _quiet():
+        try:
+            return wrap(xp_of(a._data).floor_divide(a._data, b._data), device=a._device)
+        except ValueError:
+            raise broadcast_error(a.shape, b.shape) from None
+
+
+def where(condition: Tensor, a: Any, b: Any) -> Tensor:
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
+    if condition._data.dtype.kind != "b":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        dtype = _dtypes.result_type(a, b)
+        a, b = scalar_tensor(a, condition, dtype), scalar_tensor(b, condition, dtype)
+    elif not isinstance(a, Tensor):
+        b, a = as_operands(b, a)
+    else:
+        a, b = as_operands(a, b)
+    try:
+        return Where.apply(condition, a, b)
+    except ValueError:
+        raise RuntimeError(
+            f"where(): shapes {list(condition.shape)}, {list(a.shape)} and {list(b.shape)} "
+            "cannot be broadcast together"
+        ) from None
+
+
+# ---- unary math -----------------------------------------------------------------
+def _unary(name: str, forward: Any, backward: Any, save: str = "input", float_only: bool = True) -> type[Op]:
+    """Build a one-input Op from an array forward and a Tensor-level derivative rule.
+
+    `save` says what the derivative needs: "input", "output" or "nothing".
+    """
+
+    def fwd(ctx: Any, x: Any) -> Any:
+        with _quiet():
+            out = forward(xp_of(x), x)
+        if save == "input":
+            ctx.save_for_backward(x)
+        elif save == "output":
+            ctx.save_for_backward(out)
+        return out
+
+    def bwd(ctx: Any, grad: Tensor) -> Tensor:
+        saved = ctx.saved_tensors[0] if save != "nothing" else None
+        return backward(grad, saved)
+
+    cls = type(name, (Op,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd)})
+    cls.float_only = float_only
+    return cls
+
+
+def _stable_sigmoid(xp: Any, x: Any) -> Any:
+    # exp(-|x|) never overflows, and the small branch keeps tiny values exact
+    e = xp.exp(-xp.abs(x))
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r)
+
+
+Neg = _unary("Neg", lambda xp, x: -x, lambda g, _: -g, "nothing", float_only=False)
+Exp = _unary("Exp", lambda xp, x: xp.exp(x), lambda g, y: g * y, "output")
+Log = _unary("Log", lambda xp, x: xp.log(x), lambda g, x: g / x)
+Log1p = _unary("Log1P", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
+Sqrt = _unary("Sqrt", lambda xp, x: xp.sqrt(x), lambda g, y: g / (y * 2), "output")
+Rsqrt = _unary("Rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, y: g * y**3 * -0.5, "output")
+Sin = _unary("Sin", lambda xp, x: xp.sin(x), lambda g, x: g * cos(x))
+Cos = _unary("Cos", lambda xp, x: xp.cos(x), lambda g, x: -g * sin(x))
+Tanh = _unary("Tanh", lambda xp, x: xp.tanh(x), lambda g, y: g * (1 - y * y), "output")
+Sigmoid = _unary("Sigmoid", _stable_sigmoid, lambda g, y: g * y * (1 - y), "output")
+Abs = _unary("Abs", lambda xp, x: xp.abs(x), lambda g, x: g * sign(x), float_only=False)
+Reciprocal = _unary("Reciprocal", lambda xp, x: 1 / x, lambda g, y: -g * y * y, "output")
+Log2 = _unary("Log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * 0.6931471805599453))
+Log10 = _unary("Log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * 2.302585092994046))
+Expm1 = _unary("Expm1", lambda xp, x: xp.expm1(x), lambda g, y: g * (y + 1), "output")
+Tan = _unary("Tan", lambda xp, x: xp.tan(x), lambda g, y: g * (1 + y * y), "output")
+
+
+class Relu(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        out = xp_of(x).maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return where(out > 0, grad, 0.0)
+
+
+def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
+    """Piecewise-constant functions: defined gradient of zero, as torch gives."""
+    return _unary(name, lambda xp, x: getattr(xp, fn_name)(x), lambda g, _: g * 0.0, "nothing", False)
+
+
+Sign = _zero_grad_op("Sign", "sign")
+Floor = _zero_grad_op("Floor", "floor")
+Ceil = _zero_grad_op("Ceil", "ceil")
+Round = _zero_grad_op("Round", "round")
+Trunc = _zero_grad_op("Trunc", "trunc")
+
+
+def _apply_unary(op: type[Op], x: Tensor) -> Tensor:
+    if op.float_only and x._data.dtype.kind != "f":
+        x = x.to(_dtypes.get_default_dtype())  # torch's int -> float promotion for math ops
+    return op.apply(x)
+
+
+def neg(x: Tensor) -> Tensor:
+    if x._data.dtype.kind == "b":
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    return Neg.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return _apply_unary(Exp, x)
+
+
+def log(x: Tensor) -> Tensor:
+    return _apply_unary(Log, x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    return _apply_unary(Log1p, x)
+
+
+def log2(x: Tensor) -> Tensor:
+    return _apply_unary(Log2, x)
+
+
+def log10(x: Tensor) -> Tensor:
+    return _apply_unary(Log10, x)
+
+
+def expm1(x: Tensor) -> Tensor:
+    return _apply_unary(Expm1, x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return _apply_unary(Sqrt, x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return _apply_unary(Rsqrt, x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return _apply_unary(Sin, x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return _apply_unary(Cos, x)
+
+
+def tan(x: Tensor) -> Tensor:
+    return _apply_unary(Tan, x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return _apply_unary(Tanh, x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return _apply_unary(Sigmoid, x)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return _apply_unary(Reciprocal, x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("abs is not supported for bool tensors")
+    return Abs.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    if x._data.dtype.kind == "b":
+        raise RuntimeError("relu is not supported for bool tensors")
+    return Relu.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Sign.apply(x)
+
+
+def floor(x: Tensor) -> Tensor:
+    return x.clone() if x._data.dtype.kind != "f" else Floor.apply(x)
+
+
+def ceil(x: Tensor) -> Tensor:
+    return x.clone() if x._data.dtype.kind != "f" else Ceil.apply(x)
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
+    if decimals:
+        scale = 10.0**decimals
+        return Round.apply(x * scale) / scale
+    return x.clone() if x._data.dtype.kind != "f" else Round.apply(x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    return x.clone() if x._data.dtype.kind != "f" else Trunc.apply(x)
+
+
+def square(x: Tensor) -> Tensor:
+    return pow(x, 2)
+
+
+# ---- clamp ---------------------------------------------------------------------
+class ClampScalar(Op):
+    backward_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, low: Any, high: Any) -> Any:
+        ctx.save_for_backward(x)
+        ctx.bounds = (low, high)
+        return xp_of(x).clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = None
+        if low is not None:
+            inside = x >= low
+        if high is not None:
+            inside = (x <= high) if inside is None else inside & (x <= high)
+        return where(inside, grad, 0.0)
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min if isinstance(min, Tensor) else scalar_tensor(min, x, x.dtype))
+        if max is not None:
+            out = minimum(out, max if isinstance(max, Tensor) else scalar_tensor(max, x, x.dtype))
+        return out
+    target = _dtypes.result_type(x, *(v for v in (min, max) if v is not None))
+    if x.dtype is not target:
+        x = x.to(target)
+    return ClampScalar.apply(x, params=(min, max))
+
+
+# ---- casts and comparisons ---------------------------------------------------------
+class ToCopy(Op):
+    """A dtype cast; the gradient is cast back to the input's dtype centrally."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, np_dtype: Any) -> Any:
+        return x.astype(np_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+def cast(x: Tensor, dtype: _dtypes.dtype) -> Tensor:
+    if x._data.dtype is dtype.np or x._data.dtype == dtype.np:
+        return x
+    if x._requires_grad and dtype.is_floating_point:
+        return ToCopy.apply(x, params=(dtype.np,))
+    return wrap(x._data.astype(dtype.np), device=x._device)
+
+
+def compare(name: str, a: Tensor, b: Any) -> Tensor:
+    """`== != < <= > >=`: never differentiable, result is bool."""
+    if isinstance(b, Tensor) or isinstance(b, (int, float, bool, np.number)):
+        a, b = as_operands(a, b)
+    else:
+        return wrap(np.full(a.shape, name == "ne"), device=a._device)
+    try:
+        return wrap(getattr(xp_of(a._data), name)(a._data, b._data), device=a._device)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+
+
+def logical(name: str, a: Tensor, b: Any) -> Tensor:
+    """`& | ^` on bool or int tensors (bitwise for ints, as in torch)."""
+    a, b = as_operands(a, b)
+    if a._data.dtype.kind == "f":
+        raise RuntimeError(f"\"{name}_cpu\" not implemented for '{a.dtype.name.capitalize()}'")
+    try:
+        return wrap(getattr(xp_of(a._data), name)(a._data, b._data), device=a._device)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+
+
+def invert(a: Tensor) -> Tensor:
+    if a._data.dtype.kind == "f":
+        raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {a.dtype}")
+    return wrap(~a._data, device=a._device)
+
+
+def unary_predicate(name: str, x: Tensor) -> Tensor:
+    return wrap(getattr(xp_of(x._data), name)(x._data), device=x._device)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    require_float(x, "nan_to_num")
+    out = xp_of(x._data).nan_to_num(x._data, nan=nan, posinf=posinf, neginf=neginf)
+    return wrap(out, device=x._device)

@@ -1,0 +1,165 @@
+"""Matrix products: matmul in all its cases (dot, mv, mm, batched), bmm, and linear (addmm)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor
+from antorcha.autograd.function import Op
+from antorcha.ops._common import as_operands
+
+
+class Dot(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return xp_of(a).dot(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Mv(Op):
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = grad.unsqueeze(-1) * b if need_a else None  # outer product
+        grad_b = matmul(a.mT, grad) if need_b else None
+        return grad_a, grad_b
+
+
+class Mm(Op):
+    """2-D @ 2-D, and the broadcast batched case (its gradient is summed to each input's shape)."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = matmul(grad, b.mT) if need_a else None
+        grad_b = matmul(a.mT, grad) if need_b else None
+        return grad_a, grad_b
+
+
+class Bmm(Mm):
+    pass
+
+
+class Addmm(Op):
+    """bias + x @ weight_t: what `F.linear` runs for a 2-D input (torch's AddmmBackward0)."""
+
+    @staticmethod
+    def forward(ctx: Any, bias: Any, x: Any, weight_t: Any) -> Any:
+        ctx.save_for_backward(x, weight_t)
+        out = x @ weight_t
+        out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, weight_t = ctx.saved_tensors
+        need_bias, need_x, need_w = ctx.needs_input_grad[:3]
+        grad_bias = grad if need_bias else None  # summed over the batch by Node._conform
+        grad_x = matmul(grad, weight_t.mT) if need_x else None
+        grad_w = matmul(x.mT, grad) if need_w else None
+        return grad_bias, grad_x, grad_w
+
+
+def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
+    if a.ndim == 1 and b.ndim == 1:
+        return RuntimeError(
+            f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have "
+            "the same number of elements, but got "
+            f"{a.shape[0]} and {b.shape[0]} elements respectively"
+        )
+    a_rows = a.shape[-2] if a.ndim > 1 else 1
+    b_cols = b.shape[-1] if b.ndim > 1 else 1
+    return RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({a_rows}x{a.shape[-1]} and "
+        f"{b.shape[-2] if b.ndim > 1 else b.shape[0]}x{b_cols})"
+    )
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(b, Tensor):
+        raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
+        )
+    a, b = as_operands(a, b)
+    inner_a = a.shape[-1]
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        raise _shape_error(a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        return Dot.apply(a, b)
+    if a.ndim == 2 and b.ndim == 1:
+        return Mv.apply(a, b)
+    if b.ndim == 1:
+        return Mm.apply(a, b.unsqueeze(-1)).squeeze(-1)
+    if a.ndim == 1:
+        return Mm.apply(a.unsqueeze(0), b).squeeze(-2)
+    if a.ndim == 2 and b.ndim == 2:
+        return Mm.apply(a, b)
+    try:
+        return Bmm.apply(a, b)
+    except ValueError:
+        raise RuntimeError(
+            f"matmul: batch dimensions of {list(a.shape)} and {list(b.shape)} cannot be broadcast"
+        ) from None
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got {a.ndim}-D and {b.ndim}-D")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {a.ndim}D and {b.ndim}D)")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] "
+            f"but got: [{b.shape[0]}, {b.shape[1]}]."
+        )
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    return matmul(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, with torch's addmm path for 2-D inputs."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({int(x.numel() // max(x.shape[-1], 1))}x"
+            f"{x.shape[-1]} and {weight.shape[-1]}x{weight.shape[0]})"
+        )
+    if x.dtype is not weight.dtype:
+        raise RuntimeError(
+            f"mat1 and mat2 must have the same dtype, but got {x.dtype.name.capitalize()} and "
+            f"{weight.dtype.name.capitalize()}"
+        )
+    if x.ndim == 2 and bias is not None:
+        return Addmm.apply(bias, x, weight.t())
+    out = matmul(x, weight.t())
+    return out + bias if bias is not None else out

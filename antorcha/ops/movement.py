@@ -1,0 +1,473 @@
+"""Shape ops: views (reshape, transpose, permute, squeeze, expand, ...), cat, stack, split.
+
+View ops return tensors over the same memory (as NumPy views) and share the
+version counter with their base, so an in-place change through either is seen
+by autograd's checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha._device import as_device, move_array, xp_of
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.autograd.grad_mode import STATE
+from antorcha.ops._common import normalize_dim
+
+
+def _as_view(out: Tensor, base: Tensor) -> Tensor:
+    """Mark `out` as a view of `base`: same version counter, base recorded."""
+    if out._data is not base._data and not _shares_memory(out._data, base._data):
+        return out
+    out._vc = base._counter()
+    out._base = base if base._base is None else base._base
+    return out
+
+
+def _shares_memory(a: Any, b: Any) -> bool:
+    return a.base is not None and (a.base is b or a.base is b.base)
+
+
+# ---- reshape / view ---------------------------------------------------------------
+def _infer_shape(shape: tuple, numel: int, source: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel or any(s < 0 for s in shape):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class View(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, shape: tuple, copy_ok: bool) -> Any:
+        ctx.shape = x.shape
+        if copy_ok:
+            return x.reshape(shape)
+        try:
+            return xp_of(x).reshape(x, shape, copy=False)
+        except (ValueError, TypeError):
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            ) from None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.reshape(ctx.shape)
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    target = _infer_shape(shape, x._data.size, x.shape)
+    if target == x._data.shape:
+        return _as_view(View.apply(x, params=(target, True)), x)
+    return _as_view(View.apply(x, params=(target, True)), x)
+
+
+def view(x: Tensor, *shape: Any) -> Tensor:
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
+        return x.to(shape[0])  # view(dtype) is not supported as a reinterpret; treat as cast
+    target = _infer_shape(shape, x._data.size, x.shape)
+    return _as_view(View.apply(x, params=(target, False)), x)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = normalize_dim(start_dim, x.ndim), normalize_dim(end_dim, x.ndim)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = x.shape
+    merged = int(np.prod(shape[start : end + 1], dtype=np.int64))
+    return reshape(x, *shape[:start], merged, *shape[end + 1 :])
+
+
+def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+    d = normalize_dim(dim, x.ndim)
+    sizes = tuple(sizes)
+    inner = _infer_shape(sizes, x.shape[d], sizes)
+    return reshape(x, *x.shape[:d], *inner, *x.shape[d + 1 :])
+
+
+# ---- transpose and permute --------------------------------------------------------
+class Permute(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, axes: tuple) -> Any:
+        ctx.inverse = tuple(np.argsort(axes))
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return permute(grad, *ctx.inverse)
+
+
+class Transpose(Permute):
+    pass
+
+
+class T(Permute):
+    pass
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != x.ndim:
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
+            f"of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+            f"len(dims) = {len(dims)}"
+        )
+    axes = tuple(normalize_dim(d, x.ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return _as_view(Permute.apply(x, params=(axes,)), x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    if x.ndim == 0:
+        return _as_view(View.apply(x, params=((), True)), x)
+    a, b = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return _as_view(Transpose.apply(x, params=(tuple(axes),)), x)
+
+
+def t(x: Tensor) -> Tensor:
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    if x.ndim < 2:
+        return _as_view(View.apply(x, params=(x.shape, True)), x)
+    return _as_view(T.apply(x, params=((1, 0),)), x)
+
+
+def matrix_transpose(x: Tensor) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor.")
+    return transpose(x, -2, -1)
+
+
+# ---- squeeze / unsqueeze / expand ----------------------------------------------------
+class Squeeze(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, axes: tuple) -> Any:
+        ctx.shape = x.shape
+        return x.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.reshape(ctx.shape)
+
+
+class Unsqueeze(Squeeze):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        ctx.shape = x.shape
+        return xp_of(x).expand_dims(x, dim)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = tuple(i for i in (normalize_dim(d, x.ndim) for d in dims) if x.ndim and x.shape[i] == 1)
+    return _as_view(Squeeze.apply(x, params=(axes,)), x)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    return _as_view(Unsqueeze.apply(x, params=(normalize_dim(dim, x.ndim + 1),)), x)
+
+
+class Expand(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, shape: tuple) -> Any:
+        ctx.shape = x.shape
+        return xp_of(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad  # Node._conform sums it back to the input's shape
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < x.ndim:
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(x.shape)}}}, size={list(sizes)}): the number of sizes "
+            f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+            f"tensor ({x.ndim})"
+        )
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, size in enumerate(sizes):
+        current = x.shape[i - lead] if i >= lead else None
+        if size == -1:
+            if current is None:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension ({i})")
+            size = current
+        elif current is not None and current != 1 and current != size:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({size}) must match the existing size ({current}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(x.shape)}"
+            )
+        shape.append(int(size))
+    shape_t = tuple(shape)
+    if shape_t == x._data.shape:
+        return _as_view(View.apply(x, params=(shape_t, True)), x)
+    return _as_view(Expand.apply(x, params=(shape_t,)), x)
+
+
+class Repeat(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, repeats: tuple) -> Any:
+        ctx.shape, ctx.repeats = x.shape, repeats
+        lead = len(repeats) - x.ndim
+        return xp_of(x).tile(x.reshape((1,) * lead + x.shape), repeats)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        # split every repeated dim into (repeat, size) and sum over the repeats
+        shape = (1,) * (len(ctx.repeats) - len(ctx.shape)) + tuple(ctx.shape)
+        split = []
+        for r, s in zip(ctx.repeats, shape):
+            split += [r, s]
+        summed = grad.reshape(*split).sum(tuple(range(0, len(split), 2)))
+        return summed.reshape(ctx.shape)
+
+
+def repeat(x: Tensor, *repeats: Any) -> Tensor:
+    if len(repeats) == 1 and isinstance(repeats[0], (tuple, list)):
+        repeats = tuple(repeats[0])
+    if len(repeats) < x.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+        )
+    return Repeat.apply(x, params=(tuple(int(r) for r in repeats),))
+
+
+# ---- joining and splitting ------------------------------------------------------------
+class Cat(Op):
+    @staticmethod
+    def forward(ctx: Any, *arrays_and_dim: Any) -> Any:
+        *arrays, dim = arrays_and_dim
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        return xp_of(arrays[0]).concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        return tuple(split(grad, ctx.sizes, ctx.dim))
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    _check_same_device_all(tensors, "cat")
+    # torch skips legacy 1-D empty tensors in cat
+    kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    from antorcha import _dtypes
+
+    dtype = kept[0].dtype
+    for t in kept[1:]:
+        dtype = _dtypes.promote_types(dtype, t.dtype)
+    kept = [t.to(dtype) for t in kept]
+    ndim = kept[0].ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = normalize_dim(dim, ndim)
+    for i, t in enumerate(kept):
+        if t.ndim != ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, kept[0].shape)) if j != d):
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {d}. Expected size "
+                f"{list(kept[0].shape)} but got size {list(t.shape)} for tensor number {i} in the list."
+            )
+    return Cat.apply(*kept, params=(d,))
+
+
+def _check_same_device_all(tensors: list, name: str) -> None:
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected a sequence of Tensors, but got {type(t).__name__}")
+        if t._device != tensors[0]._device:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, "
+                f"{tensors[0]._device} and {t._device}!"
+            )
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    _check_same_device_all(tensors, "stack")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
+                f"entry 0 and {list(t.shape)} at entry {i}"
+            )
+    d = normalize_dim(dim, tensors[0].ndim + 1)
+    out = cat([unsqueeze(t, d) for t in tensors], d)
+    return out
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    d = normalize_dim(dim, x.ndim)
+    length = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0 and length:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {length}")
+        sizes = [size] * (length // size) + ([length % size] if length % size else []) if size else [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's size at "
+                f"dimension {d}), but got split_sizes={sizes}"
+            )
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * d + (slice(start, start + size),)
+        pieces.append(x[index])
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    length = x.shape[normalize_dim(dim, x.ndim)]
+    size = -(-length // chunks) if length else 1
+    return split(x, max(size, 1), dim) if length else (x,)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    d = normalize_dim(dim, x.ndim)
+    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+
+
+# ---- triangles, flips, copies ----------------------------------------------------------
+class Tril(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, diagonal: int, upper: bool) -> Any:
+        ctx.diagonal, ctx.upper = diagonal, upper
+        xp = xp_of(x)
+        return xp.triu(x, diagonal) if upper else xp.tril(x, diagonal)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return triu(grad, ctx.diagonal) if ctx.upper else tril(grad, ctx.diagonal)
+
+
+class Triu(Tril):
+    pass
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return Tril.apply(x, params=(diagonal, False))
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return Triu.apply(x, params=(diagonal, True))
+
+
+class Flip(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple) -> Any:
+        ctx.dims = dims
+        return xp_of(x).flip(x, dims) if dims else x.copy()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return flip(grad, ctx.dims)
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip.apply(x, params=(tuple(normalize_dim(d, x.ndim) for d in dims),))
+
+
+class Clone(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    if x._data.flags.c_contiguous:
+        return x
+    return Clone.apply(x)
+
+
+class ToDevice(Op):
+    backward_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, target: Any, source: Any) -> Any:
+        ctx.source = source
+        return move_array(x, target)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return to_device(grad, ctx.source)
+
+
+def to_device(x: Tensor, target: Any) -> Tensor:
+    from antorcha._device import canonical
+
+    target = canonical(as_device(target))
+    if x._device == target:
+        return x
+    out = ToDevice.apply(x, params=(target, x._device))
+    out._device = target
+    return out
+
+
+def grad_enabled() -> bool:
+    return STATE.enabled
+
+
+def broadcast_to(x: Tensor, shape: Any) -> Tensor:
+    return expand(x, *tuple(shape))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    from antorcha.ops._common import broadcast_shapes
+
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(expand(t, *shape) for t in tensors)
+
+
+def numpy_array(x: Tensor) -> np.ndarray:
+    return x._cpu_array()
+
+
+def wrap_like(array: Any, like: Tensor) -> Tensor:
+    return wrap(array, device=like._device)

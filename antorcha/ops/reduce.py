@@ -1,0 +1,518 @@
+"""Reductions: sum, mean, prod, max/min, var/std, logsumexp, softmax, cumsum, norm.
+
+`sum_to_shape` is the adjoint of broadcasting; `Node._conform` calls it to turn a
+gradient in the output's shape into one in each input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from antorcha import _dtypes
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.ops._common import normalize_dim, normalize_dims, require_float
+from antorcha.ops.elementwise import _quiet, where
+
+
+class ReturnTypes(NamedTuple):
+    """`values, indices` as torch's max(dim=...) returns them."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _keepdim_shape(shape: tuple, dims: tuple[int, ...]) -> tuple:
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bool) -> Tensor:
+    """Bring a reduced gradient back to `shape` by broadcasting over the reduced dims."""
+    if not keepdim:
+        grad = grad.reshape(_keepdim_shape(shape, dims))
+    return grad.expand(shape)
+
+
+# ---- sum and mean --------------------------------------------------------------
+class Sum(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple | None, keepdim: bool, np_dtype: Any) -> Any:
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        return x.sum(axis=dims, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
+        return _restore_dims(grad, ctx.shape, dims, ctx.keepdim)
+
+
+class Mean(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple | None, keepdim: bool, np_dtype: Any) -> Any:
+        ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        with _quiet():
+            return x.mean(axis=dims, keepdims=keepdim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
+        count = int(np.prod([ctx.shape[d] for d in dims], dtype=np.int64))
+        return _restore_dims(grad / count if count else grad * float("nan"), ctx.shape, dims, ctx.keepdim)
+
+
+def _dims_arg(x: Tensor, dim: Any) -> tuple | None:
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
+        return None
+    return normalize_dims(dim, x.ndim)
+
+
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001
+    np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
+    if np_dtype is None and x._data.dtype.kind in "biu":
+        np_dtype = np.int64  # torch sums integers and bools as int64
+    return Sum.apply(x, params=(_dims_arg(x, dim), keepdim, np_dtype))
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    target = _dtypes.as_dtype(dtype) if dtype is not None else x.dtype
+    if not target.is_floating_point:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {target.name.capitalize()}"
+        )
+    if target is not x.dtype:
+        x = x.to(target)
+    return Mean.apply(x, params=(_dims_arg(x, dim), keepdim, None))
+
+
+def sum_to_shape(grad: Tensor, shape: tuple, what: str = "gradient") -> Tensor:
+    """Sum a broadcast gradient back down to `shape` (the adjoint of expand)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"{what}: got a gradient of shape {list(grad.shape)}, expected {list(shape)}")
+    dims = list(range(lead))
+    for i, size in enumerate(shape):
+        if size == 1 and grad.shape[lead + i] != 1:
+            dims.append(lead + i)
+        elif size != grad.shape[lead + i]:
+            raise RuntimeError(
+                f"{what}: got a gradient of shape {list(grad.shape)}, "
+                f"expected a shape compatible with {list(shape)}"
+            )
+    out = sum(grad, tuple(dims), keepdim=True) if dims else grad
+    return out.reshape(shape) if out.shape != shape else out
+
+
+# ---- prod ----------------------------------------------------------------------
+class Prod(Op):
+    backward_name = "ProdBackward1"
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int | None, keepdim: bool, np_dtype: Any) -> Any:
+        out = x.prod(axis=dim, keepdims=keepdim, dtype=np_dtype)
+        ctx.save_for_backward(x, out)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        dim = ctx.dim
+        dims = tuple(range(x.ndim)) if dim is None else (dim,)
+        grad = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        xa = x._data
+        if not (xa == 0).any():
+            return grad * _restore_dims(out, x.shape, dims, ctx.keepdim) / x
+        # with zeros, divide-by-x fails: multiply the products of the elements before and after
+        return grad * wrap(_product_of_others(xa, dim), device=x._device)
+
+
+def _product_of_others(x: Any, dim: int | None) -> Any:
+    xp = xp_of(x)
+    flat = dim is None
+    work = x.reshape(-1) if flat else x
+    axis = 0 if flat else dim
+    ones_shape = list(work.shape)
+    ones_shape[axis] = 1
+    ones = xp.ones(ones_shape, dtype=x.dtype)
+    before = xp.cumprod(xp.concatenate([ones, work], axis=axis), axis=axis)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(work, axis)], axis=axis), axis=axis), axis)
+    length = work.shape[axis]
+    take = lambda a, lo: xp.take(a, xp.arange(lo, lo + length), axis=axis)  # noqa: E731
+    result = take(before, 0) * take(after, 1)
+    return result.reshape(x.shape)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
+    if np_dtype is None and x._data.dtype.kind in "biu":
+        np_dtype = np.int64
+    d = None if dim is None else normalize_dim(dim, x.ndim)
+    return Prod.apply(x, params=(d, keepdim, np_dtype))
+
+
+# ---- max / min -------------------------------------------------------------------
+class _ExtremumAll(Op):
+    """max()/min()/amax/amin: the gradient is shared evenly among tied extrema, as in torch."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, largest: bool, dims: tuple | None, keepdim: bool) -> Any:
+        if x.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+            raise RuntimeError(
+                "max(): Expected reduction dim to be specified for input.numel() == 0. "
+                "Specify the reduction dim with the 'dim' argument."
+            )
+        out = x.max(axis=dims, keepdims=keepdim) if largest else x.min(axis=dims, keepdims=keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
+        out_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
+        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        hits = (x == out_full).to(grad.dtype)
+        count = sum(hits, dims, keepdim=True)
+        return grad_full * hits / count
+
+
+class MaxAll(_ExtremumAll):
+    backward_name = "MaxBackward1"
+
+
+class MinAll(_ExtremumAll):
+    backward_name = "MinBackward1"
+
+
+class Amax(_ExtremumAll):
+    pass
+
+
+class Amin(_ExtremumAll):
+    pass
+
+
+class _ExtremumDim(Op):
+    """max(dim)/min(dim): the gradient goes to the one returned index."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, indices: Any, dim: int, keepdim: bool) -> Any:
+        xp = xp_of(x)
+        idx = indices if keepdim else xp.expand_dims(indices, dim)
+        out = xp.take_along_axis(x, idx, axis=dim)
+        ctx.shape, ctx.dim, ctx.keepdim, ctx.index = x.shape, dim, keepdim, idx
+        return out if keepdim else xp.squeeze(out, axis=dim)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        from antorcha.ops.indexing import scatter_into_zeros
+
+        if not ctx.keepdim:
+            grad = grad.unsqueeze(ctx.dim)
+        index = wrap(ctx.index, device=grad.device)
+        return scatter_into_zeros(grad, ctx.shape, ctx.dim, index), None
+
+
+class MaxDim(_ExtremumDim):
+    backward_name = "MaxBackward0"
+
+
+class MinDim(_ExtremumDim):
+    backward_name = "MinBackward0"
+
+
+def _extremum(x: Tensor, largest: bool, dim: Any, keepdim: bool, other: Any = None) -> Any:
+    from antorcha.ops.elementwise import maximum, minimum
+
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return maximum(x, dim) if largest else minimum(x, dim)
+    if other is not None:
+        return maximum(x, other) if largest else minimum(x, other)
+    if dim is None:
+        return (MaxAll if largest else MinAll).apply(x, params=(largest, None, False))
+    d = normalize_dim(dim, x.ndim)
+    if x.ndim and x.shape[d] == 0:
+        raise IndexError(
+            f"{'max' if largest else 'min'}(): Expected reduction dim {d} to have non-zero size."
+        )
+    xp = xp_of(x._data)
+    data = x._data.reshape(1) if x.ndim == 0 else x._data
+    indices = xp.argmax(data, axis=d) if largest else xp.argmin(data, axis=d)
+    if x.ndim == 0:
+        indices = indices.reshape(())
+    values = (MaxDim if largest else MinDim).apply(x, params=(indices.astype(np.int64), d, keepdim))
+    indices_t = wrap(xp.expand_dims(indices, d) if keepdim and x.ndim else indices, device=x._device)
+    return ReturnTypes(values, indices_t.to(_dtypes.int64))
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(x, True, dim, keepdim, other)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(x, False, dim, keepdim, other)
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return Amax.apply(x, params=(True, _dims_arg(x, dim), keepdim))
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return Amin.apply(x, params=(False, _dims_arg(x, dim), keepdim))
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg_extremum(x, True, dim, keepdim)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg_extremum(x, False, dim, keepdim)
+
+
+def _arg_extremum(x: Tensor, largest: bool, dim: int | None, keepdim: bool) -> Tensor:
+    xp = xp_of(x._data)
+    find = xp.argmax if largest else xp.argmin
+    if x.numel() == 0:
+        raise RuntimeError(f"{'argmax' if largest else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if dim is None:
+        out = find(x._data.reshape(-1))
+        if keepdim:
+            out = out.reshape((1,) * x.ndim)
+    else:
+        d = normalize_dim(dim, x.ndim)
+        out = find(x._data, axis=d, keepdims=keepdim) if x.ndim else find(x._data.reshape(1))
+    return wrap(xp.asarray(out, dtype=np.int64), device=x._device)
+
+
+# ---- var / std -------------------------------------------------------------------
+class Var(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
+        ctx.save_for_backward(x)
+        ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
+        with _quiet():
+            return xp_of(x).var(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
+        count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
+        centered = x - mean(x, dims, keepdim=True)
+        scale = 2.0 / (count - ctx.correction) if count > ctx.correction else float("inf")
+        return _restore_dims(grad, x.shape, dims, ctx.keepdim) * centered * scale
+
+
+class Std(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
+        with _quiet():
+            out = xp_of(x).std(x, axis=dims, ddof=correction, keepdims=keepdim)
+        ctx.save_for_backward(x, out)
+        ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
+        count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
+        centered = x - mean(x, dims, keepdim=True)
+        std_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
+        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        denominator = std_full * (count - ctx.correction)
+        # a zero std has an undefined derivative; torch masks it to zero
+        return where(std_full == 0, 0.0, grad_full * centered / denominator)
+
+
+def _correction(unbiased: Any, correction: Any) -> float:
+    if correction is not None:
+        return float(correction)
+    if unbiased is None:
+        return 1.0
+    return 1.0 if unbiased else 0.0
+
+
+def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    if isinstance(unbiased, bool) or unbiased is None:
+        pass
+    require_float(x, "var")
+    return Var.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
+
+
+def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    require_float(x, "std")
+    return Std.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
+
+
+# ---- softmax family ------------------------------------------------------------------
+class Logsumexp(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool) -> Any:
+        xp = xp_of(x)
+        peak = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
+        peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
+        with _quiet():
+            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        ctx.save_for_backward(x, out)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return out if keepdim else out.squeeze(axis=dims)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        grad_full = _restore_dims(grad, x.shape, ctx.dims, ctx.keepdim)
+        return grad_full * (x - out).exp()
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    if x._data.dtype.kind != "f":
+        x = x.to(_dtypes.get_default_dtype())
+    return Logsumexp.apply(x, params=(normalize_dims(dim, x.ndim), keepdim))
+
+
+class Softmax(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        xp = xp_of(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = xp.exp(shifted, out=shifted)
+        out /= out.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return out * (grad - sum(grad * out, ctx.dim, keepdim=True))
+
+
+class LogSoftmax(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        xp = xp_of(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * sum(grad, ctx.dim, keepdim=True)
+
+
+def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind != "f":
+        raise RuntimeError(f"softmax not implemented for '{x.dtype.name}' (expected a floating point tensor)")
+    if dim is None:  # torch's legacy implicit dim
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return x, normalize_dim(dim, x.ndim)
+
+
+def softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    x, d = _softmax_input(x, dim, dtype)
+    if x.ndim == 0:
+        return Softmax.apply(x.reshape(1), params=(0,)).reshape(())
+    return Softmax.apply(x, params=(d,))
+
+
+def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    x, d = _softmax_input(x, dim, dtype)
+    if x.ndim == 0:
+        return LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
+    return LogSoftmax.apply(x, params=(d,))
+
+
+# ---- cumsum and norm -----------------------------------------------------------------
+class Cumsum(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int, np_dtype: Any) -> Any:
+        ctx.dim = dim
+        return xp_of(x).cumsum(x, axis=dim, dtype=np_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        # the adjoint of a running sum is a running sum from the other end
+        return cumsum(grad.flip(ctx.dim), ctx.dim).flip(ctx.dim)
+
+
+def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
+    if np_dtype is None and x._data.dtype.kind in "biu":
+        np_dtype = np.int64
+    if x.ndim == 0:
+        return x.clone()
+    return Cumsum.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
+
+
+class LinalgVectorNorm(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, p: float, dims: tuple | None, keepdim: bool) -> Any:
+        xp = xp_of(x)
+        magnitude = xp.abs(x)
+        if p == float("inf"):
+            out = magnitude.max(axis=dims, keepdims=keepdim)
+        elif p == -float("inf"):
+            out = magnitude.min(axis=dims, keepdims=keepdim)
+        elif p == 0:
+            out = (magnitude != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
+        elif p == 2:
+            out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
+        elif p == 1:
+            out = magnitude.sum(axis=dims, keepdims=keepdim)
+        else:
+            with _quiet():
+                out = (magnitude**p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+        ctx.save_for_backward(x, out)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        p = ctx.p
+        dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
+        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        norm_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
+        if p == 0:
+            return grad_full * 0.0
+        if p == 1:
+            return grad_full * x.sign()
+        if p == 2:
+            return where(norm_full == 0, 0.0, grad_full * x / norm_full)
+        if p in (float("inf"), -float("inf")):
+            hits = (x.abs() == norm_full).to(grad.dtype)
+            count = sum(hits, dims, keepdim=True)
+            return grad_full * x.sign() * hits / count
+        scaled = x * x.abs() ** (p - 2) / norm_full ** (p - 1)
+        return where(norm_full == 0, 0.0, grad_full * scaled)
+
+
+def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        x = x.to(dtype)
+    require_float(x, "linalg.vector_norm")
+    if p == "fro" or p is None:
+        p = 2.0
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): unsupported norm type {p!r}")
+    return LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
+
+
+def any_all(x: Tensor, which: str, dim: Any, keepdim: bool) -> Tensor:
+    """any()/all(): bool results, never differentiable."""
+    dims = _dims_arg(x, dim)
+    reduce_fn = x._data.any if which == "any" else x._data.all
+    return wrap(reduce_fn(axis=dims, keepdims=keepdim), device=x._device)

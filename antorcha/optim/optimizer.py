@@ -1,0 +1,334 @@
+"""The Optimizer base class: param groups, lazily created per-parameter state, state_dict.
+
+Subclasses implement `step` as one fused, in-place pass per parameter over the raw arrays
+(`p._data`, `p.grad._data`), so an optimizer step creates no Tensor and records no graph.
+The state values stay visible as Tensors in `optimizer.state[p]` under torch's key names;
+they wrap the very arrays the update writes into, so `state_dict()` always sees the
+current values. Temporaries live in `self._scratch`, outside the state, so that
+`state_dict()` holds exactly torch's keys.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+from antorcha import _dtypes
+from antorcha._device import move_array, xp_of
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.grad_mode import enable_grad
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter that every param group must give (torch.optim.optimizer.required)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+StateDict = dict[str, Any]
+
+
+def _typename(obj: object) -> str:
+    """torch.typename: 'antorcha.FloatTensor' for tensors, the qualified class name otherwise."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    cls = type(obj)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", None) else f"{module}.{cls.__qualname__}"
+
+
+def scalar_state_dtype() -> Any:
+    """torch keeps 'step' (and NAdam's 'mu_product') as float32, float64 under a float64 default."""
+    return np.float64 if _dtypes.get_default_dtype() is _dtypes.float64 else np.float32
+
+
+def new_scalar_state(value: float) -> Tensor:
+    """A 0-dim cpu tensor, as torch hosts 'step' on the cpu (no device sync to read it)."""
+    return wrap(np.array(value, dtype=scalar_state_dtype()))
+
+
+def zeros_state(p: Tensor) -> Tensor:
+    data = p._data
+    return wrap(xp_of(data).zeros_like(data), device=p._device)
+
+
+def full_state(p: Tensor, value: float) -> Tensor:
+    data = p._data
+    return wrap(xp_of(data).full_like(data, value), device=p._device)
+
+
+def bump_version(p: Tensor) -> None:
+    """An in-place update of a parameter invalidates graphs that saved it, as in torch."""
+    counter = p._vc
+    if counter is not None:
+        counter[0] += 1
+
+
+class Optimizer:
+    """Base class of all optimizers (torch.optim.Optimizer)."""
+
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        if defaults.get("differentiable"):
+            raise NotImplementedError(
+                f"{type(self).__name__}(differentiable=True) is not supported: antorcha optimizers "
+                "update the parameters in place outside the autograd graph"
+            )
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                "but got " + _typename(params)
+            )
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        # Per-parameter temporaries of the fused updates; not part of the state.
+        self._scratch: dict[Tensor, list[Any]] = {}
+
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    # ---- pickling / printing ---------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_scratch" not in self.__dict__:
+            self._scratch = {}
+        self.defaults.setdefault("differentiable", False)
+
+    def __repr__(self) -> str:
+        text = type(self).__name__ + " ("
+        for index, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {index}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    text += f"    {key}: {group[key]}\n"
+        return text + ")"
+
+    # ---- param groups ----------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (missing options take the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering "
+                "of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            param_group["params"] = list(params)
+        _split_named_params(param_group)
+
+        for param in param_group["params"]:
+            if not isinstance(param, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is " + _typename(param)
+                )
+            if not (param.is_leaf or param.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    f"parameter group didn't specify a value of required optimization parameter {name}"
+                )
+            param_group.setdefault(name, default)
+
+        params = param_group["params"]
+        if len(params) != len(set(params)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this will "
+                "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        seen: set[Tensor] = set()
+        for group in self.param_groups:
+            seen.update(group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer"
+                )
+        if not seen.isdisjoint(params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # ---- gradients and stepping ------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (default) or zero them in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p._grad
+                if grad is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                    continue
+                if grad.grad_fn is not None:
+                    grad.detach_()
+                else:
+                    grad._requires_grad = False
+                grad._data.fill(0)
+                bump_version(grad)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def _evaluate(self, closure: Callable[[], Any] | None) -> Any:
+        """Run the closure, if any, with gradients enabled and return its loss."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    def _buffers(self, p: Tensor, count: int) -> list[Any]:
+        """`count` scratch arrays shaped like `p`, allocated once and reused every step."""
+        buffers = self._scratch.get(p)
+        if buffers is None or len(buffers) < count:
+            data = p._data
+            xp = xp_of(data)
+            buffers = [xp.empty_like(data) for _ in range(count)]
+            self._scratch[p] = buffers
+        return buffers
+
+    # ---- state_dict ------------------------------------------------------------------
+    def state_dict(self) -> StateDict:
+        """torch's format: state keyed by parameter index, groups listing parameter indices.
+
+        As in torch the state tensors are returned by reference (save them to keep a snapshot).
+        """
+        index_of: dict[int, int] = {}
+        start = 0
+
+        def pack_group(group: dict[str, Any]) -> dict[str, Any]:
+            nonlocal start
+            packed = {key: value for key, value in group.items() if key != "params"}
+            for offset, p in enumerate(group["params"], start):
+                index_of.setdefault(id(p), offset)
+            packed["params"] = [index_of[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        param_groups = [pack_group(group) for group in self.param_groups]
+        packed_state = {
+            (index_of[id(key)] if isinstance(key, Tensor) else key): value
+            for key, value in self.state.items()
+        }
+        return {"state": packed_state, "param_groups": param_groups}
+
+    def load_state_dict(self, state_dict: StateDict) -> None:
+        """Load a `state_dict()`; tensors are copied onto each parameter's device and dtype."""
+        groups = self.param_groups
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+            )
+        )
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for key, value in state_dict["state"].items():
+            if key in id_map:
+                param = id_map[key]
+                state[param] = _cast_state(param, value)
+            else:
+                state[key] = copy.deepcopy(value)
+
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+        self._scratch = {}
+        self.__setstate__({"state": state, "param_groups": saved_groups})
+
+
+def _split_named_params(param_group: dict[str, Any]) -> None:
+    """Accept `named_parameters()` pairs: keep the tensors in 'params', the names in 'param_names'."""
+    tensors, names = [], []
+    for param in param_group["params"]:
+        if isinstance(param, tuple):
+            names.append(param[0])
+            tensors.append(param[1])
+        else:
+            tensors.append(param)
+    param_group["params"] = tensors
+    if names:
+        if len(names) != len(tensors):
+            raise ValueError(
+                "all optimizer params should be with/without names. Some param names are missing"
+            )
+        param_group["param_names"] = names
+
+
+def _cast_state(param: Tensor, value: Any, key: Any = None) -> Any:
+    """Deep-copy a saved state value; float tensors follow the parameter's dtype and device.
+
+    'step' stays a cpu scalar of its own dtype (torch's policy, issue #74424).
+    """
+    if isinstance(value, Tensor):
+        data = value._data
+        if key == "step":
+            return wrap(move_array(data, value._device).copy())
+        data = move_array(data, param._device)
+        if param._data.dtype.kind == "f" and data.dtype.kind == "f":
+            data = data.astype(param._data.dtype, copy=True)
+        else:
+            data = data.copy()
+        return wrap(data, device=param._device)
+    if isinstance(value, dict):
+        return {k: _cast_state(param, v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_state(param, v) for v in value)
+    return copy.deepcopy(value)
+
+
+def group_lr(group: dict[str, Any]) -> float:
+    """The group's learning rate as a Python float (torch also accepts a 1-element tensor)."""
+    lr = group["lr"]
+    return lr.item() if isinstance(lr, Tensor) else lr
+
+
+def check_hyper(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def validate_lr(lr: Any) -> None:
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    check_hyper(0.0 <= lr, f"Invalid learning rate: {lr}")
+
+
+def validate_betas(betas: Iterable[float]) -> tuple[float, float]:
+    beta1, beta2 = betas
+    check_hyper(0.0 <= beta1 < 1.0, f"Invalid beta parameter at index 0: {beta1}")
+    check_hyper(0.0 <= beta2 < 1.0, f"Invalid beta parameter at index 1: {beta2}")
+    return beta1, beta2

@@ -1,0 +1,462 @@
+"""`antorcha.save` / `antorcha.load`: checkpoints that run no code when loaded.
+
+A checkpoint is one safetensors file. The arrays are its tensors; the structure around them
+(dicts, lists, tuples, numbers, strings...) is JSON kept in the safetensors metadata under the
+key "antorcha". Nothing is pickled, so loading a file can never execute code.
+
+Tensor entries are named by their path in the saved object, joined with dots: a flat state
+dict is therefore stored under exactly its keys, and loads into PyTorch with
+`safetensors.torch.load_file`. In the other direction, a plain safetensors file (no "antorcha"
+metadata, e.g. written by `safetensors.torch.save_file`) loads as a dict of tensors.
+
+Structure nodes in the JSON: None, booleans, finite numbers and strings stand for themselves;
+everything else is an object with a "type" (tensor, ndarray, numpy_scalar, float, bytes,
+dtype, device, size, list, tuple, dict, ordered_dict). A tensor node names its entry and keeps
+its device, requires_grad and whether it was an nn.Parameter. Two tensors over one array load
+sharing one array; the same tensor saved twice loads as one object.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import secrets
+import stat
+import sys
+from collections import OrderedDict
+from types import ModuleType
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from antorcha import _dtypes
+from antorcha._device import as_device, cupy_module, device, move_array
+from antorcha._tensor import Size, Tensor, wrap
+
+FORMAT_KEY = "antorcha"
+FORMAT_VERSION = 1
+# safetensors dtype codes that antorcha has a dtype for
+_SUPPORTED_CODES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"}
+_SUPPORTED_NUMPY = {np.dtype(d) for d in ("float16", "float32", "float64", "int8", "int16", "int32", "int64")}
+_SUPPORTED_NUMPY |= {np.dtype("uint8"), np.dtype("bool")}
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+_WRITE_CHUNK_BYTES = 1 << 26
+_NODE_TYPES = (
+    "tensors, NumPy arrays, numbers, strings, bytes, None, dtypes, devices and dicts/lists/tuples of them"
+)
+
+
+# ---- save ------------------------------------------------------------------------
+
+
+def save(
+    obj: Any,
+    f: str | os.PathLike | BinaryIO,
+    pickle_module: Any = None,
+    pickle_protocol: int = 2,
+    _use_new_zipfile_serialization: bool = True,
+    _disable_byteorder_record: bool = False,
+) -> None:
+    """Save `obj` (tensors, state dicts, optimizer state...) to a path or a binary file object.
+
+    Writing to a path is atomic: the bytes go to a temporary file in the same directory, are
+    flushed to disk, and only then replace `f`, so a crash never leaves half a checkpoint.
+    The pickle arguments are accepted for PyTorch compatibility and ignored.
+    """
+    safetensors_numpy = _import_safetensors("save")
+    encoder = _Encoder()
+    root = encoder.encode(obj, ())
+    structure = json.dumps({"version": FORMAT_VERSION, "root": root}, allow_nan=False, separators=(",", ":"))
+    payload = safetensors_numpy.save(encoder.arrays, metadata={"format": "pt", FORMAT_KEY: structure})
+    if hasattr(f, "write"):
+        f.write(payload)  # type: ignore[union-attr]
+    else:
+        _write_atomically(os.fspath(f), payload)  # type: ignore[arg-type]
+
+
+class _Encoder:
+    """Turns an object into a JSON tree plus the arrays of its tensors, named by path."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self._tensor_names: dict[int, str] = {}  # id(Tensor) -> entry name
+        self._array_names: dict[int, str] = {}  # id(array under a tensor) -> entry name
+
+    def encode(self, obj: Any, path: tuple) -> Any:
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, Tensor):
+            return self._tensor(obj, path)
+        if isinstance(obj, np.ndarray):
+            return {"type": "ndarray", "name": self._add_array(_host_array(obj, path), path)}
+        if isinstance(obj, np.generic):
+            return {"type": "numpy_scalar", "name": self._add_array(_host_array(np.asarray(obj), path), path)}
+        if isinstance(obj, int):
+            return int(obj)
+        if isinstance(obj, float):
+            return float(obj) if math.isfinite(obj) else {"type": "float", "value": repr(float(obj))}
+        return self._other(obj, path)
+
+    def _other(self, obj: Any, path: tuple) -> Any:
+        if isinstance(obj, bytes):
+            return {"type": "bytes", "base64": base64.b64encode(obj).decode("ascii")}
+        if isinstance(obj, _dtypes.dtype):
+            return {"type": "dtype", "name": obj.name}
+        if isinstance(obj, device):
+            return {"type": "device", "name": str(obj)}
+        if isinstance(obj, Size):
+            return {"type": "size", "dims": [int(d) for d in obj]}
+        if isinstance(obj, dict):
+            kind = "ordered_dict" if isinstance(obj, OrderedDict) else "dict"
+            items = [[self._key(key, path), self.encode(value, (*path, key))] for key, value in obj.items()]
+            return {"type": kind, "items": items}
+        if isinstance(obj, (list, tuple)):
+            kind = "tuple" if isinstance(obj, tuple) else "list"
+            return {"type": kind, "items": [self.encode(item, (*path, i)) for i, item in enumerate(obj)]}
+        hint = " Save its .state_dict() instead." if hasattr(obj, "state_dict") else ""
+        raise TypeError(
+            f"antorcha.save cannot store an object of type {type(obj).__name__} at {_describe(path)}: "
+            f"a checkpoint holds {_NODE_TYPES} (nothing is pickled, so no code runs on load).{hint}"
+        )
+
+    def _key(self, key: Any, path: tuple) -> Any:
+        if isinstance(key, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"antorcha.save cannot store a dict keyed by tensors or arrays at {_describe(path)}"
+            )
+        return self.encode(key, path)
+
+    def _tensor(self, tensor: Tensor, path: tuple) -> dict:
+        known = self._tensor_names.get(id(tensor))
+        if known is not None:  # the same object again: it loads as one object
+            return {"type": "tensor", "same_as": known}
+        array = tensor._data
+        name = self._add_array(_host_array(tensor._cpu_array(), path), path)
+        self._tensor_names[id(tensor)] = name
+        node: dict[str, Any] = {"type": "tensor", "name": name}
+        shared = self._array_names.setdefault(id(array), name)
+        if shared != name:  # another tensor over the same array (e.g. tied weights)
+            node["shares_array_of"] = shared
+        if tensor._device.type != "cpu":
+            node["device"] = str(tensor._device)
+        if tensor.requires_grad:
+            node["requires_grad"] = True
+        if _is_parameter(tensor):
+            node["parameter"] = True
+        return node
+
+    def _add_array(self, array: np.ndarray, path: tuple) -> str:
+        base = ".".join(str(part) for part in path) or "tensor"
+        name, suffix = base, 1
+        while name in self.arrays:  # e.g. keys 0 and "0" in one dict
+            name, suffix = f"{base}#{suffix}", suffix + 1
+        self.arrays[name] = array
+        return name
+
+
+def _host_array(array: Any, path: tuple) -> np.ndarray:
+    """A C-contiguous little-endian host copy/view that safetensors can write."""
+    if not isinstance(array, np.ndarray):
+        array = array.get()  # a CuPy array: CUDA tensors are saved from host memory
+    if array.dtype.newbyteorder("=") not in _SUPPORTED_NUMPY:
+        raise TypeError(
+            f"antorcha.save cannot store an array of dtype {array.dtype} at {_describe(path)}: supported "
+            "dtypes are float16/32/64, int8/16/32/64, uint8 and bool"
+        )
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")  # safetensors reads the raw buffer
+    return array
+
+
+def _is_parameter(tensor: Tensor) -> bool:
+    nn = sys.modules.get("antorcha.nn")  # a Parameter can only exist once nn is imported
+    parameter_class = getattr(nn, "Parameter", None)
+    return parameter_class is not None and isinstance(tensor, parameter_class)
+
+
+def _describe(path: tuple) -> str:
+    return "obj" + "".join(f"[{part!r}]" for part in path)
+
+
+def _write_atomically(path: str, payload: bytes) -> None:
+    if os.path.islink(path):
+        path = os.path.realpath(path)  # replace the file the link points to, not the link
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {directory} does not exist.")
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never clobber another writer's temporary; mode 0o666 lets the umask decide, as open() does
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            _write_chunks(file, payload)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))  # keep an existing file's mode
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _write_chunks(file: BinaryIO, payload: bytes) -> None:
+    view = memoryview(payload)
+    for start in range(0, len(view), _WRITE_CHUNK_BYTES):
+        file.write(view[start : start + _WRITE_CHUNK_BYTES])
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+# ---- load ------------------------------------------------------------------------
+
+
+def load(
+    f: str | os.PathLike | BinaryIO,
+    map_location: Any = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+    **pickle_load_args: Any,
+) -> Any:
+    """Load what `save` wrote (or any safetensors file, as a dict of tensors).
+
+    `map_location`: None (each tensor goes back to the device it was saved from), a device or
+    string ('cpu', 'cuda:0'), a dict from saved location strings to devices, or a callable
+    `(tensor_on_cpu, saved_location) -> tensor or None`. `weights_only`, `mmap` and the pickle
+    arguments are accepted for PyTorch compatibility: loading never runs code anyway.
+    """
+    safetensors_numpy = _import_safetensors("load")
+    data, source = _read(f)
+    header = _parse_header(data, source)
+    try:
+        arrays = safetensors_numpy.load(data)
+    except Exception as error:  # any safetensors failure means a damaged file
+        raise RuntimeError(
+            f"{source} is damaged or truncated: safetensors cannot read it ({error})"
+        ) from None
+    metadata = header.get("__metadata__") or {}
+    structure = metadata.get(FORMAT_KEY) if isinstance(metadata, dict) else None
+    decoder = _Decoder(arrays, map_location, source)
+    if structure is None:  # a plain safetensors file: its tensors, in file order
+        names = sorted(
+            (name for name in header if name != "__metadata__"), key=lambda n: header[n]["data_offsets"]
+        )
+        return {name: decoder.tensor({"type": "tensor", "name": name}) for name in names}
+    tree = _parse_structure(structure, source)
+    return decoder.decode(tree["root"])
+
+
+def _import_safetensors(function: str) -> ModuleType:
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise RuntimeError(
+            f"antorcha.{function} needs the 'safetensors' package: pip install antorcha[files]"
+        ) from None
+    return safetensors.numpy
+
+
+def _read(f: Any) -> tuple[bytes, str]:
+    if hasattr(f, "read"):
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("antorcha.load needs a file opened in binary mode ('rb'), got a text file")
+        name = getattr(f, "name", None)
+        return bytes(data), f"'{name}'" if isinstance(name, str) else "the file object"
+    path = os.fspath(f)
+    with open(path, "rb") as file:
+        return file.read(), f"'{os.fsdecode(path)}'"
+
+
+def _not_a_checkpoint(source: str, reason: str, data: bytes) -> RuntimeError:
+    hint = ""
+    if data[:2] == b"PK" or data[:1] == b"\x80":
+        hint = (
+            " It looks like a PyTorch pickle checkpoint, which antorcha never unpickles: in PyTorch, "
+            "re-save its state_dict with safetensors.torch.save_file and load that."
+        )
+    return RuntimeError(f"{source} is not an antorcha checkpoint ({reason}).{hint}")
+
+
+def _parse_header(data: bytes, source: str) -> dict:
+    """The safetensors header, after checking the file is whole; clear errors otherwise."""
+    if len(data) < 8:
+        raise _not_a_checkpoint(
+            source, f"only {len(data)} bytes, too short for a safetensors header, or truncated", data
+        )
+    header_size = int.from_bytes(data[:8], "little")
+    if header_size > _MAX_HEADER_BYTES or header_size < 2:
+        raise _not_a_checkpoint(source, "no safetensors header", data)
+    if 8 + header_size > len(data):
+        raise RuntimeError(
+            f"{source} is truncated or not an antorcha checkpoint: its header needs {header_size} bytes "
+            f"but only {len(data) - 8} follow"
+        )
+    try:
+        header = json.loads(data[8 : 8 + header_size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _not_a_checkpoint(source, "the safetensors header is not valid JSON", data) from None
+    if not isinstance(header, dict):
+        raise _not_a_checkpoint(source, "the safetensors header is not a JSON object", data)
+    data_size = len(data) - 8 - header_size
+    needed = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise _not_a_checkpoint(source, f"entry {name!r} has no valid data_offsets", data)
+        if entry.get("dtype") not in _SUPPORTED_CODES:
+            raise RuntimeError(
+                f"{source}: tensor {name!r} has dtype {entry.get('dtype')}, which antorcha does not support "
+                f"(supported: {', '.join(sorted(_SUPPORTED_CODES))})"
+            )
+        needed = max(needed, offsets[1])
+    if needed > data_size:
+        raise RuntimeError(
+            f"{source} is truncated: its tensors need {needed} bytes of data but only {data_size} are present"
+        )
+    return header
+
+
+def _parse_structure(structure: Any, source: str) -> dict:
+    try:
+        tree = json.loads(structure)
+    except (TypeError, ValueError):
+        raise RuntimeError(
+            f"{source} is damaged: its antorcha structure metadata is not valid JSON"
+        ) from None
+    if not isinstance(tree, dict) or "root" not in tree or not isinstance(tree.get("version"), int):
+        raise RuntimeError(f"{source} is damaged: its antorcha structure metadata has no version/root")
+    if tree["version"] > FORMAT_VERSION:
+        raise RuntimeError(
+            f"{source} was written by a newer antorcha (format {tree['version']}; this one reads up to "
+            f"{FORMAT_VERSION}): upgrade antorcha to load it"
+        )
+    return tree
+
+
+class _DamagedError(Exception):
+    """A structure node that `save` would never have written."""
+
+
+class _Decoder:
+    """Rebuilds the saved object from its JSON tree and the file's arrays."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], map_location: Any, source: str) -> None:
+        self.arrays = arrays
+        self.map_location = map_location
+        self.source = source
+        self._tensors: dict[str, Tensor] = {}  # entry name -> the tensor built from it
+
+    def decode(self, node: Any) -> Any:
+        try:
+            return self._node(node)
+        except _DamagedError as error:
+            raise RuntimeError(f"{self.source} is damaged: {error}") from None
+
+    def _node(self, node: Any) -> Any:
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        kind = _field(node, "type", str)
+        if kind == "tensor":
+            return self.tensor(node)
+        if kind in ("list", "tuple"):
+            items = [self._node(item) for item in _field(node, "items", list)]
+            return tuple(items) if kind == "tuple" else items
+        if kind in ("dict", "ordered_dict"):
+            pairs = _field(node, "items", list)
+            if not all(isinstance(pair, list) and len(pair) == 2 for pair in pairs):
+                raise _DamagedError("a dict node's items are not [key, value] pairs")
+            built = {self._node(key): self._node(value) for key, value in pairs}
+            return OrderedDict(built) if kind == "ordered_dict" else built
+        return self._leaf(kind, node)
+
+    def _leaf(self, kind: str, node: dict) -> Any:
+        if kind == "ndarray":
+            return self._array(_field(node, "name", str))
+        if kind == "numpy_scalar":
+            return self._array(_field(node, "name", str))[()]
+        if kind == "float":
+            value = _field(node, "value", str)
+            if value not in ("nan", "inf", "-inf"):
+                raise _DamagedError(f"unknown float value {value!r}")
+            return float(value)
+        if kind == "bytes":
+            return base64.b64decode(_field(node, "base64", str))
+        if kind == "dtype":
+            return _dtypes.as_dtype(np.dtype(_field(node, "name", str)))
+        if kind == "device":
+            return device(_field(node, "name", str))
+        if kind == "size":
+            return Size(int(d) for d in _field(node, "dims", list))
+        raise _DamagedError(f"unknown node type {kind!r}")
+
+    def _array(self, name: str) -> np.ndarray:
+        if name not in self.arrays:
+            raise _DamagedError(f"no tensor entry named {name!r}")
+        array = self.arrays[name]
+        return array if array.flags.writeable else array.copy()
+
+    def tensor(self, node: dict) -> Tensor:
+        same_as = node.get("same_as")
+        if same_as is not None:
+            if same_as not in self._tensors:
+                raise _DamagedError(f"a tensor refers to {same_as!r} before it was stored")
+            return self._tensors[same_as]
+        name = _field(node, "name", str)
+        shares = node.get("shares_array_of")
+        array = self._tensors[shares]._data if shares in self._tensors else self._array(name)
+        saved_location = node.get("device", "cpu")
+        tensor = self._place(array, saved_location, bool(node.get("requires_grad", False)))
+        if node.get("parameter"):
+            from antorcha.nn import Parameter
+
+            tensor = Parameter(tensor, requires_grad=tensor.requires_grad)
+        self._tensors[name] = tensor
+        return tensor
+
+    def _place(self, array: Any, saved_location: str, requires_grad: bool) -> Tensor:
+        """The tensor on the device `map_location` picks for an array saved from `saved_location`."""
+        target: Any = saved_location
+        mapping = self.map_location
+        if callable(mapping) and not isinstance(mapping, (str, device)):
+            host = wrap(array if type(array) is np.ndarray else array.get())
+            mapped = mapping(host, saved_location)
+            if isinstance(mapped, Tensor):
+                return mapped.requires_grad_(requires_grad) if mapped.is_leaf else mapped
+        elif isinstance(mapping, dict):
+            target = mapping.get(saved_location, saved_location)
+        elif mapping is not None:
+            target = mapping
+        target = as_device(target)
+        if target.type == "cuda" and cupy_module() is None:
+            raise RuntimeError(
+                "Attempting to deserialize object on a CUDA device but "
+                "antorcha.cuda.is_available() is False. "
+                "If you are running on a CPU-only machine, please use antorcha.load with "
+                "map_location=antorcha.device('cpu') to map your storages to the CPU."
+            )
+        moved = move_array(array, target)
+        return wrap(moved, requires_grad, None, target if target.type == "cpu" else None)
+
+
+def _field(node: Any, key: str, kind: type) -> Any:
+    if not isinstance(node, dict) or not isinstance(node.get(key), kind):
+        raise _DamagedError(f"a structure node lacks a valid {key!r}: {str(node)[:80]}")
+    return node[key]
