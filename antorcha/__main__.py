@@ -1,0 +1,5 @@
+"""`python -m antorcha lesson`."""
+
+from antorcha.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""The `antorcha` command: `antorcha lesson` runs the seed lesson end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument prints one clear line (and exits with 2)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from antorcha.lesson import OPTIMIZERS
+
+    parser = _Parser(prog="antorcha", description="antorcha: PyTorch's API on NumPy")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    lesson = commands.add_parser("lesson", help="train the lesson's MLP on every device and time it")
+    lesson.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    lesson.add_argument("--lr", type=_positive(float), default=0.01)
+    lesson.add_argument("--samples", type=_positive(int), default=2_000_000)
+    lesson.add_argument("--epochs", type=_positive(int), default=10)
+    lesson.add_argument("--batch-size", type=_positive(int), default=None, help="default: the full batch")
+    lesson.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: every available device)")
+    lesson.add_argument("--seed", type=int, default=0)
+    lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
+    lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"antorcha lesson: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _devices(spec: str | None) -> Any:
+    import antorcha as torch
+    from antorcha.lesson import available_devices
+
+    if spec is None:
+        return available_devices()
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ValueError(f"unknown device {spec!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but CUDA is not available (no GPU or no CuPy)")
+    return [device]
+
+
+def run_lesson_command(args: argparse.Namespace) -> int:
+    from antorcha.lesson import LessonConfig, format_table, plot, run_lesson, to_json
+
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return _fail("--plot needs matplotlib: pip install 'antorcha[plot]'")
+    try:
+        devices = _devices(args.device)
+    except ValueError as error:
+        return _fail(str(error))
+    config = LessonConfig(args.optimizer, args.lr, args.samples, args.epochs, args.batch_size, args.seed)
+    batch = config.batch_size or config.samples
+    print(
+        f"Lesson MLP(10, 100, 1), MSE, {config.optimizer} lr={config.lr}: {config.samples:,} samples, "
+        f"batch {batch:,}, {config.epochs} epochs"
+    )
+    runs = run_lesson(config, devices)
+    print(format_table(runs))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(to_json(config, runs), handle, indent=2)
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot(runs, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "lesson":
+        return run_lesson_command(args)
+    return 2

@@ -1,0 +1,237 @@
+"""antorcha vs PyTorch on the lesson's training step, in one process.
+
+For each batch size it times one full step (forward, MSE loss, backward, Adam)
+of MLP(10, 100, 1) in both frameworks on the same data and weights, and prints
+the median ms per step and the ratio antorcha/torch (below 1.0: antorcha is
+faster). Peak memory of the full-batch step is measured with each framework in
+its own subprocess. The tiny-tensor rows time per-op overhead.
+
+Run: `make bench` (or `python benchmarks/lesson_mlp.py --quick`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+BATCH_SIZES = (64, 1024, 4096, 65536, 2_000_000)
+
+
+def _median_seconds(step: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> float:
+    step()  # warm-up: first-call allocations and caches
+    step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _repeats(batch: int) -> int:
+    return 200 if batch <= 1024 else 50 if batch <= 4096 else 10 if batch <= 65536 else 5
+
+
+def _initial_weights(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    bound1, bound2 = 1 / np.sqrt(10), 1 / np.sqrt(100)
+    return {
+        "layer1.weight": rng.uniform(-bound1, bound1, (100, 10)).astype(np.float32),
+        "layer1.bias": rng.uniform(-bound1, bound1, 100).astype(np.float32),
+        "layer2.weight": rng.uniform(-bound2, bound2, (1, 100)).astype(np.float32),
+        "layer2.bias": rng.uniform(-bound2, bound2, 1).astype(np.float32),
+    }
+
+
+def build_step(framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str) -> Callable[[], Any]:
+    """The learner's loop body, written once for both frameworks (`framework` is torch or antorcha)."""
+    nn, F = framework.nn, framework.nn.functional
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer1 = nn.Linear(10, 100)
+            self.layer2 = nn.Linear(100, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.layer2(F.relu(self.layer1(x)))
+
+    model = MLP()
+    model.load_state_dict({k: framework.tensor(v) for k, v in _initial_weights().items()})
+    model = model.to(device)
+    optimizer = framework.optim.Adam(model.parameters(), lr=0.01)
+    criterion = nn.MSELoss()
+    x = framework.tensor(x_np).to(device)
+    y = framework.tensor(y_np).to(device)
+
+    def step() -> Any:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def _sync_for(framework: Any, device: str) -> Callable[[], None]:
+    if device.startswith("cuda"):
+        return framework.cuda.synchronize
+    return lambda: None
+
+
+def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: float) -> list[dict]:
+    import torch
+
+    import antorcha
+
+    rng = np.random.default_rng(1)
+    x_all = rng.standard_normal((max(batch_sizes), 10), dtype=np.float32)
+    y_all = rng.standard_normal((max(batch_sizes), 1), dtype=np.float32)
+    torch_device = device if (device == "cpu" or torch.cuda.is_available()) else "cpu"
+    rows = []
+    for batch in batch_sizes:
+        x, y = x_all[:batch], y_all[:batch]
+        repeats = max(3, int(_repeats(batch) * repeat_scale))
+        ours = _median_seconds(build_step(antorcha, x, y, device), repeats, _sync_for(antorcha, device))
+        theirs = _median_seconds(build_step(torch, x, y, torch_device), repeats, _sync_for(torch, torch_device))
+        rows.append({"batch": batch, "antorcha_ms": ours * 1e3, "torch_ms": theirs * 1e3, "ratio": ours / theirs,
+                     "torch_device": torch_device})
+    return rows
+
+
+def time_tiny_ops(repeats: int = 2000) -> list[dict]:
+    """Per-op overhead on 8-element tensors: the forward `a * b`, and `(a * b).sum().backward()`."""
+    import torch
+
+    import antorcha
+
+    rows = []
+    for name, body in (("a * b (forward)", lambda a, b: a * b),
+                       ("(a * b).sum().backward()", lambda a, b: (a * b).sum().backward())):
+        results = {}
+        for framework in (antorcha, torch):
+            a = framework.ones(8, requires_grad=True)
+            b = framework.ones(8, requires_grad=True)
+            # median over blocks of 100 calls, to see through timer resolution
+            def block(a: Any = a, b: Any = b) -> None:
+                for _ in range(100):
+                    body(a, b)
+            results[framework.__name__] = _median_seconds(block, repeats // 100, lambda: None) / 100
+        rows.append({"op": name, "antorcha_us": results["antorcha"] * 1e6, "torch_us": results["torch"] * 1e6,
+                     "ratio": results["antorcha"] / results["torch"]})
+    return rows
+
+
+def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
+    """In a subprocess: peak RSS growth (MiB) of one full-batch step beyond the data itself."""
+    import importlib
+
+    framework = importlib.import_module(framework_name)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, 10), dtype=np.float32)
+    y = rng.standard_normal((batch, 1), dtype=np.float32)
+    step = build_step(framework, x, y, device)
+    del x, y
+    baseline = _rss_mib()
+    step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = 0.0
+    if device.startswith("cuda"):
+        gpu = framework.cuda.max_memory_allocated() / 2**20
+    print(json.dumps({"framework": framework_name, "step_peak_mib": peak - baseline, "gpu_peak_mib": gpu}))
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_memory(device: str, batch: int) -> dict[str, dict]:
+    results = {}
+    for name in ("antorcha", "torch"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", name, "--device", device, "--batch", str(batch)],
+            capture_output=True, text=True, check=True,
+        )
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import torch
+
+    import antorcha
+
+    return f"{cpu}, {os.cpu_count()} cores; numpy {np.__version__}, torch {torch.__version__}, antorcha {antorcha.__version__}"
+
+
+def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict | None) -> None:
+    print(f"\nLesson step (MLP 10-100-1, MSE, Adam, float32) on {device} — median ms per step")
+    print(f"machine: {_machine()}")
+    print(f"| batch | antorcha ms | torch ms | antorcha/torch |\n|---:|---:|---:|---:|")
+    for row in steps:
+        print(f"| {row['batch']:,} | {row['antorcha_ms']:.3f} | {row['torch_ms']:.3f} | {row['ratio']:.2f} |")
+    if memory:
+        ours, theirs = memory["antorcha"], memory["torch"]
+        key = "gpu_peak_mib" if device.startswith("cuda") else "step_peak_mib"
+        print(f"\nPeak memory of the full-batch step ({key}): antorcha {ours[key]:.0f} MiB, "
+              f"torch {theirs[key]:.0f} MiB, ratio {ours[key] / max(theirs[key], 1e-9):.2f}")
+    if tiny:
+        print("\nTiny-tensor overhead (8 elements, median µs per call)")
+        print("| op | antorcha µs | torch µs | antorcha/torch |\n|---|---:|---:|---:|")
+        for row in tiny:
+            print(f"| {row['op']} | {row['antorcha_us']:.2f} | {row['torch_us']:.2f} | {row['ratio']:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cpu, plus cuda when available)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and no 2M batch")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, default=2_000_000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        _peak_memory_child(args.memory_child, args.device or "cpu", args.batch)
+        return
+    import antorcha
+
+    devices = [args.device] if args.device else ["cpu"] + (["cuda"] if antorcha.cuda.is_available() else [])
+    sizes = BATCH_SIZES[:-1] if args.quick else BATCH_SIZES
+    report = {}
+    for device in devices:
+        steps = time_lesson_steps(device, sizes, 0.3 if args.quick else 1.0)
+        memory = peak_memory(device, sizes[-1])
+        tiny = time_tiny_ops() if device == "cpu" else []
+        print_report(device, steps, tiny, memory)
+        report[device] = {"steps": steps, "memory": memory, "tiny": tiny}
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
