@@ -130,12 +130,13 @@ class _Encoder:
         return self.encode(key, path)
 
     def _tensor(self, tensor: Tensor, path: tuple) -> dict:
-        known = self._tensor_names.get(id(tensor))
-        if known is not None:  # the same object again: it loads as one object
-            return {"type": "tensor", "same_as": known}
-        array = tensor._data
         name = self._add_array(_host_array(tensor._cpu_array(), path), path)
-        self._tensor_names[id(tensor)] = name
+        known = self._tensor_names.setdefault(id(tensor), name)
+        if known != name:
+            # The same object again: it loads as one object. Its data is written once more
+            # anyway so that every key of a flat state dict exists for other safetensors readers.
+            return {"type": "tensor", "name": name, "same_as": known}
+        array = tensor._data
         node: dict[str, Any] = {"type": "tensor", "name": name}
         shared = self._array_names.setdefault(id(array), name)
         if shared != name:  # another tensor over the same array (e.g. tied weights)
@@ -172,8 +173,8 @@ def _host_array(array: Any, path: tuple) -> np.ndarray:
 
 
 def _is_parameter(tensor: Tensor) -> bool:
-    nn = sys.modules.get("antorcha.nn")  # a Parameter can only exist once nn is imported
-    parameter_class = getattr(nn, "Parameter", None)
+    # a Parameter can only exist once its module is imported; never import nn just to check
+    parameter_class = getattr(sys.modules.get("antorcha.nn.parameter"), "Parameter", None)
     return parameter_class is not None and isinstance(tensor, parameter_class)
 
 
@@ -425,7 +426,7 @@ class _Decoder:
         saved_location = node.get("device", "cpu")
         tensor = self._place(array, saved_location, bool(node.get("requires_grad", False)))
         if node.get("parameter"):
-            from antorcha.nn import Parameter
+            from antorcha.nn.parameter import Parameter
 
             tensor = Parameter(tensor, requires_grad=tensor.requires_grad)
         self._tensors[name] = tensor

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from antorcha._device import move_array
 from antorcha._tensor import Tensor, wrap
 from antorcha.utils.data._collate import default_collate, default_convert
 from antorcha.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
@@ -221,12 +222,9 @@ class _TensorBatchGather:
 
     @staticmethod
     def _take(tensor: Tensor, rows: np.ndarray) -> Tensor:
-        data = tensor._data
-        if type(data) is not np.ndarray:  # a device array: move the indices there first
-            from antorcha._device import xp_of
-
-            rows = xp_of(data).asarray(rows)
-        return wrap(data[rows], device=tensor._device)
+        if tensor._device.type != "cpu":  # index a device array with indices on that device
+            rows = move_array(rows, tensor._device)
+        return wrap(tensor._data[rows], device=tensor._device)
 
 
 def _has_plain_subset_indexing(subset_type: type) -> bool:
