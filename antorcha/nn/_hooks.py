@@ -33,7 +33,9 @@ class RemovableHandle:
         self.remove()
 
 
-def register(hooks: OrderedDict, hook: Any, prepend: bool, flags: list[tuple[OrderedDict, bool]]) -> RemovableHandle:
+def register(
+    hooks: OrderedDict, hook: Any, prepend: bool, flags: list[tuple[OrderedDict, bool]]
+) -> RemovableHandle:
     """Add `hook` to `hooks` (first when `prepend`), and its id to every flag dict whose flag is set."""
     handle = RemovableHandle(hooks, extra_dict=[d for d, _ in flags])
     hooks[handle.id] = hook
@@ -98,7 +100,7 @@ def _run_always_called(module: Any, args: tuple, kwargs: dict, result: Any, call
                 hook_result = hook(module, args, result)
             if hook_result is not None:
                 result = hook_result
-        except Exception as error:  # noqa: BLE001 - torch silences it in favour of the forward error
+        except Exception as error:
             warnings.warn(
                 "module forward hook with ``always_call=True`` raised an exception "
                 f"that was silenced as another error was raised in forward: {error}",

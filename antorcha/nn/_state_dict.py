@@ -99,7 +99,9 @@ class StateDictMixin:
                 elif input_name[0] not in local_state:
                     unexpected_keys.append(key)
 
-    def _load_one(self, name: str, key: str, param: Tensor, value: Any, assign: bool, error_msgs: list) -> None:
+    def _load_one(
+        self, name: str, key: str, param: Tensor, value: Any, assign: bool, error_msgs: list
+    ) -> None:
         from antorcha.nn.parameter import Parameter
 
         if not isinstance(value, Tensor):
@@ -126,14 +128,16 @@ class StateDictMixin:
                     setattr(self, name, value)
                 else:
                     copy_into(param, value)
-        except Exception as error:  # noqa: BLE001 - torch turns any copy failure into an error message
+        except Exception as error:
             error_msgs.append(
                 f'While copying the parameter named "{key}", whose dimensions in the model are '
                 f"{param.size()} and whose dimensions in the checkpoint are {value.size()}, "
                 f"an exception occurred : {error.args}."
             )
 
-    def load_state_dict(self, state_dict: Mapping, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping, strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copy values into this module's parameters and buffers; strict: keys must match exactly."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")

@@ -1,5 +1,7 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList and ParameterDict."""
 
+# ruff: noqa: A001 - `input` is the argument name torch uses throughout its API
+
 from __future__ import annotations
 
 import operator

@@ -70,7 +70,8 @@ class Module(StateDictMixin):
         if not self.call_super_init and (args or kwargs):
             if kwargs:
                 raise TypeError(
-                    f"{type(self).__name__}.__init__() got an unexpected keyword argument '{next(iter(kwargs))}'"
+                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                    f"'{next(iter(kwargs))}'"
                 )
             raise TypeError(
                 f"{type(self).__name__}.__init__() takes 1 positional argument but {len(args) + 1} were given"
@@ -102,7 +103,9 @@ class Module(StateDictMixin):
     def register_forward_hook(
         self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
     ) -> _hooks.RemovableHandle:
-        """hook(module, args, output) -> None or new output; with_kwargs: hook(module, args, kwargs, output)."""
+        """hook(module, args, output) -> None or new output.
+
+        With with_kwargs: hook(module, args, kwargs, output)."""
         flags = [
             (self._forward_hooks_with_kwargs, with_kwargs),
             (self._forward_hooks_always_called, always_call),
@@ -248,7 +251,11 @@ class Module(StateDictMixin):
         self, get_members: Callable, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Any]]:
         seen: set[int] = set()
-        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for module_prefix, module in modules:
             for name, member in get_members(module):
                 if member is None or id(member) in seen:
@@ -306,7 +313,9 @@ class Module(StateDictMixin):
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(memo, prefix + "." + name if prefix else name, remove_duplicate)
+                yield from module.named_modules(
+                    memo, prefix + "." + name if prefix else name, remove_duplicate
+                )
 
     def get_submodule(self, target: str) -> Module:
         module: Any = self

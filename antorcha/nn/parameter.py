@@ -23,9 +23,7 @@ def _adopt(cls: type, data: Tensor | None, requires_grad: bool) -> Any:
     if data is None:
         data = _empty_float()
     if not isinstance(data, Tensor):
-        raise TypeError(
-            f"{cls.__name__}(): argument 'data' must be a Tensor, not {type(data).__name__}"
-        )
+        raise TypeError(f"{cls.__name__}(): argument 'data' must be a Tensor, not {type(data).__name__}")
     out = object.__new__(cls)
     _init(out, data._data, False, None, data._device)
     out._vc = data._counter()

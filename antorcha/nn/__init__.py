@@ -1,0 +1,72 @@
+"""antorcha.nn: modules, layers, activations and losses with torch.nn's API."""
+
+from antorcha.nn import functional, init, utils
+from antorcha.nn.activation import (
+    GELU,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from antorcha.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from antorcha.nn.dropout import Dropout
+from antorcha.nn.flatten import Flatten, Unflatten
+from antorcha.nn.linear import Identity, Linear
+from antorcha.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from antorcha.nn.module import Module
+from antorcha.nn.normalization import LayerNorm
+from antorcha.nn.parameter import Buffer, Parameter
+from antorcha.nn.sparse import Embedding
+
+__all__ = [
+    "GELU",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "Buffer",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "HuberLoss",
+    "Identity",
+    "L1Loss",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "LogSigmoid",
+    "LogSoftmax",
+    "MSELoss",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
+    "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "Unflatten",
+    "functional",
+    "init",
+    "utils",
+]
