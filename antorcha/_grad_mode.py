@@ -53,13 +53,22 @@ class _GradModeContext:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradModeContext):  # noqa: N801
+class _BareDecoratorContext(_GradModeContext):
+    """Also usable as a bare decorator, `@no_grad` without parentheses, as in torch."""
+
+    def __new__(cls, orig_func: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+
+class no_grad(_BareDecoratorContext):  # noqa: N801
     """Ops inside record nothing: their results have requires_grad=False."""
 
     _mode = False
 
 
-class enable_grad(_GradModeContext):  # noqa: N801
+class enable_grad(_BareDecoratorContext):  # noqa: N801
     _mode = True
 
 

@@ -7,6 +7,7 @@ op-calling methods are attached through the mixin classes in `_tensor_methods.py
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,8 +17,15 @@ import numpy as np
 from antorcha import _dtypes
 from antorcha._device import CPU, as_device, device, device_of, move_array
 from antorcha._dtypes import dtype
-from antorcha._tensor_methods import TensorMethods, load_ops
 from antorcha._grad_mode import STATE
+from antorcha._tensor_methods import TensorMethods, load_ops
+
+_NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+    "by mistake, make sure you access the leaf Tensor instead."
+)
 
 
 class Size(tuple):
@@ -34,16 +42,16 @@ class Tensor(TensorMethods):
     """An n-dimensional array of one dtype on one device, with autograd state."""
 
     __slots__ = (
+        "__weakref__",
+        "_base",  # the tensor this one is a view of, or None
         "_data",  # the xp array (numpy.ndarray on cpu, cupy.ndarray on cuda)
         "_device",
-        "_requires_grad",
-        "grad_fn",
-        "_output_nr",  # which output of grad_fn this tensor is
-        "_grad",
-        "_vc",  # version counter [int], shared with views; None until first needed
-        "_base",  # the tensor this one is a view of, or None
         "_extra",  # rarely used state (hooks, retain_grad, accumulator), None until needed
-        "__weakref__",
+        "_grad",
+        "_output_nr",  # which output of grad_fn this tensor is
+        "_requires_grad",
+        "_vc",  # version counter [int], shared with views; None until first needed
+        "grad_fn",
     )
 
     def __init__(self, *args: Any, dtype: dtype | None = None, device: Any = None) -> None:
@@ -154,14 +162,18 @@ class Tensor(TensorMethods):
 
     @property
     def grad(self) -> Tensor | None:
-        return self._grad
+        grad = self._grad
+        if grad is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return grad
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(
-                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
                 )
             if value.shape != self.shape:
                 raise RuntimeError(
@@ -273,7 +285,8 @@ class Tensor(TensorMethods):
 
     @property
     def data(self) -> Tensor:
-        return self.detach()
+        # unlike detach(), a fresh version counter: torch's autograd does not see changes via .data
+        return wrap(self._data, False, None, self._device)
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -373,7 +386,7 @@ class Tensor(TensorMethods):
 
     # ---- dtype and device moves ------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`; `copy=` and `non_blocking=` accepted."""
+        """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`; accepts `copy=`, `non_blocking=`."""
         target_dtype, target_device = kwargs.get("dtype"), kwargs.get("device")
         for arg in args:
             if isinstance(arg, Tensor):
@@ -399,7 +412,11 @@ class Tensor(TensorMethods):
         return self.to(CPU)
 
     def cuda(self, device: Any = None) -> Tensor:
-        return self.to(as_device("cuda" if device is None else device if not isinstance(device, int) else f"cuda:{device}"))
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(as_device(device))
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:

@@ -8,7 +8,13 @@ from typing import Any
 from antorcha._tensor import Tensor
 from antorcha.autograd.engine import run_backward
 from antorcha.autograd.function import Function, Node, once_differentiable
-from antorcha.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from antorcha.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from antorcha.autograd.gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
@@ -38,6 +44,9 @@ def _as_tuple(value: Any) -> tuple:
 def _make_root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list[Tensor]:
     from antorcha._creation import ones_like
 
+    for given in grad_outputs:  # torch reports a wrong type before a wrong count
+        if given is not None and not isinstance(given, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(given).__name__}")
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"grad requires one grad_output per output: got {len(grad_outputs)} grad_outputs "
@@ -54,8 +63,6 @@ def _make_root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) ->
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}"
                 )
             given = ones_like(out)
-        elif not isinstance(given, Tensor):
-            raise TypeError(f"gradient must be a Tensor or None, got {type(given).__name__}")
         elif given.shape != out.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{index}] has a shape of {given.shape} and "

@@ -30,13 +30,64 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     return dependencies
 
 
+def _prune_to_targets(
+    roots: list[Node], target_nodes: set[Node]
+) -> tuple[set[Node], set[Node], dict[Node, int]]:
+    """For autograd.grad: only nodes with a target below them run, as in torch.
+
+    Returns (nodes to run, nodes that receive gradients, dependency counts among them).
+    """
+    parents: dict[Node, list[Node]] = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            parents.setdefault(child, []).append(node)
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    runnable: set[Node] = set()
+    stack = [node for node in target_nodes if node in seen]
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in runnable:
+                runnable.add(parent)
+                stack.append(parent)
+    relevant = runnable | (target_nodes & seen)
+    dependencies: dict[Node, int] = {}
+    for node in runnable:
+        for child, _ in node.next_functions:
+            if child in relevant:
+                dependencies[child] = dependencies.get(child, 0) + 1
+    return runnable, relevant, dependencies
+
+
 def _apply_pre_hooks(node: Node, grads: list) -> None:
     for nr, hooks in node._pre_hooks.items():
         if nr < len(grads) and grads[nr] is not None:
             for hook in list(hooks):
                 replaced = hook(grads[nr])
                 if replaced is not None:
+                    _check_hook_result(hook, grads[nr], replaced)
                     grads[nr] = replaced
+
+
+def _check_hook_result(hook: object, grad: Tensor, replaced: object) -> None:
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(replaced, Tensor):
+        raise TypeError(f"hook '{name}' returned {type(replaced).__name__}; expected a Tensor or None")
+    if replaced._data.shape != grad._data.shape:
+        raise RuntimeError(
+            f"hook '{name}' has changed the size of value (was {list(grad.shape)}, "
+            f"got {list(replaced.shape)})"
+        )
+    if replaced._data.dtype != grad._data.dtype:
+        raise RuntimeError(
+            f"hook '{name}' has changed the type of value (was {grad.dtype} got {replaced.dtype})"
+        )
 
 
 def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, create_graph: bool) -> None:
@@ -85,7 +136,13 @@ def run_backward(
                 targets.setdefault((node, nr), []).append(index)
         captured = [None] * len(capture)
 
-    dependencies = _count_dependencies(root_nodes)
+    runnable: set[Node] | None = None
+    relevant: set[Node] = set()
+    if capture is None:
+        dependencies = _count_dependencies(root_nodes)
+    else:
+        runnable, relevant, dependencies = _prune_to_targets(root_nodes, {node for node, _ in targets})
+        root_nodes = [n for n in root_nodes if n in relevant]
     ready = [n for n in root_nodes if dependencies.get(n, 0) == 0]
     previous_mode = STATE.enabled
     STATE.enabled = create_graph  # backward formulas build a graph only for create_graph
@@ -99,6 +156,8 @@ def run_backward(
                 for nr, grad in enumerate(grads):
                     for index in targets.get((node, nr), ()):
                         captured[index] = grad
+            if runnable is not None and node not in runnable:
+                continue  # a target with no other target below it
             if isinstance(node, AccumulateGrad):
                 if capture is None and grads[0] is not None:
                     _accumulate_into_leaf(node, grads[0], create_graph)
@@ -110,7 +169,7 @@ def run_backward(
             if not retain_graph:
                 node._release()
             for (child, nr), grad in zip(node.next_functions, results):
-                if child is None:
+                if child is None or (runnable is not None and child not in relevant):
                     continue
                 if grad is not None:
                     buffer = buffers.get(child)

@@ -20,7 +20,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from antorcha._tensor import Tensor, new_version_counter, wrap
+from antorcha import _dtypes
+from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.grad_mode import STATE
 
 _SECOND_BACKWARD = (
@@ -67,15 +68,21 @@ class Node:
         saved = self._saved
         if saved is None:
             return ()
-        for counter, version, tensor_meta in self._saved_versions:
+        for counter, version, source, role in self._saved_versions:
             if counter[0] != version:
-                shape, dtype_name, which = tensor_meta
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{dtype_name} {list(shape)}], which is {which}, is at "
-                    f"version {counter[0]}; expected version {version} instead."
-                )
+                raise self._modified_error(counter[0], version, source, role)
         return tuple(self._unpack(entry) for entry in saved)
+
+    def _modified_error(self, current: int, version: int, source: Any, role: str) -> RuntimeError:
+        # built only on failure: recording stays cheap
+        array = source._data if isinstance(source, Tensor) else source
+        which = {"input": f"an input of {self.name()}", "output": f"output 0 of {self.name()}"}
+        which = which.get(role, role)
+        return RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{_legacy_type_name(array.dtype)} {list(array.shape)}], which is "
+            f"{which}, is at version {current}; expected version {version} instead."
+        )
 
     def _unpack(self, entry: Any) -> Any:
         kind, value = entry
@@ -87,6 +94,13 @@ class Node:
             if STATE.enabled:
                 return wrap(value, True, self)
             return wrap(value)
+        if kind == "output_nr":  # output `nr` of a Function with several outputs
+            array, nr = value
+            if not STATE.enabled:
+                return wrap(array)
+            out = wrap(array, True, self)
+            out._output_nr = nr
+            return out
         return value if value is None else wrap(value)
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
@@ -118,6 +132,7 @@ class Node:
     def _release(self) -> None:
         if self._saved is not None:
             self._saved = None
+            self._saved_versions = ()  # they hold the saved tensors too
             self._freed = True
 
     def _run(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
@@ -125,7 +140,8 @@ class Node:
             return (None,) * len(self.next_functions)
         if self._n_outputs > 1 and self._materialize_grads:
             grads = [
-                g if g is not None else _zeros_for(meta) for g, meta in zip(grads, self._output_meta)
+                g if g is not None or meta is None else _zeros_for(meta)  # None: a non-tensor output
+                for g, meta in zip(grads, self._output_meta)
             ]
         result = self._fn.backward(self, *grads)
         if not isinstance(result, tuple):
@@ -148,13 +164,13 @@ class Node:
                 f"function {self.name()} returned a gradient of type {type(grad).__name__} at "
                 f"index {index}; expected a Tensor or None"
             )
-        shape, dtype = self._input_meta[index]
-        if grad.shape != shape:
+        shape, np_dtype = self._input_meta[index]
+        if grad._data.shape != shape:
             from antorcha.ops.reduce import sum_to_shape
 
             grad = sum_to_shape(grad, shape, f"{self.name()} at index {index}")
-        if grad.dtype is not dtype:
-            grad = grad.to(dtype)
+        if grad._data.dtype != np_dtype:
+            grad = grad.to(_dtypes._FROM_NUMPY[np_dtype])
         return grad
 
 
@@ -218,33 +234,37 @@ class _NullContext:
 NULL_CTX = _NullContext()
 
 
-def _resolve_saved(node: Node, inputs: tuple[Tensor, ...], out_array: Any) -> None:
-    """Turn what forward saved (arrays) into entries that remember where they came from."""
+def _resolve_saved(node: Node, inputs: tuple[Tensor, ...], out_array: Any) -> bool:
+    """Turn what forward saved (arrays) into entries that remember where they came from.
+
+    Returns whether the output itself was saved (its version must be watched too).
+    """
     items = node.__dict__.pop("_to_save", None)
     if not items:
-        return
+        return False
     saved, versions = [], []
+    output_saved = False
     for item in items:
         entry = ("const", item)
         if item is out_array:
             entry = ("output", item)
+            output_saved = True
         else:
             for t in inputs:
                 if item is t._data:
                     entry = ("tensor", t)
                     counter = t._counter()
-                    meta = (t.shape, _legacy_type_name(t), f"an input of {node.name()}")
-                    versions.append((counter, counter[0], meta))
+                    versions.append((counter, counter[0], t, "input"))
                     break
         saved.append(entry)
     node._saved = saved
     node._saved_versions = tuple(versions)
+    return output_saved
 
 
-def _legacy_type_name(t: Tensor) -> str:
-    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor"}.get(
-        t.dtype.name, t.dtype.name
-    )
+def _legacy_type_name(np_dtype: Any) -> str:
+    name = str(np_dtype)
+    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor"}.get(name, name)
 
 
 class Op:
@@ -279,16 +299,17 @@ class Op:
     @classmethod
     def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Tensor:
         node = cls._node_cls()
-        node.needs_input_grad = tuple(t._requires_grad for t in inputs)
+        node.needs_input_grad = tuple([t._requires_grad for t in inputs])
         out = cls.forward(node, *[t._data for t in inputs], *params)
-        node.next_functions = tuple(edge_of(t) for t in inputs)
-        node._input_meta = tuple((t.shape, t.dtype) if t._requires_grad else None for t in inputs)
-        _resolve_saved(node, inputs, out)
+        node.next_functions = tuple([edge_of(t) for t in inputs])
+        # raw array shape/dtype: no Size/dtype objects built per op
+        node._input_meta = tuple(
+            [(t._data.shape, t._data.dtype) if t._requires_grad else None for t in inputs]
+        )
         result = wrap(out, True, node, inputs[0]._device)
-        if node._saved is not None and any(kind == "output" for kind, _ in node._saved):
+        if _resolve_saved(node, inputs, out):
             counter = result._counter()
-            meta = (result.shape, _legacy_type_name(result), f"output 0 of {node.name()}")
-            node._saved_versions += ((counter, counter[0], meta),)
+            node._saved_versions += ((counter, counter[0], out, "output"),)
         return result
 
 
@@ -296,6 +317,10 @@ class _FunctionMeta(type):
     def __init__(cls, name: str, bases: tuple, namespace: dict) -> None:
         super().__init__(name, bases, namespace)
         cls._node_cls = type(f"{name}Backward", (Node,), {"_fn": cls})
+        # torch 2's style: forward(*args) without ctx, plus setup_context(ctx, inputs, output)
+        cls._separate_setup = "setup_context" in namespace or any(
+            getattr(base, "_separate_setup", False) for base in bases
+        )
 
 
 class Function(metaclass=_FunctionMeta):
@@ -311,41 +336,59 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        tensors = [a for a in args if isinstance(a, Tensor)]
-        record = STATE.enabled and any(t._requires_grad for t in tensors)
+        needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        record = STATE.enabled and any(needs)
         node = cls._node_cls()
-        node.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        node.needs_input_grad = needs
         previous = STATE.enabled
         STATE.enabled = False
         try:
-            outputs = cls.forward(node, *args, **kwargs)
+            if cls._separate_setup:
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(node, args, outputs)  # type: ignore[attr-defined]
+            else:
+                outputs = cls.forward(node, *args, **kwargs)
         finally:
             STATE.enabled = previous
-        single = not isinstance(outputs, tuple)
-        outs = (outputs,) if single else outputs
         if not record:
             return outputs
-        non_diff = node.__dict__.get("_non_differentiable", set())
-        results = []
-        for nr, out in enumerate(outs):
-            if isinstance(out, Tensor) and id(out) not in non_diff:
-                if any(out is a for a in args):  # forward returned an input: give back an alias
-                    out = wrap(out._data, device=out._device)
-                out._requires_grad, out.grad_fn, out._output_nr = True, node, nr
-            results.append(out)
-        node._n_outputs = len(outs)
-        node._output_meta = tuple(
-            (o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None for o in outs
-        )
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        # edges first: an input marked dirty is moved onto this node below
         # every positional arg gets an edge, so backward returns one gradient per arg
         node.next_functions = tuple(
             edge_of(a) if isinstance(a, Tensor) else (None, 0) for a in args
         )
         node._input_meta = tuple(
-            (a.shape, a.dtype) if isinstance(a, Tensor) and a._requires_grad else None for a in args
+            (a._data.shape, a._data.dtype) if isinstance(a, Tensor) and a._requires_grad else None
+            for a in args
+        )
+        results = _attach_outputs(node, args, outs)
+        node._n_outputs = len(outs)
+        node._output_meta = tuple(
+            (o.shape, o.dtype, o.device) if isinstance(o, Tensor) else None for o in results
         )
         _resolve_user_saved(node, args, results)
         return results[0] if single else tuple(results)
+
+
+def _attach_outputs(node: Node, args: tuple, outs: tuple) -> list:
+    """Make the differentiable outputs of a Function come out of `node`."""
+    non_diff = node.__dict__.get("_non_differentiable", set())
+    dirty = node.__dict__.get("_dirty", ())
+    results = []
+    for nr, out in enumerate(outs):
+        if isinstance(out, Tensor) and id(out) not in non_diff:
+            if any(out is d for d in dirty):  # changed in place: the input itself moves on
+                if out.grad_fn is None and out._requires_grad:
+                    raise RuntimeError(
+                        "a leaf Variable that requires grad has been used in an in-place operation."
+                    )
+            elif any(out is a for a in args):  # forward returned an input: give back an alias
+                out = wrap(out._data, device=out._device)
+            out._requires_grad, out.grad_fn, out._output_nr = True, node, nr
+        results.append(out)
+    return results
 
 
 def _resolve_user_saved(node: Node, args: tuple, outputs: list) -> None:
@@ -361,12 +404,16 @@ def _resolve_user_saved(node: Node, args: tuple, outputs: list) -> None:
             raise TypeError(
                 f"save_for_backward can only save tensors, but argument is of type {type(item).__name__}"
             )
-        if any(item is o for o in outputs):
+        # a differentiable output is saved as its array, re-linked to this node on unpacking
+        nr = next((k for k, o in enumerate(outputs) if item is o and o._requires_grad), None)
+        if nr == 0:
             saved.append(("output", item._data))
+        elif nr is not None:
+            saved.append(("output_nr", (item._data, nr)))
         else:
             saved.append(("tensor", item))
         counter = item._counter()
-        versions.append((counter, counter[0], (item.shape, _legacy_type_name(item), "saved")))
+        versions.append((counter, counter[0], item, "saved"))
     node._saved = saved
     node._saved_versions = tuple(versions)
 

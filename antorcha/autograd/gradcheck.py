@@ -20,7 +20,9 @@ def _outputs_tuple(outputs: Any) -> tuple:
     return (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
 
 
-def _numerical_jacobian(fn: Callable, inputs: tuple, index: int, output_sizes: list[int], eps: float) -> list[np.ndarray]:
+def _numerical_jacobian(
+    fn: Callable, inputs: tuple, index: int, output_sizes: list[int], eps: float
+) -> list[np.ndarray]:
     """d(outputs)/d(inputs[index]) by central differences, one column per input element."""
     from antorcha.autograd.grad_mode import no_grad
 
@@ -49,7 +51,8 @@ def _analytical_jacobian(fn: Callable, inputs: tuple, index: int) -> list[np.nda
     jacobians = []
     for out in outputs:
         rows = np.zeros((out.numel(), target.numel()))
-        for i in range(out.numel()):
+        # an output outside the graph has a zero Jacobian, as in torch
+        for i in range(out.numel() if out.requires_grad else 0):
             seed = zeros_like(out)
             seed._data.reshape(-1)[i] = 1
             (g,) = autograd.grad(out, target, seed, retain_graph=True, allow_unused=True)
@@ -104,18 +107,21 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, **kwargs:
     """gradcheck of the gradient itself (second derivatives), with a fixed random cotangent."""
     from antorcha import autograd
     from antorcha._creation import randn_like
+    from antorcha.autograd.grad_mode import enable_grad
 
     args = _inputs_tuple(inputs)
     outputs = _outputs_tuple(fn(*args))
-    cotangents = _inputs_tuple(grad_outputs) if grad_outputs is not None else tuple(randn_like(o) for o in outputs)
-    differentiable = [t for t in args if getattr(t, "requires_grad", False)]
-
+    if grad_outputs is not None:
+        cotangents = _inputs_tuple(grad_outputs)
+    else:
+        cotangents = tuple(randn_like(o) for o in outputs)
     def first_derivative(*xs: Any) -> tuple:
-        outs = _outputs_tuple(fn(*xs))
-        wrt = [x for x in xs if getattr(x, "requires_grad", False)]
-        return autograd.grad(outs, wrt, cotangents, create_graph=True, allow_unused=True)
+        # the finite differences run under no_grad; this function needs a graph regardless
+        with enable_grad():
+            outs = _outputs_tuple(fn(*xs))
+            wrt = [x for x in xs if getattr(x, "requires_grad", False)]
+            return autograd.grad(outs, wrt, cotangents, create_graph=True, materialize_grads=True)
 
-    del differentiable
     return gradcheck(first_derivative, args, **kwargs)
 
 

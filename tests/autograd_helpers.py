@@ -1,0 +1,131 @@
+"""Shared helpers for the autograd tests: run one scenario on torch and on antorcha, compare.
+
+A scenario is a function `scenario(lib)` written once against the torch API; it is called
+with `lib=torch` and `lib=antorcha`. Whatever it returns (tensors, None, numbers, strings,
+nested tuples/lists/dicts) is compared structurally; if torch raises, antorcha must raise
+the same builtin exception class.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+import antorcha
+
+LIBS = (torch, antorcha)
+FLOAT_DTYPES = ("float32", "float64")
+TOLERANCES = {"float32": (1e-5, 1e-6), "float64": (1e-10, 1e-12)}
+
+
+def random_array(
+    shape: tuple[int, ...], dtype: str = "float64", seed: int = 0, positive: bool = False
+) -> np.ndarray:
+    array = np.random.default_rng(seed).standard_normal(shape)
+    if positive:
+        array = np.abs(array) + 0.5
+    return array.astype(dtype)
+
+
+def leaf(lib: Any, array: np.ndarray, requires_grad: bool = True) -> Any:
+    """A leaf tensor of `lib` holding a copy of `array` (same dtype)."""
+    return lib.tensor(array.copy(), requires_grad=requires_grad)
+
+
+def linear(lib: Any) -> Callable[..., Any]:
+    """torch.nn.functional.linear, or its antorcha counterpart."""
+    return torch.nn.functional.linear if lib is torch else antorcha.ops.linalg.linear
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).split(".")[-1]
+
+
+def builtin_base(cls: type) -> type:
+    """The nearest builtin exception class (torch and antorcha subclass them differently)."""
+    for klass in cls.__mro__:
+        if getattr(builtins, klass.__name__, None) is klass:
+            return klass
+    return cls
+
+
+class Raised:
+    """What a scenario that raised is compared as: the builtin class of the exception."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.cls = builtin_base(type(error))
+        self.message = str(error)
+
+    def __repr__(self) -> str:
+        return f"Raised({self.cls.__name__}: {self.message[:200]})"
+
+
+def outcome(scenario: Callable[[Any], Any], lib: Any) -> Any:
+    try:
+        return scenario(lib)
+    except Exception as error:  # the class is what is compared
+        return Raised(error)
+
+
+def assert_same(
+    ours: Any, theirs: Any, rtol: float | None = None, atol: float | None = None, path: str = ""
+) -> None:
+    """Recursively compare an antorcha result with torch's (tensors by dtype, shape, values)."""
+    where = path or "result"
+    if isinstance(theirs, Raised):
+        assert isinstance(ours, Raised), f"{where}: torch raised {theirs}, antorcha returned {ours!r}"
+        assert ours.cls is theirs.cls, f"{where}: torch raised {theirs}, antorcha raised {ours}"
+        return
+    assert not isinstance(ours, Raised), f"{where}: antorcha raised {ours}, torch returned {theirs!r}"
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, antorcha.Tensor), f"{where}: expected a Tensor, got {ours!r}"
+        name = dtype_name(theirs.dtype)
+        assert dtype_name(ours.dtype) == name, f"{where}: dtype {ours.dtype} != {theirs.dtype}"
+        assert tuple(ours.shape) == tuple(theirs.shape), f"{where}: shape {ours.shape} != {theirs.shape}"
+        default_rtol, default_atol = TOLERANCES.get(name, (1e-3, 1e-4))
+        np.testing.assert_allclose(
+            np.asarray(ours.detach()),
+            theirs.detach().numpy(),
+            rtol=default_rtol if rtol is None else rtol,
+            atol=default_atol if atol is None else atol,
+            err_msg=where,
+        )
+    elif isinstance(theirs, dict):
+        assert isinstance(ours, dict) and list(ours) == list(theirs), f"{where}: keys {ours!r} != {theirs!r}"
+        for key in theirs:
+            assert_same(ours[key], theirs[key], rtol, atol, f"{where}[{key!r}]")
+    elif isinstance(theirs, (list, tuple)):
+        assert isinstance(ours, (list, tuple)), f"{where}: expected a sequence, got {ours!r}"
+        assert len(ours) == len(theirs), f"{where}: length {len(ours)} != {len(theirs)}"
+        for index, (a, b) in enumerate(zip(ours, theirs)):
+            assert_same(a, b, rtol, atol, f"{where}[{index}]")
+    elif isinstance(theirs, np.ndarray):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol or 1e-6, atol=atol or 1e-7, err_msg=where)
+    elif isinstance(theirs, float):
+        assert ours == theirs or np.isclose(ours, theirs, rtol=rtol or 1e-6), f"{where}: {ours} != {theirs}"
+    else:
+        assert ours == theirs, f"{where}: {ours!r} != {theirs!r}"
+
+
+def assert_same_outcome(
+    scenario: Callable[[Any], Any], rtol: float | None = None, atol: float | None = None
+) -> Any:
+    """Run `scenario` on both libraries and compare results (or exception classes)."""
+    theirs = outcome(scenario, torch)
+    ours = outcome(scenario, antorcha)
+    assert_same(ours, theirs, rtol, atol)
+    return ours
+
+
+def assert_raises_like_torch(scenario: Callable[[Any], Any], expected: type[BaseException]) -> Raised:
+    """Both must raise `expected` (checks the torch side too, so the scenario really raises)."""
+    theirs = outcome(scenario, torch)
+    assert isinstance(theirs, Raised) and issubclass(theirs.cls, expected), f"torch: {theirs!r}"
+    ours = outcome(scenario, antorcha)
+    assert isinstance(ours, Raised), f"antorcha returned {ours!r} where torch raised {theirs}"
+    assert ours.cls is theirs.cls, f"torch raised {theirs}, antorcha raised {ours}"
+    return ours
