@@ -3,8 +3,10 @@
 Each function mirrors the single-tensor `for` loop of torch's implementation of the same
 optimizer, operation by operation and in the same order, so float32 results agree with
 torch to rounding (torch's CPU kernels use FMA, which NumPy cannot; the difference is one
-ulp per operation). Scalars are Python floats: NumPy casts them to the array's dtype, as
-torch casts a Python scalar to the tensor's dtype. `xp` is numpy or cupy; `t1`, `t2`, `t3`
+ulp per operation). Scalars are cast to the array's scalar type first, as torch casts a
+Python scalar to the tensor's dtype (a NumPy scalar of the right type is also the fastest
+operand for a ufunc). Outputs are passed positionally (faster than `out=`; CuPy accepts
+it too). `xp` is numpy or cupy; `t1`, `t2`, `t3`
 are preallocated scratch arrays shaped like the parameter; nothing else is allocated.
 
 Naming: `param`, `grad` and the state arrays are the arrays of one parameter; `grad` is
@@ -26,47 +28,47 @@ def prepare_grad(
     torch computes `grad.add(param, alpha=weight_decay)`, i.e. grad + weight_decay * param.
     """
     if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=out)
+        xp.multiply(param, param.dtype.type(weight_decay), out)
         if maximize:
-            xp.subtract(out, grad, out=out)  # (-grad) + wd * param, exactly
+            xp.subtract(out, grad, out)  # (-grad) + wd * param, exactly
         else:
-            xp.add(grad, out, out=out)
+            xp.add(grad, out, out)
         return out
     if maximize:
-        xp.negative(grad, out=out)
+        xp.negative(grad, out)
         return out
     return grad
 
 
 def lerp_(xp: Any, target: Array, end: Array, weight: float, tmp: Array) -> None:
     """torch's `target.lerp_(end, weight)`, with its two formulas split at |weight| < 0.5."""
-    xp.subtract(end, target, out=tmp)
+    xp.subtract(end, target, tmp)
     if abs(weight) < 0.5:
-        xp.multiply(tmp, weight, out=tmp)
-        xp.add(target, tmp, out=target)
+        xp.multiply(tmp, tmp.dtype.type(weight), tmp)
+        xp.add(target, tmp, target)
     else:
         one_minus_weight = 1.0 - float(target.dtype.type(weight))
-        xp.multiply(tmp, one_minus_weight, out=tmp)
-        xp.subtract(end, tmp, out=target)
+        xp.multiply(tmp, tmp.dtype.type(one_minus_weight), tmp)
+        xp.subtract(end, tmp, target)
 
 
 def addcmul_(xp: Any, target: Array, t1: Array, t2: Array, value: float, tmp: Array) -> None:
     """torch's `target.addcmul_(t1, t2, value=value)`: target + (value * t1) * t2."""
-    xp.multiply(t1, value, out=tmp)
-    xp.multiply(tmp, t2, out=tmp)
-    xp.add(target, tmp, out=target)
+    xp.multiply(t1, tmp.dtype.type(value), tmp)
+    xp.multiply(tmp, t2, tmp)
+    xp.add(target, tmp, target)
 
 
 def addcdiv_(xp: Any, target: Array, t1: Array, t2: Array, value: float, tmp: Array) -> None:
     """torch's `target.addcdiv_(t1, t2, value=value)`: target + (value * t1) / t2."""
-    xp.multiply(t1, value, out=tmp)
-    xp.divide(tmp, t2, out=tmp)
-    xp.add(target, tmp, out=target)
+    xp.multiply(t1, tmp.dtype.type(value), tmp)
+    xp.divide(tmp, t2, tmp)
+    xp.add(target, tmp, target)
 
 
 def ema_square_(xp: Any, avg: Array, grad: Array, decay: float, tmp: Array) -> None:
     """`avg.mul_(decay).addcmul_(grad, grad, value=1 - decay)`."""
-    xp.multiply(avg, decay, out=avg)
+    xp.multiply(avg, avg.dtype.type(decay), avg)
     addcmul_(xp, avg, grad, grad, 1 - decay, tmp)
 
 
@@ -85,25 +87,26 @@ def sgd_param(
     maximize: bool,
 ) -> Array | None:
     """One SGD step; returns the momentum buffer to keep (a new copy of the grad on the first step)."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     grad = prepare_grad(xp, param, grad, weight_decay, maximize, t1)
     if momentum != 0:
         if momentum_buffer is None:
             momentum_buffer = grad.copy()
         else:
-            xp.multiply(momentum_buffer, momentum, out=momentum_buffer)
+            xp.multiply(momentum_buffer, cast(momentum), momentum_buffer)
             if dampening == 0:
-                xp.add(momentum_buffer, grad, out=momentum_buffer)
+                xp.add(momentum_buffer, grad, momentum_buffer)
             else:
-                xp.multiply(grad, 1 - dampening, out=t2)
-                xp.add(momentum_buffer, t2, out=momentum_buffer)
+                xp.multiply(grad, cast(1 - dampening), t2)
+                xp.add(momentum_buffer, t2, momentum_buffer)
         if nesterov:
-            xp.multiply(momentum_buffer, momentum, out=t2)
-            xp.add(grad, t2, out=t1)
+            xp.multiply(momentum_buffer, cast(momentum), t2)
+            xp.add(grad, t2, t1)
             grad = t1
         else:
             grad = momentum_buffer
-    xp.multiply(grad, -lr, out=t2)
-    xp.add(param, t2, out=param)
+    xp.multiply(grad, cast(-lr), t2)
+    xp.add(param, t2, param)
     return momentum_buffer
 
 
@@ -126,8 +129,9 @@ def adam_param(
     maximize: bool,
 ) -> None:
     """One Adam / AdamW step (AMSGrad when `max_exp_avg_sq` is given); `step` already counted."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     if weight_decay != 0 and decoupled_weight_decay:
-        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        xp.multiply(param, param.dtype.type(1 - lr * weight_decay), param)
         grad = prepare_grad(xp, param, grad, 0, maximize, t2)
     else:
         grad = prepare_grad(xp, param, grad, weight_decay, maximize, t2)
@@ -140,11 +144,11 @@ def adam_param(
     bias_correction2_sqrt = bias_correction2**0.5
     second_moment = exp_avg_sq
     if max_exp_avg_sq is not None:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, max_exp_avg_sq)
         second_moment = max_exp_avg_sq
-    xp.sqrt(second_moment, out=t1)
-    xp.divide(t1, bias_correction2_sqrt, out=t1)
-    xp.add(t1, eps, out=t1)
+    xp.sqrt(second_moment, t1)
+    xp.divide(t1, cast(bias_correction2_sqrt), t1)
+    xp.add(t1, cast(eps), t1)
     addcdiv_(xp, param, exp_avg, t1, -step_size, t2)
 
 
@@ -165,12 +169,13 @@ def adamax_param(
     maximize: bool,
 ) -> None:
     """One Adamax step: eps inside the max, no bias correction of the infinity norm."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     grad = prepare_grad(xp, param, grad, weight_decay, maximize, t2)
     lerp_(xp, exp_avg, grad, 1 - beta1, t1)
-    xp.multiply(exp_inf, beta2, out=exp_inf)
-    xp.absolute(grad, out=t1)
-    xp.add(t1, eps, out=t1)
-    xp.maximum(exp_inf, t1, out=exp_inf)
+    xp.multiply(exp_inf, cast(beta2), exp_inf)
+    xp.absolute(grad, t1)
+    xp.add(t1, cast(eps), t1)
+    xp.maximum(exp_inf, t1, exp_inf)
     clr = lr / (1 - beta1**step)
     addcdiv_(xp, param, exp_avg, exp_inf, -clr, t1)
 
@@ -193,24 +198,25 @@ def rmsprop_param(
     maximize: bool,
 ) -> None:
     """One RMSprop step (centered when `grad_avg` is given, with momentum when the buffer is)."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     grad = prepare_grad(xp, param, grad, weight_decay, maximize, t3)
     ema_square_(xp, square_avg, grad, alpha, t1)
     if grad_avg is not None:
         lerp_(xp, grad_avg, grad, 1 - alpha, t1)
         # square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
-        xp.negative(grad_avg, out=t1)
-        xp.multiply(t1, grad_avg, out=t1)
-        xp.add(square_avg, t1, out=t1)
-        xp.sqrt(t1, out=t1)
+        xp.negative(grad_avg, t1)
+        xp.multiply(t1, grad_avg, t1)
+        xp.add(square_avg, t1, t1)
+        xp.sqrt(t1, t1)
     else:
-        xp.sqrt(square_avg, out=t1)
-    xp.add(t1, eps, out=t1)
+        xp.sqrt(square_avg, t1)
+    xp.add(t1, cast(eps), t1)
     if momentum_buffer is not None:
-        xp.multiply(momentum_buffer, momentum, out=momentum_buffer)
-        xp.divide(grad, t1, out=t2)
-        xp.add(momentum_buffer, t2, out=momentum_buffer)
-        xp.multiply(momentum_buffer, -lr, out=t2)
-        xp.add(param, t2, out=param)
+        xp.multiply(momentum_buffer, cast(momentum), momentum_buffer)
+        xp.divide(grad, t1, t2)
+        xp.add(momentum_buffer, t2, momentum_buffer)
+        xp.multiply(momentum_buffer, cast(-lr), t2)
+        xp.add(param, t2, param)
     else:
         addcdiv_(xp, param, grad, t1, -lr, t2)
 
@@ -230,12 +236,13 @@ def adagrad_param(
     maximize: bool,
 ) -> None:
     """One Adagrad step."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     grad = prepare_grad(xp, param, grad, weight_decay, maximize, t2)
     clr = lr / (1 + (step - 1) * lr_decay)
-    xp.multiply(grad, grad, out=t1)
-    xp.add(state_sum, t1, out=state_sum)
-    xp.sqrt(state_sum, out=t1)
-    xp.add(t1, eps, out=t1)
+    xp.multiply(grad, grad, t1)
+    xp.add(state_sum, t1, state_sum)
+    xp.sqrt(state_sum, t1)
+    xp.add(t1, cast(eps), t1)
     addcdiv_(xp, param, grad, t1, -clr, t2)
 
 
@@ -260,9 +267,10 @@ def nadam_param(
     maximize: bool,
 ) -> None:
     """One NAdam step; `mu_product` is the 0-dim running product of the momentum coefficients."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     bias_correction2 = 1 - beta2**step
     if weight_decay != 0 and decoupled_weight_decay:
-        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        xp.multiply(param, param.dtype.type(1 - lr * weight_decay), param)
         grad = prepare_grad(xp, param, grad, 0, maximize, t3)
     else:
         grad = prepare_grad(xp, param, grad, weight_decay, maximize, t3)
@@ -271,9 +279,9 @@ def nadam_param(
     mu_product *= mu
     lerp_(xp, exp_avg, grad, 1 - beta1, t1)
     ema_square_(xp, exp_avg_sq, grad, beta2, t1)
-    xp.divide(exp_avg_sq, bias_correction2, out=t1)
-    xp.sqrt(t1, out=t1)
-    xp.add(t1, eps, out=t1)
+    xp.divide(exp_avg_sq, cast(bias_correction2), t1)
+    xp.sqrt(t1, t1)
+    xp.add(t1, cast(eps), t1)
     product = float(mu_product)
     product_next = product * mu_next
     addcdiv_(xp, param, grad, t1, -lr * (1.0 - mu) / (1.0 - product), t2)
@@ -298,8 +306,9 @@ def radam_param(
     maximize: bool,
 ) -> None:
     """One RAdam step: the rectified adaptive term only once its variance is tractable (rho_t > 5)."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
     if weight_decay != 0 and decoupled_weight_decay:
-        xp.multiply(param, 1 - lr * weight_decay, out=param)
+        xp.multiply(param, param.dtype.type(1 - lr * weight_decay), param)
         grad = prepare_grad(xp, param, grad, 0, maximize, t2)
     else:
         grad = prepare_grad(xp, param, grad, weight_decay, maximize, t2)
@@ -311,17 +320,15 @@ def radam_param(
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
     # grad is no longer needed: t2 takes exp_avg / bias_correction1 * lr
-    xp.divide(exp_avg, bias_correction1, out=t2)
-    xp.multiply(t2, lr, out=t2)
+    xp.divide(exp_avg, cast(bias_correction1), t2)
+    xp.multiply(t2, cast(lr), t2)
     if rho_t > 5.0:
-        rect = (
-            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-        ) ** 0.5
-        xp.sqrt(exp_avg_sq, out=t1)
-        xp.add(t1, eps, out=t1)
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        xp.sqrt(exp_avg_sq, t1)
+        xp.add(t1, cast(eps), t1)
         # torch's `float / tensor` is `tensor.reciprocal() * float`
-        xp.reciprocal(t1, out=t1)
-        xp.multiply(t1, bias_correction2**0.5, out=t1)
-        xp.multiply(t2, t1, out=t2)
-        xp.multiply(t2, rect, out=t2)
-    xp.subtract(param, t2, out=param)
+        xp.reciprocal(t1, t1)
+        xp.multiply(t1, cast(bias_correction2**0.5), t1)
+        xp.multiply(t2, t1, t2)
+        xp.multiply(t2, cast(rect), t2)
+    xp.subtract(param, t2, param)

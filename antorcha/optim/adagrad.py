@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
-from antorcha.optim import _functional as F
+from antorcha._tensor import Tensor
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     full_state,
     group_lr,
@@ -38,13 +36,13 @@ class Adagrad(Optimizer):
         fused: bool | None = None,
     ) -> None:
         validate_lr(lr)
-        check_hyper(0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
-        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check_hyper(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         check_hyper(
-            0.0 <= initial_accumulator_value,
+            initial_accumulator_value >= 0.0,
             f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
         )
-        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,
@@ -60,13 +58,7 @@ class Adagrad(Optimizer):
         # Unlike the other optimizers, torch creates Adagrad's state eagerly, for every parameter.
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p)
-
-    def _init_state(self, p: Any) -> None:
-        # torch takes the constructor's initial_accumulator_value, not the group's
-        param_state = self.state[p]
-        param_state["step"] = new_scalar_state(0.0)
-        param_state["sum"] = full_state(p, self.defaults["initial_accumulator_value"])
+                self._init_state(p, group, self.state[p])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -79,31 +71,18 @@ class Adagrad(Optimizer):
     def share_memory(self) -> None:
         """torch moves 'sum' to shared memory for multiprocessing; NumPy arrays need nothing."""
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("sum",)
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
-        lr_decay, eps = group["lr_decay"], group["eps"]
-        weight_decay, maximize = group["weight_decay"], group["maximize"]
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                self._init_state(p)
-            step_array = param_state["step"]._data
-            step_array += 1
-            t1, t2 = self._buffers(p, 2)
-            data = p._data
-            F.adagrad_param(
-                xp_of(data), data, grad._data, param_state["sum"]._data, t1, t2,
-                float(step_array), lr, lr_decay, eps, weight_decay, maximize,
-            )  # fmt: skip
-            bump_version(p)
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        # torch takes the constructor's initial_accumulator_value, not the group's
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["sum"] = full_state(p, self.defaults["initial_accumulator_value"])
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (group_lr(group), group["lr_decay"], group["eps"], group["weight_decay"], group["maximize"])
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        kernels.adagrad_param(xp, param, grad, arrays[0], scratch[0], scratch[1], step, *options)

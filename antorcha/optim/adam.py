@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
 from antorcha._tensor import Tensor
-from antorcha.optim import _functional as F
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     group_lr,
     new_scalar_state,
@@ -29,9 +26,9 @@ def _scalar(value: Any) -> Any:
 def validate_adam(lr: Any, betas: tuple[Any, Any], eps: float, weight_decay: float) -> None:
     """torch's checks of Adam's hyper-parameters, in torch's order and words."""
     validate_lr(lr)
-    check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+    check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
     validate_betas(betas)
-    check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
     both_floats = isinstance(betas[0], float) and isinstance(betas[1], float)
     both_tensors = isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor)
     check_hyper(both_floats or both_tensors, "betas must be either both floats or both Tensors")
@@ -83,42 +80,38 @@ class Adam(Optimizer):
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("fused", None)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        if group["amsgrad"]:
+            return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return ("exp_avg", "exp_avg_sq")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["exp_avg"] = zeros_state(p)
+        param_state["exp_avg_sq"] = zeros_state(p)
+        if group["amsgrad"]:
+            param_state["max_exp_avg_sq"] = zeros_state(p)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
         beta1, beta2 = group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        amsgrad, maximize = group["amsgrad"], group["maximize"]
         decoupled = group.get("decoupled_weight_decay", False)
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                param_state["step"] = new_scalar_state(0.0)
-                param_state["exp_avg"] = zeros_state(p)
-                param_state["exp_avg_sq"] = zeros_state(p)
-                if amsgrad:
-                    param_state["max_exp_avg_sq"] = zeros_state(p)
-            step_array = param_state["step"]._data
-            step_array += 1
-            t1, t2 = self._buffers(p, 2)
-            data = p._data
-            F.adam_param(
-                xp_of(data), data, grad._data,
-                param_state["exp_avg"]._data, param_state["exp_avg_sq"]._data,
-                param_state["max_exp_avg_sq"]._data if amsgrad else None,
-                t1, t2, float(step_array), lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
-            )  # fmt: skip
-            bump_version(p)
+        return (
+            group_lr(group),
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            decoupled,
+            group["maximize"],
+        )
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        max_exp_avg_sq = arrays[2] if len(arrays) > 2 else None
+        kernels.adam_param(
+            xp, param, grad, arrays[0], arrays[1], max_exp_avg_sq, scratch[0], scratch[1], step, *options
+        )
 
 
 class AdamW(Adam):

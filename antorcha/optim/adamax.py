@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
-from antorcha.optim import _functional as F
+from antorcha._tensor import Tensor
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     group_lr,
     new_scalar_state,
@@ -38,9 +36,9 @@ class Adamax(Optimizer):
         capturable: bool = False,
     ) -> None:
         validate_lr(lr)
-        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
         validate_betas(betas)
-        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -61,34 +59,19 @@ class Adamax(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_inf")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["exp_avg"] = zeros_state(p)
+        param_state["exp_inf"] = zeros_state(p)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
         beta1, beta2 = group["betas"]
-        eps, weight_decay, maximize = group["eps"], group["weight_decay"], group["maximize"]
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                param_state["step"] = new_scalar_state(0.0)
-                param_state["exp_avg"] = zeros_state(p)
-                param_state["exp_inf"] = zeros_state(p)
-            step_array = param_state["step"]._data
-            step_array += 1
-            t1, t2 = self._buffers(p, 2)
-            data = p._data
-            F.adamax_param(
-                xp_of(data), data, grad._data,
-                param_state["exp_avg"]._data, param_state["exp_inf"]._data,
-                t1, t2, float(step_array), lr, beta1, beta2, eps, weight_decay, maximize,
-            )  # fmt: skip
-            bump_version(p)
+        return (group_lr(group), beta1, beta2, group["eps"], group["weight_decay"], group["maximize"])
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        kernels.adamax_param(xp, param, grad, arrays[0], arrays[1], scratch[0], scratch[1], step, *options)

@@ -133,7 +133,7 @@ class AdamZ(Adam):
                 stacklevel=2,
             )
         for group in self.param_groups:
-            self._step_group(group)
+            self._update_group(group)
         return loss
 
     def state_dict(self) -> StateDict:
@@ -162,9 +162,9 @@ def _validate_rules(
 ) -> None:
     if not 0.0 < overshoot_factor < 1.0:
         raise ValueError(f"Invalid overshoot_factor: {overshoot_factor}")
-    if not 1.0 < stagnation_factor:
+    if not stagnation_factor > 1.0:
         raise ValueError(f"Invalid stagnation_factor: {stagnation_factor}")
-    if not 0.0 <= stagnation_threshold:
+    if not stagnation_threshold >= 0.0:
         raise ValueError(f"Invalid stagnation_threshold: {stagnation_threshold}")
     if not patience > 0:
         raise ValueError(f"Invalid patience value: {patience}")

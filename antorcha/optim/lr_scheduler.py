@@ -273,7 +273,9 @@ class MultiplicativeLR(_LambdaScheduler):
 class StepLR(LRScheduler):
     """lr *= gamma every `step_size` epochs."""
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -534,23 +536,8 @@ class SequentialLR(_SchedulerContainer):
         self._last_lr = scheduler.get_last_lr()
 
 
-class ChainedScheduler(_SchedulerContainer):
-    """Steps every scheduler in turn, each one acting on the lr the previous one left."""
-
-    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
-        name = type(self).__name__
-        if len(schedulers) < 1:
-            raise ValueError(f"{name} expects at least one scheduler to be chained, but got no scheduler.")
-        optimizer = optimizer or schedulers[0].optimizer
-        self._check_children(name, optimizer, schedulers)
-        self._schedulers = schedulers
-        self.optimizer = optimizer
-        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
-
-    def step(self) -> None:  # type: ignore[override]
-        for scheduler in self._schedulers:
-            scheduler.step()
-        self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
-
-
-from antorcha.optim._plateau_onecycle import OneCycleLR, ReduceLROnPlateau  # noqa: E402
+from antorcha.optim._lr_scheduler_extra import (  # noqa: E402
+    ChainedScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
-from antorcha.optim import _functional as F
+from antorcha._tensor import Tensor
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     group_lr,
     new_scalar_state,
@@ -40,10 +38,10 @@ class NAdam(Optimizer):
         differentiable: bool = False,
     ) -> None:
         validate_lr(lr)
-        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
         validate_betas(betas)
-        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        check_hyper(0.0 <= momentum_decay, f"Invalid momentum_decay value: {momentum_decay}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyper(momentum_decay >= 0.0, f"Invalid momentum_decay value: {momentum_decay}")
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -67,40 +65,32 @@ class NAdam(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("decoupled_weight_decay", False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    _scalar_keys = ("mu_product",)
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["mu_product"] = new_scalar_state(1.0)
+        param_state["exp_avg"] = zeros_state(p)
+        param_state["exp_avg_sq"] = zeros_state(p)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
         beta1, beta2 = group["betas"]
-        eps, weight_decay = group["eps"], group["weight_decay"]
-        momentum_decay, maximize = group["momentum_decay"], group["maximize"]
+        return (
+            group_lr(group), beta1, beta2, group["eps"], group["weight_decay"], group["momentum_decay"],
+            group["decoupled_weight_decay"], group["maximize"],
+        )  # fmt: skip
+
+    def _scratch_count(self, group: dict[str, Any]) -> int:
         decoupled = group["decoupled_weight_decay"]
-        reshaped_grad = (weight_decay != 0 and not decoupled) or maximize
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                param_state["step"] = new_scalar_state(0.0)
-                param_state["mu_product"] = new_scalar_state(1.0)
-                param_state["exp_avg"] = zeros_state(p)
-                param_state["exp_avg_sq"] = zeros_state(p)
-            step_array = param_state["step"]._data
-            step_array += 1
-            buffers = self._buffers(p, 3 if reshaped_grad else 2)
-            data = p._data
-            F.nadam_param(
-                xp_of(data), data, grad._data,
-                param_state["exp_avg"]._data, param_state["exp_avg_sq"]._data,
-                param_state["mu_product"]._data,
-                buffers[0], buffers[1], buffers[2] if reshaped_grad else None,
-                float(step_array), lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize,
-            )  # fmt: skip
-            bump_version(p)
+        return 3 if (group["weight_decay"] != 0 and not decoupled) or group["maximize"] else 2
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        t3 = scratch[2] if len(scratch) > 2 else None
+        kernels.nadam_param(
+            xp, param, grad, arrays[0], arrays[1], arrays[2], scratch[0], scratch[1], t3, step, *options
+        )

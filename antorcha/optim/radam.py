@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
-from antorcha.optim import _functional as F
+from antorcha._tensor import Tensor
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     group_lr,
     new_scalar_state,
@@ -39,9 +37,9 @@ class RAdam(Optimizer):
         differentiable: bool = False,
     ) -> None:
         validate_lr(lr)
-        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
         validate_betas(betas)
-        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
         defaults = {
             "lr": lr,
             "betas": betas,
@@ -64,35 +62,22 @@ class RAdam(Optimizer):
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("capturable", False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["exp_avg"] = zeros_state(p)
+        param_state["exp_avg_sq"] = zeros_state(p)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
         beta1, beta2 = group["betas"]
-        eps, weight_decay, maximize = group["eps"], group["weight_decay"], group["maximize"]
-        decoupled = group["decoupled_weight_decay"]
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                param_state["step"] = new_scalar_state(0.0)
-                param_state["exp_avg"] = zeros_state(p)
-                param_state["exp_avg_sq"] = zeros_state(p)
-            step_array = param_state["step"]._data
-            step_array += 1
-            t1, t2 = self._buffers(p, 2)
-            data = p._data
-            F.radam_param(
-                xp_of(data), data, grad._data,
-                param_state["exp_avg"]._data, param_state["exp_avg_sq"]._data,
-                t1, t2, float(step_array), lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
-            )  # fmt: skip
-            bump_version(p)
+        return (
+            group_lr(group), beta1, beta2, group["eps"], group["weight_decay"],
+            group["decoupled_weight_decay"], group["maximize"],
+        )  # fmt: skip
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        kernels.radam_param(xp, param, grad, arrays[0], arrays[1], scratch[0], scratch[1], step, *options)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from antorcha._device import xp_of
-from antorcha.optim import _functional as F
+from antorcha._tensor import Tensor
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import (
     Optimizer,
-    bump_version,
     check_hyper,
     group_lr,
     new_scalar_state,
@@ -38,10 +36,10 @@ class RMSprop(Optimizer):
         differentiable: bool = False,
     ) -> None:
         validate_lr(lr)
-        check_hyper(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        check_hyper(0.0 <= momentum, f"Invalid momentum value: {momentum}")
-        check_hyper(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        check_hyper(0.0 <= alpha, f"Invalid alpha value: {alpha}")
+        check_hyper(eps >= 0.0, f"Invalid epsilon value: {eps}")
+        check_hyper(momentum >= 0.0, f"Invalid momentum value: {momentum}")
+        check_hyper(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
+        check_hyper(alpha >= 0.0, f"Invalid alpha value: {alpha}")
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -66,40 +64,39 @@ class RMSprop(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        keys = ("square_avg",)
+        if group["centered"]:
+            keys += ("grad_avg",)
+        if group["momentum"] > 0:
+            keys += ("momentum_buffer",)
+        return keys
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
-        alpha, eps = group["alpha"], group["eps"]
-        weight_decay, momentum = group["weight_decay"], group["momentum"]
-        centered, maximize = group["centered"], group["maximize"]
-        reshaped_grad = weight_decay != 0 or maximize
-        state = self.state
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param_state = state[p]
-            if not param_state:
-                param_state["step"] = new_scalar_state(0.0)
-                param_state["square_avg"] = zeros_state(p)
-                if momentum > 0:
-                    param_state["momentum_buffer"] = zeros_state(p)
-                if centered:
-                    param_state["grad_avg"] = zeros_state(p)
-            param_state["step"]._data += 1
-            buffers = self._buffers(p, 3 if reshaped_grad else 2)
-            data = p._data
-            F.rmsprop_param(
-                xp_of(data), data, grad._data, param_state["square_avg"]._data,
-                param_state["grad_avg"]._data if centered else None,
-                param_state["momentum_buffer"]._data if momentum > 0 else None,
-                buffers[0], buffers[1], buffers[2] if reshaped_grad else None,
-                lr, alpha, eps, weight_decay, momentum, maximize,
-            )  # fmt: skip
-            bump_version(p)
+    def _init_state(self, p: Tensor, group: dict[str, Any], param_state: dict[str, Any]) -> None:
+        param_state["step"] = new_scalar_state(0.0)
+        param_state["square_avg"] = zeros_state(p)
+        if group["momentum"] > 0:
+            param_state["momentum_buffer"] = zeros_state(p)
+        if group["centered"]:
+            param_state["grad_avg"] = zeros_state(p)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        centered, momentum = group["centered"], group["momentum"]
+        return (
+            centered, momentum > 0,
+            group_lr(group), group["alpha"], group["eps"], group["weight_decay"], momentum, group["maximize"],
+        )  # fmt: skip
+
+    def _scratch_count(self, group: dict[str, Any]) -> int:
+        return 3 if group["weight_decay"] != 0 or group["maximize"] else 2
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        centered, has_momentum = options[0], options[1]
+        grad_avg = arrays[1] if centered else None
+        momentum_buffer = arrays[-1] if has_momentum else None
+        t3 = scratch[2] if len(scratch) > 2 else None
+        kernels.rmsprop_param(
+            xp, param, grad, arrays[0], grad_avg, momentum_buffer, scratch[0], scratch[1], t3, *options[2:]
+        )

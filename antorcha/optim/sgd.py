@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from antorcha._device import xp_of
 from antorcha._tensor import wrap
-from antorcha.optim import _functional as F
+from antorcha.optim import _functional as kernels
 from antorcha.optim.optimizer import Optimizer, bump_version, group_lr, validate_lr
 
 __all__ = ["SGD"]
@@ -59,37 +58,54 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; returns the closure's loss, if any."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            self._step_group(group)
-        return loss
+    _has_step = False
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        lr = group_lr(group)
+    def _state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("momentum_buffer",)
+
+    def _options(self, group: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            group_lr(group), group["momentum"], group["dampening"], group["nesterov"],
+            group["weight_decay"], group["maximize"],
+        )  # fmt: skip
+
+    def _apply(
+        self, xp: Any, param: Any, grad: Any, arrays: list[Any], scratch: list[Any], step: float, options: Any
+    ) -> None:
+        kernels.sgd_param(xp, param, grad, arrays[0], scratch[0], scratch[1], *options)
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """With momentum buffers in place, the shared (flattenable) path; else the first-step path."""
         momentum = group["momentum"]
-        dampening, nesterov = group["dampening"], group["nesterov"]
-        weight_decay, maximize = group["weight_decay"], group["maximize"]
-        state = self.state
+        if momentum != 0:
+            state = self.state
+            ready = True
+            for p in group["params"]:
+                if p._grad is not None and "momentum_buffer" not in state[p]:
+                    ready = False
+            if ready:
+                super()._update_group(group)
+                return
+        self._first_steps(group)
+
+    def _first_steps(self, group: dict[str, Any]) -> None:
+        """Per parameter: no state without momentum; a momentum buffer starts as a copy of the grad."""
+        options = self._options(group)
+        momentum = group["momentum"]
         for p in group["params"]:
             grad = p._grad
             if grad is None:
                 continue
-            t1, t2 = self._buffers(p, 2)
             data = p._data
-            if momentum != 0:
-                param_state = state[p]
+            scratch = self._buffers(p, 2)
+            if momentum == 0:
+                kernels.sgd_param(xp_of(data), data, grad._data, None, scratch[0], scratch[1], *options)
+            else:
+                param_state = self.state[p]
                 held = param_state.get("momentum_buffer")
-                buffer = F.sgd_param(
-                    xp_of(data), data, grad._data, None if held is None else held._data, t1, t2,
-                    lr, momentum, dampening, nesterov, weight_decay, maximize,
-                )  # fmt: skip
+                buffer = kernels.sgd_param(
+                    xp_of(data), data, grad._data, None if held is None else held._data, *scratch, *options
+                )
                 if held is None:
                     param_state["momentum_buffer"] = wrap(buffer, device=p._device)
-            else:
-                F.sgd_param(
-                    xp_of(data), data, grad._data, None, t1, t2,
-                    lr, 0, dampening, nesterov, weight_decay, maximize,
-                )  # fmt: skip
             bump_version(p)
