@@ -65,6 +65,14 @@ from antorcha import autograd  # noqa: E402, I001
 
 __version__ = "0.1.0"
 
+
+def compile(model: Any = None, **options: Any) -> Any:  # noqa: A001 - torch's name
+    """Fuse an MLP's Linear/ReLU layers into one chunked op (see antorcha/_compile.py)."""
+    from antorcha._compile import compile as compile_model
+
+    return compile_model(model, **options)
+
+
 _LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "backends"}
 
 

@@ -56,7 +56,7 @@ def _initial_weights(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def build_step(framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str) -> Callable[[], Any]:
+def build_step(framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str, compiled: bool = False) -> Callable[[], Any]:
     """The learner's loop body, written once for both frameworks (`framework` is torch or antorcha)."""
     nn, F = framework.nn, framework.nn.functional
 
@@ -72,6 +72,8 @@ def build_step(framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str) 
     model = MLP()
     model.load_state_dict({k: framework.tensor(v) for k, v in _initial_weights().items()})
     model = model.to(device)
+    if compiled:  # the one documented line: model = torch.compile(model)
+        model = framework.compile(model)
     optimizer = framework.optim.Adam(model.parameters(), lr=0.01)
     criterion = nn.MSELoss()
     x = framework.tensor(x_np).to(device)
@@ -107,9 +109,10 @@ def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: f
         x, y = x_all[:batch], y_all[:batch]
         repeats = max(3, int(_repeats(batch) * repeat_scale))
         ours = _median_seconds(build_step(antorcha, x, y, device), repeats, _sync_for(antorcha, device))
+        fused = _median_seconds(build_step(antorcha, x, y, device, compiled=True), repeats, _sync_for(antorcha, device))
         theirs = _median_seconds(build_step(torch, x, y, torch_device), repeats, _sync_for(torch, torch_device))
-        rows.append({"batch": batch, "antorcha_ms": ours * 1e3, "torch_ms": theirs * 1e3, "ratio": ours / theirs,
-                     "torch_device": torch_device})
+        rows.append({"batch": batch, "antorcha_ms": ours * 1e3, "compiled_ms": fused * 1e3, "torch_ms": theirs * 1e3,
+                     "ratio": ours / theirs, "compiled_ratio": fused / theirs, "torch_device": torch_device})
     return rows
 
 
@@ -191,9 +194,11 @@ def _machine() -> str:
 def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict | None) -> None:
     print(f"\nLesson step (MLP 10-100-1, MSE, Adam, float32) on {device} — median ms per step")
     print(f"machine: {_machine()}")
-    print(f"| batch | antorcha ms | torch ms | antorcha/torch |\n|---:|---:|---:|---:|")
+    print("| batch | torch ms | antorcha eager ms | eager/torch | antorcha.compile ms | compiled/torch |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for row in steps:
-        print(f"| {row['batch']:,} | {row['antorcha_ms']:.3f} | {row['torch_ms']:.3f} | {row['ratio']:.2f} |")
+        print(f"| {row['batch']:,} | {row['torch_ms']:.3f} | {row['antorcha_ms']:.3f} | {row['ratio']:.2f} "
+              f"| {row['compiled_ms']:.3f} | {row['compiled_ratio']:.2f} |")
     if memory:
         ours, theirs = memory["antorcha"], memory["torch"]
         key = "gpu_peak_mib" if device.startswith("cuda") else "step_peak_mib"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from antorcha._tensor import Tensor
+from antorcha._device import xp_of as _xp
+from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import AccumulateGrad, Node, edge_of
 from antorcha.autograd.grad_mode import STATE
 
@@ -95,8 +96,9 @@ def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, create_graph: bool
     if variable is None:
         return
     if variable._grad is None:
-        # copy: the same gradient tensor may reach several leaves (e.g. from an add)
-        variable._grad = grad if create_graph else grad.detach().clone()
+        # copy: the same gradient array may reach several leaves (e.g. from an add);
+        # ascontiguousarray also turns a transposed gradient into a plain C-order array
+        variable._grad = grad if create_graph else wrap(_xp(grad._data).array(grad._data, order="C"), device=grad._device)
     elif create_graph:
         variable._grad = variable._grad + grad
     else:

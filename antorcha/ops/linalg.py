@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha._device import xp_of
-from antorcha._tensor import Tensor
+from antorcha._grad_mode import STATE
+from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import as_operands
 
@@ -50,6 +51,11 @@ class Mm(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad[:2]
+        if not STATE.enabled and a.ndim == 2 and b.ndim == 2:  # first-order 2-D: straight on the arrays
+            g, device = grad._data, grad._device
+            grad_a = wrap(g @ b._data.T, device=device) if need_a else None
+            grad_b = wrap((g.T @ a._data).T, device=device) if need_b else None
+            return grad_a, grad_b
         grad_a = matmul(grad, b.mT) if need_a else None
         grad_b = matmul(a.mT, grad) if need_b else None
         return grad_a, grad_b
@@ -73,10 +79,21 @@ class Addmm(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, weight_t = ctx.saved_tensors
         need_bias, need_x, need_w = ctx.needs_input_grad[:3]
+        if not STATE.enabled:  # first-order: straight on the arrays, no intermediate Tensors
+            return _addmm_backward_arrays(grad, x._data, weight_t._data, need_bias, need_x, need_w)
         grad_bias = grad if need_bias else None  # summed over the batch by Node._conform
         grad_x = matmul(grad, weight_t.mT) if need_x else None
         grad_w = matmul(x.mT, grad) if need_w else None
         return grad_bias, grad_x, grad_w
+
+
+def _addmm_backward_arrays(grad: Tensor, x: Any, weight_t: Any, need_bias: bool, need_x: bool, need_w: bool) -> tuple:
+    g, device = grad._data, grad._device
+    grad_bias = wrap(g.sum(axis=0), device=device) if need_bias else None  # (out,)
+    grad_x = wrap(g @ weight_t.T, device=device) if need_x else None  # (B, in)
+    # (out, in) in C order, handed over transposed: TBackward0 turns it back without a copy
+    grad_w = wrap((g.T @ x).T, device=device) if need_w else None  # (in, out)
+    return grad_bias, grad_x, grad_w
 
 
 def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
