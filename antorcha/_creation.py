@@ -72,7 +72,7 @@ def array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
     if isinstance(data, Tensor):
         array = data._cpu_array().copy()
         return array if dtype is None else array.astype(dtype.np)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # NumPy scalars keep their dtype, as in torch
         _dtypes.from_numpy_dtype(data.dtype)
         return np.array(data, dtype=None if dtype is None else dtype.np)
     if _contains_tensor(data):

@@ -23,15 +23,17 @@ class _Formatter:
         self.kind = values.dtype.kind
         self.sci = False
         self.int_mode = True
+        measured = values.reshape(-1)
         if self.kind == "f":
             finite = values[np.isfinite(values)].astype(np.float64)
-            nonzero = np.abs(finite[finite != 0])
+            measured = finite[finite != 0]  # torch sizes columns by the nonzero finite values only
+            nonzero = np.abs(measured)
             if nonzero.size:
                 self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
                 low, high = float(nonzero.min()), float(nonzero.max())
                 too_wide = high / low > 1000.0 or high > 1.0e8
                 self.sci = too_wide if self.int_mode else too_wide or low < 1.0e-4
-        self.width = max((len(self._plain(v)) for v in values.reshape(-1)), default=1)
+        self.width = max((len(self._plain(v)) for v in measured), default=1)
 
     def _plain(self, value: Any) -> str:
         if self.kind == "b":
@@ -115,5 +117,20 @@ def tensor_repr(t: Any, prefix: str = "tensor(") -> str:
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._requires_grad:
         suffixes.append("requires_grad=True")
-    tail = "".join(", " + s for s in suffixes)
-    return f"{prefix}{body}{tail})"
+    return _add_suffixes(prefix + body, suffixes, len(prefix))
+
+
+def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
+    """torch's rule: a suffix that would pass the line width goes on a new line."""
+    parts = [text]
+    last_line_length = len(text) - text.rfind("\n") + 1  # (sic) torch's own arithmetic
+    for suffix in suffixes:
+        # measured as torch's "torch.float64" would be, so lines break where torch breaks them
+        length = len(suffix.replace("antorcha.", "torch."))
+        if last_line_length + length + 2 > _LINE_WIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_length = indent + length
+        else:
+            parts.append(", " + suffix)
+            last_line_length += length + 2
+    return "".join(parts) + ")"

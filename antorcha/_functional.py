@@ -15,7 +15,7 @@ from antorcha.ops._common import as_operands
 # elementwise
 add, sub, mul, div, pow = _ew.add, _ew.sub, _ew.mul, _ew.div, _ew.pow  # noqa: A001
 subtract, multiply, divide, true_divide = _ew.sub, _ew.mul, _ew.div, _ew.true_divide
-floor_divide, remainder = _ew.floor_divide, _ew.remainder
+floor_divide, remainder, fmod = _ew.floor_divide, _ew.remainder, _ew.fmod
 neg, negative, abs, exp, expm1 = _ew.neg, _ew.neg, _ew.abs, _ew.exp, _ew.expm1  # noqa: A001
 log, log1p, log2, log10 = _ew.log, _ew.log1p, _ew.log2, _ew.log10
 sqrt, rsqrt, square, reciprocal = _ew.sqrt, _ew.rsqrt, _ew.square, _ew.reciprocal

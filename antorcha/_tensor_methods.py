@@ -39,7 +39,7 @@ class TensorMethods:
         return _ew.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ew._reflected(_ew.Sub, self, other)
+        return _ew.rsub(self, other)
 
     def __mul__(self, other: Any) -> Tensor:
         return _ew.mul(self, other)
@@ -157,7 +157,8 @@ class TensorMethods:
     def remainder(self, other: Any) -> Tensor:
         return _ew.remainder(self, other)
 
-    fmod = remainder
+    def fmod(self, other: Any) -> Tensor:
+        return _ew.fmod(self, other)
 
     def pow(self, exponent: Any) -> Tensor:
         return _ew.pow(self, exponent)
@@ -514,12 +515,12 @@ class TensorMethods:
         return self._inplace(lambda old, _: _ew.sqrt(old), None)
 
     def copy_(self, src: Tensor, non_blocking: bool = False) -> Tensor:
-        if not isinstance(src, Tensor):
+        if not isinstance(src, TensorMethods):
             raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
         return self._inplace(lambda old, s: _copy_broadcast(old, s), src)
 
     def zero_(self) -> Tensor:
-        return self._fill_array(lambda a: a.fill(0))
+        return self._fill_array(lambda a: a.fill(0), _ew.Zero)
 
     def fill_(self, value: Any) -> Tensor:
         if isinstance(value, TensorMethods):
@@ -528,32 +529,39 @@ class TensorMethods:
                     f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
                 )
             if value._requires_grad and STATE.enabled:
-                return self._inplace(lambda old, v: _ew.where(old == old, v, v).expand_as(old) * 1, value)
+                return self._inplace(_copy_broadcast, value)
             value = value.item()
-        return self._fill_array(lambda a: a.fill(value))
+        return self._fill_array(lambda a: a.fill(value), _ew.Fill)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
         from antorcha import random
 
-        return self._fill_array(lambda arr: random.fill_uniform(arr, a, b, self._device, generator))
+        fill = lambda arr: random.fill_uniform(arr, a, b, self._device, generator)  # noqa: E731
+        return self._fill_array(fill, _ew.Uniform)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
         from antorcha import random
 
-        return self._fill_array(lambda arr: random.fill_normal(arr, mean, std, self._device, generator))
+        fill = lambda arr: random.fill_normal(arr, mean, std, self._device, generator)  # noqa: E731
+        return self._fill_array(fill, _ew.Normal)
 
     def _check_inplace_allowed(self) -> None:
         if STATE.enabled and self._requires_grad and self.grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
-    def _fill_array(self, fill: Callable[[Any], Any]) -> Tensor:
+    def _fill_array(self, fill: Callable[[Any], Any], op: Any) -> Tensor:
         """Overwrite every element (no gradient flows from the old values)."""
         self._check_inplace_allowed()
         fill(self._data)
         self._bump_version()
         if self.grad_fn is not None and STATE.enabled:
-            self.grad_fn = None  # the new values do not depend on the graph
-            self._requires_grad = False
+            # as torch: the tensor stays in the graph, and its old values get a zero gradient
+            from antorcha._tensor import wrap
+
+            old = wrap(self._data, True, self.grad_fn, self._device)
+            old._output_nr = self._output_nr
+            result = op.apply(old)
+            self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         return self
 
     def _inplace(self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, key: Any = None) -> Tensor:
@@ -656,6 +664,11 @@ def _copy_broadcast(old: Tensor, src: Tensor) -> Tensor:
     if src._device != old._device:
         src = src.to(old._device)
     src = src.to(old.dtype)
+    if old._requires_grad:  # torch's CopyBackwards: the old values get a zero gradient, not None
+        from antorcha._creation import ones
+        from antorcha._dtypes import bool_
+
+        return _ew.where(ones(old.shape, dtype=bool_, device=old.device), src, old)
     if src.shape == old.shape:
         return src * 1 if src._requires_grad else src
     return _mv.expand(src, *old.shape) * 1

@@ -15,7 +15,11 @@ Scalar = int | float | bool
 def scalar_tensor(value: Any, like: Tensor, dtype: _dtypes.dtype) -> Tensor:
     """A Python scalar as a 0-dim tensor of `dtype` on `like`'s device."""
     xp = np if like._device.type == "cpu" else _xp(like)
-    return wrap(xp.asarray(value, dtype=dtype.np), False, None, like._device)
+    try:
+        array = xp.asarray(value, dtype=dtype.np)
+    except OverflowError:  # torch wraps around, as C does: uint8 tensor - 3 counts down from 256
+        array = xp.asarray(value).astype(dtype.np)
+    return wrap(array, False, None, like._device)
 
 
 def _xp(t: Tensor) -> Any:

@@ -165,6 +165,37 @@ class Remainder(Op):
         return grad, grad_b
 
 
+class Fmod(Op):
+    """C's fmod: the remainder takes the dividend's sign (torch.fmod), unlike `%`."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        with _quiet():
+            return xp_of(a).fmod(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        a, b = ctx.saved_tensors
+        grad_b = -grad * trunc(a / b) if ctx.needs_input_grad[1] else None
+        return grad, grad_b
+
+
+class DivFloor(Op):
+    """div(rounding_mode='floor'): piecewise constant, so a zero gradient (torch's DivBackward2)."""
+
+    backward_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        with _quiet():
+            return xp_of(a).floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        return grad * 0.0, grad * 0.0
+
+
 class Where(Op):
     @staticmethod
     def forward(ctx: Any, condition: Any, a: Any, b: Any) -> Any:
@@ -199,7 +230,22 @@ def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
 
 
 def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
+    _reject_bool_subtraction(a, b)
     return _binary(Sub, a, b if alpha == 1 else b * alpha)
+
+
+def rsub(a: Tensor, b: Any) -> Tensor:
+    """`b - a` for a Python scalar b."""
+    _reject_bool_subtraction(a, b)
+    return _reflected(Sub, a, b)
+
+
+def _reject_bool_subtraction(a: Tensor, b: Any) -> None:
+    if a._data.dtype.kind == "b" or (isinstance(b, Tensor) and b._data.dtype.kind == "b"):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
 
 
 def mul(a: Tensor, b: Any) -> Tensor:
@@ -208,7 +254,7 @@ def mul(a: Tensor, b: Any) -> Tensor:
 
 def div(a: Tensor, b: Any, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
-        return floor_divide(a, b)
+        return _binary(DivFloor, a, b)
     if rounding_mode == "trunc":
         return trunc(true_divide(a, b)).to(_dtypes.result_type(a, b))
     if rounding_mode is not None:
@@ -263,6 +309,10 @@ def _require_tensor(b: Any, name: str) -> Tensor:
 
 def remainder(a: Tensor, b: Any) -> Tensor:
     return _binary(Remainder, a, b)
+
+
+def fmod(a: Tensor, b: Any) -> Tensor:
+    return _binary(Fmod, a, b)
 
 
 def floor_divide(a: Tensor, b: Any) -> Tensor:
@@ -583,7 +633,47 @@ def unary_predicate(name: str, x: Tensor) -> Tensor:
     return wrap(getattr(xp_of(x._data), name)(x._data), device=x._device)
 
 
+class NanToNum(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, nan: float, posinf: float | None, neginf: float | None) -> Any:
+        ctx.save_for_backward(x)
+        return xp_of(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return where(x.isfinite(), grad, 0.0)
+
+
 def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     require_float(x, "nan_to_num")
-    out = xp_of(x._data).nan_to_num(x._data, nan=nan, posinf=posinf, neginf=neginf)
-    return wrap(out, device=x._device)
+    return NanToNum.apply(x, params=(nan, posinf, neginf))
+
+
+class _Overwritten(Op):
+    """zero_/fill_/uniform_/normal_ on a tensor in a graph: it stays in the graph, and no
+    gradient reaches its old values (torch's ZeroBackward0, FillBackward2, ...)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return x  # the values were already overwritten in place
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad * 0.0
+
+
+class Zero(_Overwritten):
+    pass
+
+
+class Fill(_Overwritten):
+    backward_name = "FillBackward2"
+
+
+class Uniform(_Overwritten):
+    pass
+
+
+class Normal(_Overwritten):
+    pass

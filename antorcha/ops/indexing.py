@@ -69,10 +69,15 @@ def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
     return tuple(converted), advanced
 
 
-def _index_error(error: IndexError, x: Tensor) -> IndexError:
+def _index_error(error: IndexError, x: Tensor, key: Any = ()) -> IndexError:
     message = str(error)
     if "boolean index did not match" in message:
-        return IndexError(f"The shape of the mask does not match the shape of the indexed tensor {list(x.shape)}: {message}")
+        keys = key if isinstance(key, tuple) else (key,)
+        masks = [list(k.shape) for k in keys if getattr(k, "dtype", None) is not None and k.dtype.kind == "b"]
+        return IndexError(
+            f"The shape of the mask {masks[0] if masks else ''} does not match the shape of the indexed "
+            f"tensor {list(x.shape)}"
+        )
     message = message.replace("axis", "dimension")
     if "too many indices" in message:
         message = f"too many indices for tensor of dimension {x.ndim}"
@@ -128,7 +133,7 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     try:
         out = op.apply(x, params=(converted, advanced))
     except IndexError as error:
-        raise _index_error(error, x) from None
+        raise _index_error(error, x, converted) from None
     if not advanced:
         out._vc = x._counter()  # a basic index is a view
         out._base = x if x._base is None else x._base
@@ -186,7 +191,7 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     try:
         return IndexPut.apply(x, value, params=(converted, advanced))
     except IndexError as error:
-        raise _index_error(error, x) from None
+        raise _index_error(error, x, converted) from None
     except ValueError:
         raise RuntimeError(
             f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
@@ -279,8 +284,9 @@ def scatter_into_zeros(grad: Tensor, shape: tuple, dim: int, index: Tensor) -> T
 
 
 def _check_gather_index(x: Tensor, dim: int, index: Tensor, name: str) -> int:
-    if not isinstance(index, Tensor) or index._data.dtype != np.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if not isinstance(index, Tensor) or index._data.dtype not in (np.int64, np.int32):
+        got = getattr(index, "dtype", type(index).__name__)
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {got}")
     d = normalize_dim(dim, x.ndim)
     if index.ndim != x.ndim and not (x.ndim == 0 and index.ndim <= 1):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
@@ -329,7 +335,12 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
     xp = xp_of(x._data)
-    indices = xp.nonzero(x._data.reshape(1) if x.ndim == 0 else x._data)
+    if x.ndim == 0:  # torch: shape (0 or 1, 0), or as a tuple one index of the flattened tensor
+        count = int(bool(x._data))
+        if as_tuple:
+            return (wrap(xp.zeros((count,), dtype=np.int64), device=x._device),)
+        return wrap(xp.zeros((count, 0), dtype=np.int64), device=x._device)
+    indices = xp.nonzero(x._data)
     if as_tuple:
         return tuple(wrap(i.astype(np.int64), device=x._device) for i in indices)
     return wrap(xp.stack(indices, axis=1).astype(np.int64), device=x._device)

@@ -60,7 +60,8 @@ class View(Op):
         except (ValueError, TypeError):
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
-                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead. "
+                f"(viewing a non-contiguous tensor of shape {list(x.shape)} as {list(shape)})"
             ) from None
 
     @staticmethod
@@ -321,8 +322,24 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
                 f"entry 0 and {list(t.shape)} at entry {i}"
             )
     d = normalize_dim(dim, tensors[0].ndim + 1)
-    out = cat([unsqueeze(t, d) for t in tensors], d)
-    return out
+    from antorcha import _dtypes
+
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = _dtypes.promote_types(dtype, t.dtype)
+    return Stack.apply(*[t.to(dtype) for t in tensors], params=(d,))
+
+
+class Stack(Op):
+    @staticmethod
+    def forward(ctx: Any, *arrays_and_dim: Any) -> Any:
+        *arrays, dim = arrays_and_dim
+        ctx.dim = dim
+        return xp_of(arrays[0]).stack(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        return unbind(grad, ctx.dim)
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -333,6 +350,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
         if size <= 0 and length:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {length}")
         sizes = [size] * (length // size) + ([length % size] if length % size else []) if size else [0]
+        sizes = sizes or [0]  # an empty dim splits into one empty piece
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != length:
@@ -351,9 +369,11 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    length = x.shape[normalize_dim(dim, x.ndim)]
-    size = -(-length // chunks) if length else 1
-    return split(x, max(size, 1), dim) if length else (x,)
+    d = normalize_dim(dim, x.ndim)
+    length = x.shape[d]
+    if not length:  # torch gives `chunks` empty pieces
+        return tuple(x[(slice(None),) * d + (slice(0, 0),)] for _ in range(chunks))
+    return split(x, -(-length // chunks), dim)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:

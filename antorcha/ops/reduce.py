@@ -63,17 +63,27 @@ class Mean(Op):
         return _restore_dims(grad / count if count else grad * float("nan"), ctx.shape, dims, ctx.keepdim)
 
 
+class SumDim(Sum):
+    backward_name = "SumBackward1"  # torch names sum(dim=...) apart from the full sum()
+
+
+class MeanDim(Mean):
+    backward_name = "MeanBackward1"
+
+
 def _dims_arg(x: Tensor, dim: Any) -> tuple | None:
     if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
         return None
-    return normalize_dims(dim, x.ndim)
+    dims = normalize_dims(dim, x.ndim)
+    return None if x.ndim == 0 else dims  # a 0-dim tensor accepts dim 0 or -1: reduce over nothing
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64  # torch sums integers and bools as int64
-    return Sum.apply(x, params=(_dims_arg(x, dim), keepdim, np_dtype))
+    dims = _dims_arg(x, dim)
+    return (Sum if dims is None else SumDim).apply(x, params=(dims, keepdim, np_dtype))
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
@@ -85,7 +95,8 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -
         )
     if target is not x.dtype:
         x = x.to(target)
-    return Mean.apply(x, params=(_dims_arg(x, dim), keepdim, None))
+    dims = _dims_arg(x, dim)
+    return (Mean if dims is None else MeanDim).apply(x, params=(dims, keepdim, None))
 
 
 def sum_to_shape(grad: Tensor, shape: tuple, what: str = "gradient") -> Tensor:
@@ -148,12 +159,18 @@ def _product_of_others(x: Any, dim: int | None) -> Any:
     return result.reshape(x.shape)
 
 
+class ProdAll(Prod):
+    backward_name = "ProdBackward0"
+
+
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64
     d = None if dim is None else normalize_dim(dim, x.ndim)
-    return Prod.apply(x, params=(d, keepdim, np_dtype))
+    if x.ndim == 0:
+        d = None
+    return (ProdAll if dim is None else Prod).apply(x, params=(d, keepdim, np_dtype))
 
 
 # ---- max / min -------------------------------------------------------------------
@@ -162,11 +179,15 @@ class _ExtremumAll(Op):
 
     @staticmethod
     def forward(ctx: Any, x: Any, largest: bool, dims: tuple | None, keepdim: bool) -> Any:
-        if x.size == 0 and (dims is None or any(x.shape[d] == 0 for d in dims)):
+        if x.size == 0 and dims is None:
             raise RuntimeError(
                 "max(): Expected reduction dim to be specified for input.numel() == 0. "
                 "Specify the reduction dim with the 'dim' argument."
             )
+        for d in dims or ():
+            if x.shape[d] == 0:
+                name = "amax" if largest else "amin"
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         out = x.max(axis=dims, keepdims=keepdim) if largest else x.min(axis=dims, keepdims=keepdim)
         ctx.save_for_backward(x, out)
         ctx.dims, ctx.keepdim = dims, keepdim
@@ -205,7 +226,10 @@ class _ExtremumDim(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, indices: Any, dim: int, keepdim: bool) -> Any:
         xp = xp_of(x)
-        idx = indices if keepdim else xp.expand_dims(indices, dim)
+        if x.ndim == 0:  # a 0-dim tensor is its own extremum along dim 0
+            ctx.shape, ctx.dim, ctx.keepdim, ctx.index = x.shape, None, keepdim, None
+            return x.copy()
+        idx = xp.expand_dims(indices, dim)  # argmax dropped the dim, whatever keepdim says
         out = xp.take_along_axis(x, idx, axis=dim)
         ctx.shape, ctx.dim, ctx.keepdim, ctx.index = x.shape, dim, keepdim, idx
         return out if keepdim else xp.squeeze(out, axis=dim)
@@ -214,6 +238,8 @@ class _ExtremumDim(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         from antorcha.ops.indexing import scatter_into_zeros
 
+        if ctx.dim is None:
+            return grad, None
         if not ctx.keepdim:
             grad = grad.unsqueeze(ctx.dim)
         index = wrap(ctx.index, device=grad.device)
@@ -279,8 +305,12 @@ def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 def _arg_extremum(x: Tensor, largest: bool, dim: int | None, keepdim: bool) -> Tensor:
     xp = xp_of(x._data)
     find = xp.argmax if largest else xp.argmin
-    if x.numel() == 0:
-        raise RuntimeError(f"{'argmax' if largest else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
+    name = "argmax" if largest else "argmin"
+    if x.numel() == 0 and dim is None:
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if x.numel() == 0 and x.ndim and x.shape[normalize_dim(dim, x.ndim)] == 0:
+        d = normalize_dim(dim, x.ndim)
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if dim is None:
         out = find(x._data.reshape(-1))
         if keepdim:
@@ -361,27 +391,34 @@ class Logsumexp(Op):
         peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
         with _quiet():
             out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
-        ctx.save_for_backward(x, out)
+        result = out if keepdim else out.squeeze(axis=dims)
+        ctx.save_for_backward(x, result)  # the returned array, so grad-of-grad sees it depend on x
         ctx.dims, ctx.keepdim = dims, keepdim
-        return out if keepdim else out.squeeze(axis=dims)
+        return result
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         x, out = ctx.saved_tensors
         grad_full = _restore_dims(grad, x.shape, ctx.dims, ctx.keepdim)
-        return grad_full * (x - out).exp()
+        return grad_full * (x - _restore_dims(out, x.shape, ctx.dims, ctx.keepdim)).exp()
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     if x._data.dtype.kind != "f":
         x = x.to(_dtypes.get_default_dtype())
-    return Logsumexp.apply(x, params=(normalize_dims(dim, x.ndim), keepdim))
+    dims = normalize_dims(dim, x.ndim)
+    return Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
 
 
 class Softmax(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dim: int) -> Any:
         xp = xp_of(x)
+        if x.size == 0:  # nothing to normalize (and max() of nothing has no identity)
+            out = x.copy()
+            ctx.save_for_backward(out)
+            ctx.dim = dim
+            return out
         shifted = x - x.max(axis=dim, keepdims=True)
         out = xp.exp(shifted, out=shifted)
         out /= out.sum(axis=dim, keepdims=True)
@@ -399,6 +436,11 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dim: int) -> Any:
         xp = xp_of(x)
+        if x.size == 0:
+            out = x.copy()
+            ctx.save_for_backward(out)
+            ctx.dim = dim
+            return out
         shifted = x - x.max(axis=dim, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
@@ -462,6 +504,13 @@ class LinalgVectorNorm(Op):
     def forward(ctx: Any, x: Any, p: float, dims: tuple | None, keepdim: bool) -> Any:
         xp = xp_of(x)
         magnitude = xp.abs(x)
+        if p in (float("inf"), -float("inf")) and x.size == 0:
+            for d in dims if dims is not None else range(x.ndim):
+                if x.shape[d] == 0:
+                    raise RuntimeError(
+                        f"linalg.vector_norm cannot compute the {p} norm on the empty dimension {d} of a "
+                        f"tensor of shape {list(x.shape)}: the operation does not have an identity"
+                    )
         if p == float("inf"):
             out = magnitude.max(axis=dims, keepdims=keepdim)
         elif p == -float("inf"):
