@@ -5,33 +5,10 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib as _importlib
+from typing import Any as _Any
 
-from antorcha._device import device
-from antorcha._dtypes import (
-    bool_,
-    double,
-    dtype,
-    float16,
-    float32,
-    float64,
-    get_default_dtype,
-    half,
-    int8,
-    int16,
-    int32,
-    int64,
-    long,
-    promote_types,
-    set_default_dtype,
-    short,
-    uint8,
-)
-from antorcha._dtypes import bool as bool  # noqa: A004, PLC0414
-from antorcha._dtypes import float as float  # noqa: A004, PLC0414
-from antorcha._dtypes import int as int  # noqa: A004, PLC0414
-from antorcha._tensor import Size, Tensor
+from antorcha import autograd
 from antorcha._creation import (
     arange,
     as_tensor,
@@ -56,17 +33,45 @@ from antorcha._creation import (
     zeros,
     zeros_like,
 )
+from antorcha._device import device
+from antorcha._dtypes import bool as bool  # noqa: A004
+from antorcha._dtypes import (
+    bool_,
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from antorcha._dtypes import float as float  # noqa: A004
+from antorcha._dtypes import int as int  # noqa: A004
 from antorcha._functional import *  # noqa: F403
 from antorcha._functional import abs, all, any, max, min, pow, round, sum  # noqa: A004
-from antorcha.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from antorcha._tensor import Size, Tensor
+from antorcha.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from antorcha.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-
-from antorcha import autograd  # noqa: E402, I001
 
 __version__ = "0.1.0"
 
 
-def compile(model: Any = None, **options: Any) -> Any:  # noqa: A001 - torch's name
+def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch's name
     """Fuse an MLP's Linear/ReLU layers into one chunked op (see antorcha/_compile.py)."""
     from antorcha._compile import compile as compile_model
 
@@ -76,10 +81,10 @@ def compile(model: Any = None, **options: Any) -> Any:  # noqa: A001 - torch's n
 _LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "backends"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Load the heavier submodules (nn, optim, utils, cuda) on first use."""
     if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f"antorcha.{name}")
+        return _importlib.import_module(f"antorcha.{name}")
     if name in ("save", "load"):
-        return getattr(importlib.import_module("antorcha.serialization"), name)
+        return getattr(_importlib.import_module("antorcha.serialization"), name)
     raise AttributeError(f"module 'antorcha' has no attribute '{name}'")

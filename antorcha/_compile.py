@@ -100,8 +100,15 @@ class FusedMLP(Op):
         x, *params = ctx.saved_tensors
         if STATE.enabled:  # create_graph: differentiate the same chain with eager ops
             return _eager_backward(grad, x, params, ctx.relus)
-        return _chunked_backward(grad._data, x._data, [p._data for p in params], ctx.relus, ctx.chunk,
-                                 ctx.needs_input_grad, grad._device)
+        return _chunked_backward(
+            grad._data,
+            x._data,
+            [p._data for p in params],
+            ctx.relus,
+            ctx.chunk,
+            ctx.needs_input_grad,
+            grad._device,
+        )
 
 
 class _Buffers:
@@ -129,7 +136,9 @@ def _forward_chunk(x: Any, weights: list, biases: list, relus: tuple, buffers: _
     return outs
 
 
-def _chunked_backward(grad: Any, x: Any, params: list, relus: tuple, chunk: int, needs: tuple, device: Any) -> tuple:
+def _chunked_backward(
+    grad: Any, x: Any, params: list, relus: tuple, chunk: int, needs: tuple, device: Any
+) -> tuple:
     xp = xp_of(x)
     weights, biases = params[0::2], params[1::2]
     grad_weights = [xp.zeros_like(w) for w in weights]

@@ -81,9 +81,13 @@ def array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
     try:
         array = np.array(data)
     except (ValueError, TypeError) as error:
-        raise TypeError(f"could not convert data of type {type(data).__name__} to a tensor: {error}") from None
+        raise TypeError(
+            f"could not convert data of type {type(data).__name__} to a tensor: {error}"
+        ) from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}' (elements must be numbers or bools)")
+        raise TypeError(
+            f"new(): invalid data type '{type(data).__name__}' (elements must be numbers or bools)"
+        )
     if dtype is not None:
         return array.astype(dtype.np)
     if array.dtype.kind == "f":
@@ -129,7 +133,9 @@ def _filled(size: tuple, value: Any, dtype: Any, device: Any, requires_grad: boo
     return _finish(array, target, requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None) -> Tensor:
+def zeros(
+    *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None
+) -> Tensor:
     return _filled(size, 0.0, _float_dtype(dtype), device, requires_grad)
 
 
@@ -141,19 +147,33 @@ def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _filled(size, None, _float_dtype(dtype), device, requires_grad)
 
 
-def full(size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def full(
+    size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _filled(tuple(size) if isinstance(size, (tuple, list)) else (size,), fill_value, dtype, device, requires_grad)
+    return _filled(
+        tuple(size) if isinstance(size, (tuple, list)) else (size,), fill_value, dtype, device, requires_grad
+    )
 
 
-def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     target = canonical(as_device(device))
     array = xp_for(target).eye(n, n if m is None else m, dtype=_float_dtype(dtype).np)
     return _finish(array, target, requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -161,7 +181,8 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
         raise RuntimeError(
-            f"upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})"
+            "upper bound and larger bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
         )
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, end, step))
@@ -169,11 +190,23 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None, dev
     d = _dtypes.as_dtype(dtype)
     count = max(math.ceil((end - start) / step), 0)
     # computed in float64 then cast, as torch does, so float32 aranges match its values
-    array = (start + np.arange(count, dtype=np.float64) * step) if d.is_floating_point else np.arange(start, end, step)
+    array = (
+        (start + np.arange(count, dtype=np.float64) * step)
+        if d.is_floating_point
+        else np.arange(start, end, step)
+    )
     return _finish(array.astype(d.np), device, requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     array = np.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np)
@@ -185,21 +218,34 @@ def _random(kind: str, size: tuple, dtype: Any, device: Any, requires_grad: bool
     target = canonical(as_device(device))
     d = _float_dtype(dtype)
     if not d.is_floating_point:
-        raise RuntimeError(f"\"{kind}\" is only implemented for floating point types, got {d}")
+        raise RuntimeError(f'"{kind}" is only implemented for floating point types, got {d}')
     rng = random.generator_for(target, generator)
     draw = random.draw_uniform if kind == "uniform" else random.draw_normal
     return _finish(draw(rng, shape, d.np), target, requires_grad)
 
 
-def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(
+    *size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _random("uniform", size, dtype, device, requires_grad, generator)
 
 
-def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(
+    *size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     return _random("normal", size, dtype, device, requires_grad, generator)
 
 
-def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(
+    low: int,
+    high: Any = None,
+    size: Any = None,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
     if high is None or size is None:
@@ -208,18 +254,33 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     target = canonical(as_device(device))
     rng = random.generator_for(target, generator)
-    array = rng.integers(low, high, size=_sizes(tuple(size)), dtype=np.int64) if target.type == "cpu" else rng.randint(low, high, size=tuple(size), dtype=np.int64)
+    array = (
+        rng.integers(low, high, size=_sizes(tuple(size)), dtype=np.int64)
+        if target.type == "cpu"
+        else rng.randint(low, high, size=tuple(size), dtype=np.int64)
+    )
     d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
     return _finish(array.astype(d.np), target, requires_grad)
 
 
-def randperm(n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randperm(
+    n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     rng = random.generator_for(as_device("cpu"), generator)
     d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
     return _finish(rng.permutation(n).astype(d.np), device, requires_grad)
 
 
-def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def normal(
+    mean: Any = 0.0,
+    std: Any = 1.0,
+    size: Any = None,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
         noise = randn(*like.shape, generator=generator, dtype=like.dtype, device=like.device)
@@ -252,7 +313,9 @@ def empty_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_gra
     return _filled(t.shape, None, d, dev, requires_grad)
 
 
-def full_like(t: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
     d, dev = _like(t, dtype, device)
     return _filled(t.shape, fill_value, d, dev, requires_grad)
 
@@ -269,4 +332,8 @@ def randn_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_gra
 
 def randint_like(t: Tensor, low: int, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
     d, dev = _like(t, dtype, device)
-    return randint(low, high, t.shape, dtype=d, device=dev) if high is not None else randint(0, low, t.shape, dtype=d, device=dev)
+    return (
+        randint(low, high, t.shape, dtype=d, device=dev)
+        if high is not None
+        else randint(0, low, t.shape, dtype=d, device=dev)
+    )

@@ -16,7 +16,7 @@ import numpy as np
 class device:  # noqa: N801 - torch spells it in lower case
     """`device('cpu')`, `device('cuda')`, `device('cuda:1')` or `device('cuda', 1)`."""
 
-    __slots__ = ("type", "index")
+    __slots__ = ("index", "type")
 
     def __init__(self, spec: str | device | int, index: int | None = None) -> None:
         if isinstance(spec, device):
@@ -28,9 +28,7 @@ class device:  # noqa: N801 - torch spells it in lower case
             raise TypeError(f"device() expected a string or int, got {type(spec).__name__}")
         kind, _, number = spec.partition(":")
         if kind not in ("cpu", "cuda") or (number and not number.isdigit()):
-            raise RuntimeError(
-                "Expected one of cpu, cuda device type at start of device string: " + spec
-            )
+            raise RuntimeError("Expected one of cpu, cuda device type at start of device string: " + spec)
         if number:
             if index is not None:
                 raise RuntimeError(f"device string {spec!r} already has an index")
@@ -75,7 +73,7 @@ def cupy_module() -> ModuleType | None:
 
             if cupy.cuda.runtime.getDeviceCount() > 0:
                 _cupy = cupy
-        except Exception:  # noqa: BLE001 - no CuPy, no driver or no GPU: all mean "no cuda"
+        except Exception:
             _cupy = None
     return _cupy
 

@@ -17,7 +17,7 @@ _BOOL, _INT, _FLOAT = 0, 1, 2
 class dtype:  # noqa: N801 - torch spells it in lower case
     """A tensor element type, e.g. `antorcha.float32`."""
 
-    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "category")
+    __slots__ = ("category", "is_floating_point", "is_signed", "itemsize", "name", "np")
 
     def __init__(self, name: str, np_dtype: np.dtype) -> None:
         self.name = name
@@ -58,7 +58,7 @@ short = int16
 bool = bool_  # noqa: A001
 
 # The Python builtins, saved before the aliases above shadowed their names.
-_py_float, _py_int, _py_bool = type(1.0), type(1), type(True)
+_py_float, _py_int, _py_bool = type(1.0), type(1), type(True)  # noqa: UP003
 
 ALL_DTYPES = (float32, float64, float16, int8, int16, int32, int64, uint8, bool_)
 _FROM_NUMPY = {d.np: d for d in ALL_DTYPES}
@@ -150,7 +150,7 @@ def _default_of_category(category: int) -> dtype:
 
 def scalar_dtype(value: object) -> dtype:
     """The dtype torch gives a Python scalar on its own."""
-    if isinstance(value, _py_bool) or isinstance(value, np.bool_):
+    if isinstance(value, (_py_bool, np.bool_)):
         return bool_
     if isinstance(value, (_py_int, np.integer)):
         return int64

@@ -58,7 +58,9 @@ def _summarized(values: np.ndarray) -> np.ndarray:
     if values.ndim == 0:
         return values.reshape(1)
     count = values.shape[0]
-    rows = list(values[:_EDGE_ITEMS]) + list(values[-_EDGE_ITEMS:]) if count > 2 * _EDGE_ITEMS else list(values)
+    rows = (
+        list(values[:_EDGE_ITEMS]) + list(values[-_EDGE_ITEMS:]) if count > 2 * _EDGE_ITEMS else list(values)
+    )
     if values.ndim == 1:
         return np.array(rows, dtype=values.dtype)
     return np.concatenate([_summarized(r) for r in rows])

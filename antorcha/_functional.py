@@ -10,7 +10,6 @@ from antorcha.ops import indexing as _ix
 from antorcha.ops import linalg as _la
 from antorcha.ops import movement as _mv
 from antorcha.ops import reduce as _rd
-from antorcha.ops._common import as_operands
 
 # elementwise
 add, sub, mul, div, pow = _ew.add, _ew.sub, _ew.mul, _ew.div, _ew.pow  # noqa: A001
@@ -29,7 +28,13 @@ nan_to_num = _ew.nan_to_num
 sum, mean, prod = _rd.sum, _rd.mean, _rd.prod  # noqa: A001
 max, min, amax, amin = _rd.max, _rd.min, _rd.amax, _rd.amin  # noqa: A001
 argmax, argmin, var, std = _rd.argmax, _rd.argmin, _rd.var, _rd.std
-logsumexp, softmax, log_softmax, cumsum, norm = _rd.logsumexp, _rd.softmax, _rd.log_softmax, _rd.cumsum, _rd.norm
+logsumexp, softmax, log_softmax, cumsum, norm = (
+    _rd.logsumexp,
+    _rd.softmax,
+    _rd.log_softmax,
+    _rd.cumsum,
+    _rd.norm,
+)
 
 # shape and indexing
 reshape, flatten, unflatten, transpose = _mv.reshape, _mv.flatten, _mv.unflatten, _mv.transpose
@@ -138,9 +143,117 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
     return a.unsqueeze(-1) * b
 
 
-def einsum_free_linear(x: Tensor, w: Tensor) -> Tensor:
-    return _la.matmul(x, w)
-
-
-def promote(a: Tensor, b: Any) -> tuple[Tensor, Tensor]:
-    return as_operands(a, b)
+# what `from antorcha._functional import *` gives the antorcha namespace
+__all__ = [
+    "abs",
+    "add",
+    "all",
+    "allclose",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "bmm",
+    "broadcast_tensors",
+    "broadcast_to",
+    "cat",
+    "ceil",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "concatenate",
+    "cos",
+    "cumsum",
+    "div",
+    "divide",
+    "dot",
+    "eq",
+    "equal",
+    "exp",
+    "expm1",
+    "flatten",
+    "flip",
+    "floor",
+    "floor_divide",
+    "fmod",
+    "gather",
+    "ge",
+    "gt",
+    "index_select",
+    "is_floating_point",
+    "is_tensor",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "le",
+    "lerp",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "log_softmax",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logsumexp",
+    "lt",
+    "masked_fill",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "multiply",
+    "mv",
+    "nan_to_num",
+    "ne",
+    "neg",
+    "negative",
+    "nonzero",
+    "norm",
+    "numel",
+    "outer",
+    "permute",
+    "pow",
+    "prod",
+    "reciprocal",
+    "relu",
+    "remainder",
+    "reshape",
+    "result_type",
+    "round",
+    "rsqrt",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softmax",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "sub",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "t",
+    "tan",
+    "tanh",
+    "transpose",
+    "tril",
+    "triu",
+    "true_divide",
+    "trunc",
+    "unbind",
+    "unflatten",
+    "unsqueeze",
+    "var",
+    "where",
+]

@@ -298,9 +298,7 @@ class Tensor(TensorMethods):
     # ---- conversion ------------------------------------------------------------
     def item(self) -> float | int | bool:
         if self._data.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
-            )
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -359,7 +357,7 @@ class Tensor(TensorMethods):
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0:  # f"{loss}" prints the number, as torch does
             return format(self.item(), spec)
         return format(repr(self), spec)
 

@@ -184,15 +184,15 @@ class TensorMethods:
     def minimum(self, other: Tensor) -> Tensor:
         return _ew.minimum(self, other)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         return _ew.clamp(self, min, max)
 
     clip = clamp
 
-    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002
+    def clamp_min(self, min: Any) -> Tensor:
         return _ew.clamp(self, min, None)
 
-    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002
+    def clamp_max(self, max: Any) -> Tensor:
         return _ew.clamp(self, None, max)
 
     def where(self, condition: Tensor, other: Any) -> Tensor:
@@ -304,7 +304,9 @@ class TensorMethods:
     def equal(self, other: Tensor) -> bool:
         return self.shape == other.shape and bool((self == other).all())
 
-    def allclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    def allclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> bool:
         from antorcha._device import xp_of
 
         a, b = _common().as_operands(self, other)
@@ -337,7 +339,9 @@ class TensorMethods:
     def nonzero(self, as_tuple: bool = False) -> Any:
         return _ix.nonzero(self, as_tuple)
 
-    def nan_to_num(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    def nan_to_num(
+        self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+    ) -> Tensor:
         return _ew.nan_to_num(self, nan, posinf, neginf)
 
     # ---- reductions ---------------------------------------------------------------------
@@ -368,10 +372,14 @@ class TensorMethods:
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _rd.argmin(self, dim, keepdim)
 
-    def var(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    def var(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    ) -> Tensor:
         return _rd.var(self, dim, unbiased, keepdim, correction=correction)
 
-    def std(self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    def std(
+        self, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    ) -> Tensor:
         return _rd.std(self, dim, unbiased, keepdim, correction=correction)
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
@@ -494,7 +502,7 @@ class TensorMethods:
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace(_ew.pow, exponent)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace(lambda old, _: _ew.clamp(old, min, max), None)
 
     clip_ = clamp_
@@ -526,7 +534,8 @@ class TensorMethods:
         if isinstance(value, TensorMethods):
             if value.ndim != 0:
                 raise RuntimeError(
-                    f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
+                    "fill_ only supports 0-dimension value tensor but got tensor with "
+                    f"{value.ndim} dimensions."
                 )
             if value._requires_grad and STATE.enabled:
                 return self._inplace(_copy_broadcast, value)
@@ -564,7 +573,9 @@ class TensorMethods:
             self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
         return self
 
-    def _inplace(self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, key: Any = None) -> Tensor:
+    def _inplace(
+        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, key: Any = None
+    ) -> Tensor:
         """Run `compute(old_self, other)` and write the result into self's memory.
 
         Without autograd recording, arithmetic runs as one ufunc with `out=`. With it,
@@ -577,12 +588,8 @@ class TensorMethods:
         recording = STATE.enabled and (self._requires_grad or other_requires)
         if recording:
             self._check_inplace_allowed()
-            if self._base is not None and self._base._requires_grad:
-                raise RuntimeError(
-                    "antorcha does not support in-place operations that autograd must track on a view "
-                    f"of a tensor that requires grad (view of shape {list(self.shape)}); "
-                    "use an out-of-place op, or clone() the view first"
-                )
+            if self._base is not None:
+                return self._inplace_on_view(compute, other)
             old = wrap(self._data.copy(), self._requires_grad, self.grad_fn, self._device)
             old._output_nr = self._output_nr
             result = compute(old, other)
@@ -600,6 +607,36 @@ class TensorMethods:
         self._write_result(result)
         if recording:
             self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
+        return self
+
+    def _inplace_on_view(self, compute: Callable, other: Any) -> Tensor:
+        """`base[key].op_(other)` under autograd: rewrite the base as `base[key] = op(base[key], other)`.
+
+        torch's CopySlices: the base takes a node that scatters the op's result into
+        its old value, and the view becomes a fresh view of the new base.
+        """
+        from antorcha._tensor import wrap
+
+        base = self._base
+        key = self._extra.get("view_key") if self._extra else None
+        if key is None:
+            raise RuntimeError(
+                "antorcha supports in-place operations tracked by autograd on views made by basic "
+                f"indexing (x[i], x[a:b]) only; this view of shape {list(self.shape)} came from another "
+                "view op: use an out-of-place op, or clone() the view first"
+            )
+        if base.grad_fn is None and base._requires_grad:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        old_base = wrap(base._data.copy(), base._requires_grad, base.grad_fn, base._device)
+        old_base._output_nr = base._output_nr
+        result = compute(_ix.getitem(old_base, key), other)
+        new_base = _ix.index_put(old_base, key, result)
+        base._write_result(new_base)  # writes through to this view's memory too
+        base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+        self.grad_fn = _ix.getitem(new_base, key).grad_fn
+        self._output_nr, self._requires_grad = 0, True
         return self
 
     def _ufunc_inplace(self, name: str, other: Any, alpha: float) -> None:
@@ -633,12 +670,11 @@ class TensorMethods:
             raise RuntimeError(
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(result.shape)}"
             )
-        if result._data.dtype != self._data.dtype:
-            if result._data.dtype.kind == "f" and self._data.dtype.kind in "iub":
-                raise RuntimeError(
-                    f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
-                    f"type {_type_name(self)}"
-                )
+        if result._data.dtype.kind == "f" and self._data.dtype.kind in "iub":
+            raise RuntimeError(
+                f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
+                f"type {_type_name(self)}"
+            )
         from antorcha._device import xp_of
 
         xp_of(self._data).copyto(self._data, result._data, casting="unsafe")

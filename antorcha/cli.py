@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     lesson.add_argument("--samples", type=_positive(int), default=2_000_000)
     lesson.add_argument("--epochs", type=_positive(int), default=10)
     lesson.add_argument("--batch-size", type=_positive(int), default=None, help="default: the full batch")
-    lesson.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: every available device)")
+    lesson.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: every available device)"
+    )
     lesson.add_argument("--seed", type=int, default=0)
     lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
     lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")

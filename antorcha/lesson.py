@@ -78,7 +78,9 @@ def make_optimizer(name: str, params: Any, lr: float) -> optim.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def _train_step(model: nn.Module, criterion: nn.Module, optimizer: optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _train_step(
+    model: nn.Module, criterion: nn.Module, optimizer: optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """One optimisation step; AdamZ receives the loss it adapts its learning rate to."""
 
     def closure() -> torch.Tensor:
@@ -112,7 +114,9 @@ def _progress(total: int, label: str) -> Any:
     return tqdm(total=total, desc=label, unit="epoch", leave=True, dynamic_ncols=True)
 
 
-def train_on(device: torch.device, config: LessonConfig, x_cpu: torch.Tensor, y_cpu: torch.Tensor) -> DeviceRun:
+def train_on(
+    device: torch.device, config: LessonConfig, x_cpu: torch.Tensor, y_cpu: torch.Tensor
+) -> DeviceRun:
     """Train a fresh, identically initialised model on `device` and time its epochs."""
     x, y = x_cpu.to(device), y_cpu.to(device)
     batches = _batches(config.samples, config.batch_size)
@@ -120,7 +124,13 @@ def train_on(device: torch.device, config: LessonConfig, x_cpu: torch.Tensor, y_
 
     torch.manual_seed(config.seed + 1)
     warmup_model = MLP(10, 100, 1).to(device)
-    _train_step(warmup_model, criterion, make_optimizer(config.optimizer, warmup_model.parameters(), config.lr), x[batches[0]], y[batches[0]])
+    _train_step(
+        warmup_model,
+        criterion,
+        make_optimizer(config.optimizer, warmup_model.parameters(), config.lr),
+        x[batches[0]],
+        y[batches[0]],
+    )
 
     torch.manual_seed(config.seed + 1)
     model = MLP(10, 100, 1).to(device)
@@ -187,7 +197,11 @@ def plot(runs: list[DeviceRun], path: str) -> None:
         curves.plot(range(1, len(run.losses) + 1), run.losses, marker="o", label=run.device)
     curves.set(title="Training loss (MSE)", xlabel="epoch", ylabel="loss", yscale="log")
     curves.legend()
-    bars.bar([r.device for r in runs], [r.seconds_per_epoch for r in runs], color=["tab:blue", "tab:orange"][: len(runs)])
+    bars.bar(
+        [r.device for r in runs],
+        [r.seconds_per_epoch for r in runs],
+        color=["tab:blue", "tab:orange"][: len(runs)],
+    )
     bars.set(title="Seconds per epoch (lower is better)", ylabel="seconds")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

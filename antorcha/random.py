@@ -27,7 +27,11 @@ class Generator:
             self._rng = np.random.Generator(np.random.PCG64(self._seed))
         else:
             xp = xp_for(self.device)
-            self._rng = xp.random.Generator(xp.random.XORWOW(self._seed)) if hasattr(xp.random, "XORWOW") else xp.random.RandomState(self._seed)
+            self._rng = (
+                xp.random.Generator(xp.random.XORWOW(self._seed))
+                if hasattr(xp.random, "XORWOW")
+                else xp.random.RandomState(self._seed)
+            )
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed) % (2**64)
@@ -65,7 +69,9 @@ def generator_for(target: device, generator: Generator | None = None) -> Any:
         return default_generator.rng
     index = target.index or 0
     if index not in _cuda_generators:
-        _cuda_generators[index] = Generator(device("cuda", index)).manual_seed(default_generator.initial_seed() + index)
+        _cuda_generators[index] = Generator(device("cuda", index)).manual_seed(
+            default_generator.initial_seed() + index
+        )
     return _cuda_generators[index].rng
 
 

@@ -56,7 +56,9 @@ def _initial_weights(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def build_step(framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str, compiled: bool = False) -> Callable[[], Any]:
+def build_step(
+    framework: Any, x_np: np.ndarray, y_np: np.ndarray, device: str, compiled: bool = False
+) -> Callable[[], Any]:
     """The learner's loop body, written once for both frameworks (`framework` is torch or antorcha)."""
     nn, F = framework.nn, framework.nn.functional
 
@@ -109,10 +111,23 @@ def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: f
         x, y = x_all[:batch], y_all[:batch]
         repeats = max(3, int(_repeats(batch) * repeat_scale))
         ours = _median_seconds(build_step(antorcha, x, y, device), repeats, _sync_for(antorcha, device))
-        fused = _median_seconds(build_step(antorcha, x, y, device, compiled=True), repeats, _sync_for(antorcha, device))
-        theirs = _median_seconds(build_step(torch, x, y, torch_device), repeats, _sync_for(torch, torch_device))
-        rows.append({"batch": batch, "antorcha_ms": ours * 1e3, "compiled_ms": fused * 1e3, "torch_ms": theirs * 1e3,
-                     "ratio": ours / theirs, "compiled_ratio": fused / theirs, "torch_device": torch_device})
+        fused = _median_seconds(
+            build_step(antorcha, x, y, device, compiled=True), repeats, _sync_for(antorcha, device)
+        )
+        theirs = _median_seconds(
+            build_step(torch, x, y, torch_device), repeats, _sync_for(torch, torch_device)
+        )
+        rows.append(
+            {
+                "batch": batch,
+                "antorcha_ms": ours * 1e3,
+                "compiled_ms": fused * 1e3,
+                "torch_ms": theirs * 1e3,
+                "ratio": ours / theirs,
+                "compiled_ratio": fused / theirs,
+                "torch_device": torch_device,
+            }
+        )
     return rows
 
 
@@ -123,19 +138,29 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
     import antorcha
 
     rows = []
-    for name, body in (("a * b (forward)", lambda a, b: a * b),
-                       ("(a * b).sum().backward()", lambda a, b: (a * b).sum().backward())):
+    for name, body in (
+        ("a * b (forward)", lambda a, b: a * b),
+        ("(a * b).sum().backward()", lambda a, b: (a * b).sum().backward()),
+    ):
         results = {}
         for framework in (antorcha, torch):
             a = framework.ones(8, requires_grad=True)
             b = framework.ones(8, requires_grad=True)
+
             # median over blocks of 100 calls, to see through timer resolution
-            def block(a: Any = a, b: Any = b) -> None:
+            def block(a: Any = a, b: Any = b, body: Callable = body) -> None:
                 for _ in range(100):
                     body(a, b)
+
             results[framework.__name__] = _median_seconds(block, repeats // 100, lambda: None) / 100
-        rows.append({"op": name, "antorcha_us": results["antorcha"] * 1e6, "torch_us": results["torch"] * 1e6,
-                     "ratio": results["antorcha"] / results["torch"]})
+        rows.append(
+            {
+                "op": name,
+                "antorcha_us": results["antorcha"] * 1e6,
+                "torch_us": results["torch"] * 1e6,
+                "ratio": results["antorcha"] / results["torch"],
+            }
+        )
     return rows
 
 
@@ -171,7 +196,9 @@ def peak_memory(device: str, batch: int) -> dict[str, dict]:
     for name in ("antorcha", "torch"):
         out = subprocess.run(
             [sys.executable, __file__, "--memory-child", name, "--device", device, "--batch", str(batch)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     return results
@@ -188,7 +215,8 @@ def _machine() -> str:
 
     import antorcha
 
-    return f"{cpu}, {os.cpu_count()} cores; numpy {np.__version__}, torch {torch.__version__}, antorcha {antorcha.__version__}"
+    versions = f"numpy {np.__version__}, torch {torch.__version__}, antorcha {antorcha.__version__}"
+    return f"{cpu}, {os.cpu_count()} cores; {versions}"
 
 
 def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict | None) -> None:
@@ -197,13 +225,17 @@ def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict 
     print("| batch | torch ms | antorcha eager ms | eager/torch | antorcha.compile ms | compiled/torch |")
     print("|---:|---:|---:|---:|---:|---:|")
     for row in steps:
-        print(f"| {row['batch']:,} | {row['torch_ms']:.3f} | {row['antorcha_ms']:.3f} | {row['ratio']:.2f} "
-              f"| {row['compiled_ms']:.3f} | {row['compiled_ratio']:.2f} |")
+        print(
+            f"| {row['batch']:,} | {row['torch_ms']:.3f} | {row['antorcha_ms']:.3f} | {row['ratio']:.2f} "
+            f"| {row['compiled_ms']:.3f} | {row['compiled_ratio']:.2f} |"
+        )
     if memory:
         ours, theirs = memory["antorcha"], memory["torch"]
         key = "gpu_peak_mib" if device.startswith("cuda") else "step_peak_mib"
-        print(f"\nPeak memory of the full-batch step ({key}): antorcha {ours[key]:.0f} MiB, "
-              f"torch {theirs[key]:.0f} MiB, ratio {ours[key] / max(theirs[key], 1e-9):.2f}")
+        print(
+            f"\nPeak memory of the full-batch step ({key}): antorcha {ours[key]:.0f} MiB, "
+            f"torch {theirs[key]:.0f} MiB, ratio {ours[key] / max(theirs[key], 1e-9):.2f}"
+        )
     if tiny:
         print("\nTiny-tensor overhead (8 elements, median µs per call)")
         print("| op | antorcha µs | torch µs | antorcha/torch |\n|---|---:|---:|---:|")

@@ -18,7 +18,16 @@ def available_devices() -> list[str]:
     return devices
 
 
-@pytest.fixture(scope="session", params=available_devices())
+_NO_GPU = "no CUDA GPU (or no CuPy) on this machine: the cuda cases run on GPU machines only"
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        "cpu",
+        pytest.param("cuda", marks=pytest.mark.skipif("cuda" not in available_devices(), reason=_NO_GPU)),
+    ],
+)
 def device(request: pytest.FixtureRequest) -> str:
-    """Each available device in turn (session-scoped so hypothesis tests may use it)."""
+    """cpu, then cuda (skipped with the reason where there is no GPU); session-scoped for hypothesis."""
     return request.param

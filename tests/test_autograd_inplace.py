@@ -214,16 +214,29 @@ def test_in_place_after_backward_is_fine() -> None:
     assert_same_outcome(scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: tracked in-place ops on views of tensors requiring grad")
-@pytest.mark.parametrize("name", ["y[0] += 1", "y[:, 0].mul_(2)"])
+@pytest.mark.parametrize("name", ["y[0] += 1", "y[:, 0].mul_(2)", "y[1, 1] *= w", "v = y[0]; v.exp_()"])
 def test_in_place_on_a_view_of_a_non_leaf(name: str) -> None:
     def scenario(lib: Any) -> Any:
         x = leaf(lib, random_array((2, 2), "float64", 2))
+        w = leaf(lib, random_array((), "float64", 3))
         y = x * 1
         if name == "y[0] += 1":
             y[0] += 1
-        else:
+        elif name == "y[:, 0].mul_(2)":
             y[:, 0].mul_(2)
+        elif name == "y[1, 1] *= w":
+            y[1, 1] *= w
+        else:
+            v = y[0]
+            v.exp_()
         return y, _backward(lib, (y * y).sum(), x)
+
+
+def test_in_place_on_a_view_of_a_leaf_raises_like_torch() -> None:
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((2, 2), "float64", 2))
+        x[0].mul_(2)
+
+    assert_same_outcome(scenario)
 
     assert_same_outcome(scenario)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "antorcha", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "antorcha", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 def test_lesson_trains_and_reports_a_table(tmp_path: Path) -> None:
@@ -32,10 +34,27 @@ def test_lesson_trains_and_reports_a_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adamax", "adamw", "adamz", "sgd"])
-def test_every_optimizer_runs_in_process(optimizer: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_every_optimizer_runs_in_process(
+    optimizer: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out_json = tmp_path / "run.json"
-    code = main(["lesson", "--samples", "512", "--epochs", "5", "--batch-size", "128",
-                 "--optimizer", optimizer, "--device", "cpu", "--json", str(out_json)])
+    code = main(
+        [
+            "lesson",
+            "--samples",
+            "512",
+            "--epochs",
+            "5",
+            "--batch-size",
+            "128",
+            "--optimizer",
+            optimizer,
+            "--device",
+            "cpu",
+            "--json",
+            str(out_json),
+        ]
+    )
     assert code == 0
     runs = json.loads(out_json.read_text())["runs"]
     assert runs[0]["losses"][-1] < runs[0]["losses"][0]
@@ -77,7 +96,9 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
 def test_lesson_example_runs_unchanged_and_loss_falls() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "lesson_mlp.py"), "--samples", "2000", "--epochs", "40"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     losses = [float(line.split("loss")[1]) for line in result.stdout.splitlines() if line.startswith("epoch")]

@@ -118,7 +118,9 @@ def test_second_order_gradients_fall_back_to_eager_formulas() -> None:
     eager, compiled = _pair(LessonMLP, antorcha.float64)
     results = []
     for model in (eager, compiled):
-        x = antorcha.randn(5, 10, dtype=antorcha.float64, generator=antorcha.Generator().manual_seed(3)).requires_grad_()
+        x = antorcha.randn(
+            5, 10, dtype=antorcha.float64, generator=antorcha.Generator().manual_seed(3)
+        ).requires_grad_()
         (gx,) = antorcha.autograd.grad(model(x).pow(2).sum(), x, create_graph=True)
         (ggx,) = antorcha.autograd.grad(gx.pow(2).sum(), x)
         results.append(ggx.numpy())

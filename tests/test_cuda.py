@@ -8,7 +8,9 @@ import torch
 
 import antorcha
 
-needs_gpu = pytest.mark.skipif(not antorcha.cuda.is_available(), reason="no CUDA GPU (or no CuPy) on this machine")
+needs_gpu = pytest.mark.skipif(
+    not antorcha.cuda.is_available(), reason="no CUDA GPU (or no CuPy) on this machine"
+)
 
 
 def test_device_objects_behave_like_torch() -> None:
@@ -63,7 +65,7 @@ def test_gpu_errors_name_devices() -> None:
     g = antorcha.ones(2, device="cuda")
     with pytest.raises(TypeError, match="cuda"):
         g.numpy()
-    with pytest.raises(RuntimeError, match="cuda:0 and cpu|cpu and cuda:0"):
+    with pytest.raises(RuntimeError, match=r"cuda:0 and cpu|cpu and cuda:0"):
         _ = g + antorcha.ones(2)
 
 

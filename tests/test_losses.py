@@ -12,7 +12,7 @@ from nn_helpers import DTYPES, assert_close, compare_with_torch, random_inputs, 
 
 import antorcha
 import antorcha.nn as nn
-import antorcha.nn.functional as F  # noqa: N812
+import antorcha.nn.functional as F
 
 TF = torch.nn.functional
 REDUCTIONS = ["mean", "sum", "none"]

@@ -21,7 +21,7 @@ from nn_helpers import (
 
 import antorcha
 import antorcha.nn as nn
-import antorcha.nn.functional as F  # noqa: N812
+import antorcha.nn.functional as F
 
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 OUR_DTYPE = {np.float32: antorcha.float32, np.float64: antorcha.float64}

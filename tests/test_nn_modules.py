@@ -15,7 +15,7 @@ from nn_helpers import assert_close, copy_weights, to_antorcha, torch_name
 
 import antorcha
 import antorcha.nn as nn
-import antorcha.nn.functional as F  # noqa: N812
+import antorcha.nn.functional as F
 
 
 def _mlp_classes(lib):

@@ -63,9 +63,6 @@ NOT_OPS: dict[str, str] = {
     "antorcha.is_floating_point": "dtype predicate",
     "antorcha.numel": "metadata",
     "antorcha.result_type": "dtype promotion (test_dtypes.py)",
-    "antorcha.promote": "antorcha-internal helper, not a torch function",
-    "antorcha.einsum_free_linear": "antorcha-internal helper (x @ w), not a torch function",
-    "antorcha.as_operands": "antorcha-internal helper (exported by `from _functional import *`)",
 }
 
 

@@ -226,10 +226,7 @@ def test_iteration_and_len() -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    [".2f", ".3e", "8.3f", "g",
-     # torch formats any 0-dim tensor as its item(); antorcha's Tensor.__format__ only does so for a
-     # non-empty spec, so f"{loss}" prints "tensor(0.6931)" instead of torch's "0.6931471824645996"
-     pytest.param("", marks=pytest.mark.xfail(strict=True, reason="core: Tensor.__format__, empty spec"))],
+    [".2f", ".3e", "8.3f", "g", ""],  # "": torch formats any 0-dim tensor as its item()
 )
 def test_format_of_0_dim(spec: str) -> None:
     t, a = _pair(lambda m: m.tensor(3.14159))

@@ -98,7 +98,9 @@ def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, create_graph: bool
     if variable._grad is None:
         # copy: the same gradient array may reach several leaves (e.g. from an add);
         # ascontiguousarray also turns a transposed gradient into a plain C-order array
-        variable._grad = grad if create_graph else wrap(_xp(grad._data).array(grad._data, order="C"), device=grad._device)
+        variable._grad = (
+            grad if create_graph else wrap(_xp(grad._data).array(grad._data, order="C"), device=grad._device)
+        )
     elif create_graph:
         variable._grad = variable._grad + grad
     else:

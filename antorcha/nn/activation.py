@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from antorcha._tensor import Tensor
-from antorcha.nn import functional as F  # noqa: N812 - torch.nn.functional is always F
+from antorcha.nn import functional as F
 from antorcha.nn.module import Module
 from antorcha.ops import elementwise as _ew
 

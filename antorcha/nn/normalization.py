@@ -6,7 +6,7 @@ from typing import Any
 
 from antorcha._creation import empty
 from antorcha._tensor import Tensor
-from antorcha.nn import functional as F  # noqa: N812 - torch.nn.functional is always F
+from antorcha.nn import functional as F
 from antorcha.nn import init
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter

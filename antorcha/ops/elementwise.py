@@ -16,6 +16,7 @@ from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import as_operands, broadcast_error, require_float, scalar_tensor
 
+
 def _quiet() -> np.errstate:
     """torch never warns about inf/nan results; NumPy would."""
     return np.errstate(all="ignore")
@@ -258,15 +259,17 @@ def div(a: Tensor, b: Any, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "trunc":
         return trunc(true_divide(a, b)).to(_dtypes.result_type(a, b))
     if rounding_mode is not None:
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        raise RuntimeError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+        )
     return true_divide(a, b)
 
 
 def true_divide(a: Tensor, b: Any) -> Tensor:
     """`/`: integer operands divide as floats of the default dtype, as in torch."""
-    if a._data.dtype.kind != "f" and (not isinstance(b, Tensor) or b._data.dtype.kind != "f"):
-        if not isinstance(b, float):
-            a = a.to(_dtypes.get_default_dtype())
+    b_is_float = isinstance(b, float) or (isinstance(b, Tensor) and b._data.dtype.kind == "f")
+    if a._data.dtype.kind != "f" and not b_is_float:
+        a = a.to(_dtypes.get_default_dtype())
     return _binary(Div, a, b)
 
 
@@ -276,7 +279,7 @@ def rtrue_divide(a: Tensor, b: Any) -> Tensor:
     return _reflected(Div, a, b)
 
 
-def pow(a: Tensor, exponent: Any) -> Tensor:
+def pow(a: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
     if isinstance(exponent, Tensor):
         return _binary(Pow, a, exponent)
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
@@ -339,7 +342,9 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     if condition._data.dtype.kind != "b":
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}")
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}"
+        )
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         dtype = _dtypes.result_type(a, b)
         a, b = scalar_tensor(a, condition, dtype), scalar_tensor(b, condition, dtype)
@@ -563,7 +568,7 @@ class ClampScalar(Op):
         return where(inside, grad, 0.0)
 
 
-def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -602,7 +607,7 @@ def cast(x: Tensor, dtype: _dtypes.dtype) -> Tensor:
 
 def compare(name: str, a: Tensor, b: Any) -> Tensor:
     """`== != < <= > >=`: never differentiable, result is bool."""
-    if isinstance(b, Tensor) or isinstance(b, (int, float, bool, np.number)):
+    if isinstance(b, (Tensor, int, float, bool, np.number)):
         a, b = as_operands(a, b)
     else:
         return wrap(np.full(a.shape, name == "ne"), device=a._device)
@@ -645,7 +650,9 @@ class NanToNum(Op):
         return where(x.isfinite(), grad, 0.0)
 
 
-def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+def nan_to_num(
+    x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:
     require_float(x, "nan_to_num")
     return NanToNum.apply(x, params=(nan, posinf, neginf))
 

@@ -38,7 +38,8 @@ def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if k._device != x._device and k._data.ndim:
                 raise RuntimeError(
-                    f"indices should be either on cpu or on the same device as the indexed tensor ({x._device})"
+                    "indices should be either on cpu or on the same device as the indexed tensor "
+                    f"({x._device})"
                 )
             array = k._data if k._device == x._device else xp.asarray(k._cpu_array())
             if array.ndim == 0 and array.dtype.kind in "iu":
@@ -56,7 +57,7 @@ def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
             if k.step is not None and int(k.step) <= 0:
                 raise ValueError("step must be greater than zero")
             converted.append(k)
-        elif k is None or k is Ellipsis or isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        elif k is None or k is Ellipsis or (isinstance(k, (int, np.integer)) and not isinstance(k, bool)):
             converted.append(k)
         elif isinstance(k, bool):
             converted.append(k)
@@ -125,10 +126,13 @@ class IndexPutIntoZeros(Op):
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
-    if x.ndim == 0 and key not in ((), Ellipsis, None) and not isinstance(key, Tensor):
-        if isinstance(key, (int, slice)):
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number")
+    if x.ndim == 0 and isinstance(key, (int, slice)) and not isinstance(key, bool):
+        raise IndexError(
+            "invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number"
+        )
     converted, advanced = _convert_key(x, key)
+    if not advanced and Ellipsis not in converted:
+        converted += (Ellipsis,)  # NumPy returns a scalar copy for x[0] of a 1-D array, x[0, ...] a view
     op = Index if advanced else (Select if any(isinstance(k, int) for k in converted) else Slice)
     try:
         out = op.apply(x, params=(converted, advanced))
@@ -137,6 +141,8 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     if not advanced:
         out._vc = x._counter()  # a basic index is a view
         out._base = x if x._base is None else x._base
+        if x._base is None:  # remembered so an in-place op on the view can update x's graph
+            out._extras()["view_key"] = key
     return out
 
 
@@ -195,7 +201,7 @@ def index_put(x: Tensor, key: Any, value: Any) -> Tensor:
     except ValueError:
         raise RuntimeError(
             f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
-            f"indexing result of shape {list(np.empty(x.shape)[converted].shape) if x.device.type == 'cpu' else '?'}"
+            f"the indexing result of {list(x.shape)}[{key!r}]"
         ) from None
 
 
@@ -289,7 +295,7 @@ def _check_gather_index(x: Tensor, dim: int, index: Tensor, name: str) -> int:
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {got}")
     d = normalize_dim(dim, x.ndim)
     if index.ndim != x.ndim and not (x.ndim == 0 and index.ndim <= 1):
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for i, (n_index, n_x) in enumerate(zip(index.shape, x.shape)):
         if i != d and n_index > n_x:
             raise RuntimeError(
@@ -297,7 +303,9 @@ def _check_gather_index(x: Tensor, dim: int, index: Tensor, name: str) -> int:
                 f"larger than self {list(x.shape)} apart from dimension {d}"
             )
     if index.numel() and (int(index._data.max()) >= x.shape[d] or int(index._data.min()) < -x.shape[d]):
-        raise RuntimeError(f"index {int(index._data.max())} is out of bounds for dimension {d} with size {x.shape[d]}")
+        raise RuntimeError(
+            f"index {int(index._data.max())} is out of bounds for dimension {d} with size {x.shape[d]}"
+        )
     return d
 
 

@@ -87,7 +87,9 @@ class Addmm(Op):
         return grad_bias, grad_x, grad_w
 
 
-def _addmm_backward_arrays(grad: Tensor, x: Any, weight_t: Any, need_bias: bool, need_x: bool, need_w: bool) -> tuple:
+def _addmm_backward_arrays(
+    grad: Tensor, x: Any, weight_t: Any, need_bias: bool, need_x: bool, need_w: bool
+) -> tuple:
     g, device = grad._data, grad._device
     grad_bias = wrap(g.sum(axis=0), device=device) if need_bias else None  # (out,)
     grad_x = wrap(g @ weight_t.T, device=device) if need_x else None  # (B, in)
@@ -149,7 +151,9 @@ def mm(a: Tensor, b: Tensor) -> Tensor:
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 3 or b.ndim != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {a.ndim}D and {b.ndim}D)")
+        raise RuntimeError(
+            f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {a.ndim}D and {b.ndim}D)"
+        )
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] "

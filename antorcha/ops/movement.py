@@ -155,7 +155,9 @@ def t(x: Tensor) -> Tensor:
 
 def matrix_transpose(x: Tensor) -> Tensor:
     if x.ndim < 2:
-        raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor.")
+        raise RuntimeError(
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor."
+        )
     return transpose(x, -2, -1)
 
 
@@ -348,7 +350,9 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0 and length:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {length}")
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {length}"
+            )
         sizes = [size] * (length // size) + ([length % size] if length % size else []) if size else [0]
         sizes = sizes or [0]  # an empty dim splits into one empty piece
     else:

@@ -370,14 +370,18 @@ def _correction(unbiased: Any, correction: Any) -> float:
     return 1.0 if unbiased else 0.0
 
 
-def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+def var(
+    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+) -> Tensor:
     if isinstance(unbiased, bool) or unbiased is None:
         pass
     require_float(x, "var")
     return Var.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
 
 
-def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+def std(
+    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+) -> Tensor:
     require_float(x, "std")
     return Std.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
 
