@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib as _importlib
 from typing import Any as _Any
 
-from antorcha import autograd
+# _allocator tunes malloc for array reuse when imported (see its docstring)
+from antorcha import _allocator, autograd
 from antorcha._creation import (
     arange,
     as_tensor,

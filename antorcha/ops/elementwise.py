@@ -12,6 +12,7 @@ import numpy as np
 
 from antorcha import _dtypes
 from antorcha._device import xp_of
+from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import as_operands, broadcast_error, require_float, scalar_tensor
@@ -421,7 +422,9 @@ class Relu(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return where(out > 0, grad, 0.0)
+        if not STATE.enabled:  # first order: one multiply by the mask (np.where is ~10x slower)
+            return wrap(grad._data * (out._data > 0), device=grad._device)
+        return grad * (out > 0).to(grad.dtype)
 
 
 def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
