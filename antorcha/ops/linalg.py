@@ -71,6 +71,9 @@ class Addmm(Op):
     @staticmethod
     def forward(ctx: Any, bias: Any, x: Any, weight_t: Any) -> Any:
         ctx.save_for_backward(x, weight_t)
+        rows, inner = x.shape
+        if inner + 1 < weight_t.shape[1] and bias.ndim == 1 and rows > 256:
+            return _matmul_with_bias_row(x, weight_t, bias)
         out = x @ weight_t
         out += bias
         return out
@@ -87,12 +90,29 @@ class Addmm(Op):
         return grad_bias, grad_x, grad_w
 
 
+def _matmul_with_bias_row(x: Any, weight_t: Any, bias: Any) -> Any:
+    """x @ weight_t + bias as one GEMM over [x, 1] and [weight_t; bias].
+
+    When the output is much wider than the input (the lesson's 10 -> 100 layer), a
+    separate `out += bias` is a full extra pass over the (B, out) result; a ones
+    column in x folds the bias into the matrix product instead.
+    """
+    xp = xp_of(x)
+    augmented_x = xp.empty((x.shape[0], x.shape[1] + 1), dtype=x.dtype)  # (B, in + 1)
+    augmented_x[:, :-1] = x
+    augmented_x[:, -1] = 1
+    augmented_w = xp.concatenate([weight_t, bias.reshape(1, -1).astype(weight_t.dtype)])  # (in + 1, out)
+    return augmented_x @ augmented_w
+
+
 def _addmm_backward_arrays(
     grad: Tensor, x: Any, weight_t: Any, need_bias: bool, need_x: bool, need_w: bool
 ) -> tuple:
     g, device = grad._data, grad._device
     grad_bias = wrap(g.sum(axis=0), device=device) if need_bias else None  # (out,)
-    grad_x = wrap(g @ weight_t.T, device=device) if need_x else None  # (B, in)
+    grad_x = None
+    if need_x:  # (B, in); with one output column the product is an outer product: a broadcast multiply
+        grad_x = wrap(g * weight_t.T if g.shape[1] == 1 else g @ weight_t.T, device=device)
     # (out, in) in C order, handed over transposed: TBackward0 turns it back without a copy
     grad_w = wrap((g.T @ x).T, device=device) if need_w else None  # (in, out)
     return grad_bias, grad_x, grad_w
