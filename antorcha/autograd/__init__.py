@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from antorcha._tensor import Tensor
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.engine import run_backward
 from antorcha.autograd.function import Function, Node, once_differentiable
 from antorcha.autograd.grad_mode import (
@@ -42,8 +43,6 @@ def _as_tuple(value: Any) -> tuple:
 
 
 def _make_root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list[Tensor]:
-    from antorcha._creation import ones_like
-
     for given in grad_outputs:  # torch reports a wrong type before a wrong count
         if given is not None and not isinstance(given, Tensor):
             raise TypeError(f"gradients can be either Tensors or None, but got {type(given).__name__}")
@@ -62,7 +61,7 @@ def _make_root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) ->
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}"
                 )
-            given = ones_like(out)
+            given = wrap(xp_of(out._data).ones(out._data.shape, out._data.dtype), device=out._device)
         elif given.shape != out.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{index}] has a shape of {given.shape} and "

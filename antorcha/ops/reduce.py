@@ -12,6 +12,7 @@ import numpy as np
 
 from antorcha import _dtypes
 from antorcha._device import xp_of
+from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import normalize_dim, normalize_dims, require_float
@@ -46,6 +47,9 @@ class Sum(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
+        if not STATE.enabled:  # first order: a broadcast view of the gradient, no graph ops
+            g = grad._data if ctx.keepdim else grad._data.reshape(_keepdim_shape(ctx.shape, dims))
+            return wrap(xp_of(g).broadcast_to(g, ctx.shape), device=grad._device)
         return _restore_dims(grad, ctx.shape, dims, ctx.keepdim)
 
 
