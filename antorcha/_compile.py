@@ -18,6 +18,10 @@ The fused op is one graph node, so loss.backward() and the optimizer work as usu
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,14 +89,16 @@ class FusedMLP(Op):
         *params, relus, chunk = params_and_plan
         ctx.save_for_backward(x, *params)
         ctx.relus, ctx.chunk = relus, chunk
-        xp = xp_of(x)
         weights, biases = params[0::2], params[1::2]
-        out = xp.empty((x.shape[0], weights[-1].shape[0]), dtype=x.dtype)
-        buffers = _Buffers(xp, x.dtype, chunk, weights)
-        for start in range(0, x.shape[0], chunk):
-            stop = min(start + chunk, x.shape[0])
-            activations = _forward_chunk(x[start:stop], weights, biases, relus, buffers)
-            out[start:stop] = activations[-1]
+        out = xp_of(x).empty((x.shape[0], weights[-1].shape[0]), dtype=x.dtype)
+
+        def forward_rows(start: int, stop: int) -> None:
+            buffers = _Buffers(xp_of(x), x.dtype, chunk, weights)
+            for lo in range(start, stop, chunk):
+                hi = min(lo + chunk, stop)
+                out[lo:hi] = _forward_chunk(x[lo:hi], weights, biases, relus, buffers)[-1]
+
+        _run_split(forward_rows, x.shape[0], chunk)
         return out
 
     @staticmethod
@@ -100,23 +106,68 @@ class FusedMLP(Op):
         x, *params = ctx.saved_tensors
         if STATE.enabled:  # create_graph: differentiate the same chain with eager ops
             return _eager_backward(grad, x, params, ctx.relus)
-        return _chunked_backward(
-            grad._data,
-            x._data,
-            [p._data for p in params],
-            ctx.relus,
-            ctx.chunk,
-            ctx.needs_input_grad,
-            grad._device,
+        arrays = [p._data for p in params]
+        grad_x = xp_of(x._data).empty_like(x._data) if ctx.needs_input_grad[0] else None
+
+        def backward_rows(start: int, stop: int) -> list[Any]:
+            return _chunked_backward(grad._data, x._data, arrays, ctx.relus, ctx.chunk, grad_x, start, stop)
+
+        partials = _run_split(backward_rows, x._data.shape[0], ctx.chunk)
+        totals = [sum(parts[1:], parts[0]) for parts in zip(*partials)]  # each worker's weight grads
+        device = grad._device
+        return (
+            wrap(grad_x, device=device) if grad_x is not None else None,
+            *(wrap(t, device=device) for t in totals),
         )
 
 
 class _Buffers:
-    """Preallocated per-layer activation buffers, one chunk tall."""
+    """Preallocated per-layer activation and gradient buffers, one chunk tall."""
 
     def __init__(self, xp: Any, dtype: Any, chunk: int, weights: list[Any]) -> None:
         self.activations = [xp.empty((chunk, w.shape[0]), dtype=dtype) for w in weights]
         self.grads = [xp.empty((chunk, w.shape[0]), dtype=dtype) for w in weights]
+
+
+_pool: ThreadPoolExecutor | None = None
+_WORKERS = max(1, min(os.cpu_count() or 1, 8))
+
+
+def _run_split(work: Callable[[int, int], Any], rows: int, chunk: int) -> list[Any]:
+    """Run `work(start, stop)` over the rows, split across one thread per core.
+
+    NumPy and BLAS release the GIL, so the workers' chunks run in parallel; BLAS
+    itself is held to one thread meanwhile, since its own threads would only
+    compete with the workers for the same cores.
+    """
+    global _pool
+    workers = min(_WORKERS, -(-rows // chunk))
+    with _single_threaded_blas():
+        if workers <= 1:
+            return [work(0, rows)]
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="antorcha-fused")
+        share = -(-rows // (workers * chunk)) * chunk  # whole chunks per worker
+        bounds = [(start, min(start + share, rows)) for start in range(0, rows, share)]
+        return list(_pool.map(lambda b: work(*b), bounds))
+
+
+def _single_threaded_blas() -> Any:
+    """threadpoolctl's limit when it is installed (the `speed` extra), else nothing."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController()
+    if _blas_controller is False:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+_blas_controller: Any = None
 
 
 def _forward_chunk(x: Any, weights: list, biases: list, relus: tuple, buffers: _Buffers) -> list[Any]:
@@ -137,20 +188,20 @@ def _forward_chunk(x: Any, weights: list, biases: list, relus: tuple, buffers: _
 
 
 def _chunked_backward(
-    grad: Any, x: Any, params: list, relus: tuple, chunk: int, needs: tuple, device: Any
-) -> tuple:
+    grad: Any, x: Any, params: list, relus: tuple, chunk: int, grad_x: Any, start: int, stop: int
+) -> list[Any]:
+    """Weight and bias gradients from rows [start, stop); fills grad_x's rows when it is given."""
     xp = xp_of(x)
     weights, biases = params[0::2], params[1::2]
     grad_weights = [xp.zeros_like(w) for w in weights]
     grad_biases = [xp.zeros_like(b) for b in biases]
     scratch = [xp.empty_like(w) for w in weights]
-    grad_x = xp.empty_like(x) if needs[0] else None
     buffers = _Buffers(xp, x.dtype, chunk, weights)
-    for start in range(0, x.shape[0], chunk):
-        stop = min(start + chunk, x.shape[0])
-        x_chunk = x[start:stop]
+    for lo in range(start, stop, chunk):
+        hi = min(lo + chunk, stop)
+        x_chunk = x[lo:hi]
         activations = _forward_chunk(x_chunk, weights, biases, relus, buffers)
-        g = grad[start:stop]  # (rows, out_last)
+        g = grad[lo:hi]  # (rows, out_last)
         for index in range(len(weights) - 1, -1, -1):
             inputs = activations[index - 1] if index else x_chunk
             xp.matmul(g.T, inputs, out=scratch[index])  # (out, in)
@@ -158,9 +209,9 @@ def _chunked_backward(
             grad_biases[index] += g.sum(axis=0)
             if index == 0:
                 if grad_x is not None:
-                    xp.matmul(g, weights[0], out=grad_x[start:stop])
+                    xp.matmul(g, weights[0], out=grad_x[lo:hi])
                 break
-            g_prev = buffers.grads[index - 1][: stop - start]
+            g_prev = buffers.grads[index - 1][: hi - lo]
             if g.shape[1] == 1:  # an outer product: cheaper as a broadcast multiply
                 xp.multiply(g, weights[index], out=g_prev)
             else:
@@ -168,10 +219,10 @@ def _chunked_backward(
             if relus[index - 1]:
                 g_prev *= inputs > 0  # the ReLU's derivative, from its saved output
             g = g_prev
-    results: list[Any] = [wrap(grad_x, device=device) if grad_x is not None else None]
+    results: list[Any] = []
     for gw, gb in zip(grad_weights, grad_biases):
-        results += [wrap(gw, device=device), wrap(gb, device=device)]
-    return tuple(results)
+        results += [gw, gb]
+    return results
 
 
 def _eager_backward(grad: Tensor, x: Tensor, params: list, relus: tuple) -> tuple:
