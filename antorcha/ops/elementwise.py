@@ -423,8 +423,28 @@ class Relu(Op):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
         if not STATE.enabled:  # first order: one multiply by the mask (np.where is ~10x slower)
-            return wrap(grad._data * (out._data > 0), device=grad._device)
+            return wrap(_masked_by_positive(grad._data, out._data), device=grad._device)
         return grad * (out > 0).to(grad.dtype)
+
+
+_MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays ~1 MiB instead of a full copy
+
+
+def _masked_by_positive(grad: Any, out: Any) -> Any:
+    """grad * (out > 0), building the mask block by block so a big batch needs no full-size mask."""
+    xp = xp_of(grad)
+    contiguous = grad.flags.c_contiguous and out.flags.c_contiguous
+    if grad.size <= _MASK_BLOCK or grad.shape != out.shape or not contiguous:
+        return grad * (out > 0)
+    result = xp.empty(grad.shape, dtype=grad.dtype)  # C order, so its flat view writes through
+    flat_grad, flat_out, flat_result = grad.reshape(-1), out.reshape(-1), result.reshape(-1)
+    mask = xp.empty(_MASK_BLOCK, dtype=bool)
+    for start in range(0, grad.size, _MASK_BLOCK):
+        stop = min(start + _MASK_BLOCK, grad.size)
+        block = mask[: stop - start]
+        xp.greater(flat_out[start:stop], 0, out=block)
+        xp.multiply(flat_grad[start:stop], block, out=flat_result[start:stop])
+    return result
 
 
 def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
