@@ -1,0 +1,66 @@
+"""Each speed path taken only at some sizes is checked against torch at a size that takes it.
+
+The op-spec table uses small shapes; these cases cross the thresholds where antorcha
+switches to a faster formula (blocked relu mask, bias folded into the GEMM, outer
+products as broadcasts, first-order array backward).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import antorcha
+from antorcha.ops import elementwise, linalg
+
+
+def _both(array: np.ndarray) -> tuple[antorcha.Tensor, torch.Tensor]:
+    return antorcha.tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_on_more_than_a_mask_block(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    shape = (elementwise._MASK_BLOCK // 100 + 7, 100)  # more elements than one mask block
+    ours, theirs = _both(rng.standard_normal(shape).astype(dtype))
+    cotangent = rng.standard_normal(shape).astype(dtype)
+    ours.relu().backward(antorcha.tensor(cotangent))
+    theirs.relu().backward(torch.tensor(cotangent))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_with_the_bias_folded_into_the_gemm(dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    rows, inner, outer = 1000, 10, 100  # rows > 256 and inner + 1 < outer: the folded path
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((rows, inner), (outer, inner), (outer,)))
+    (ax, tx), (aw, tw), (ab, tb) = _both(x), _both(w), _both(b)
+    out_a, out_t = linalg.linear(ax, aw, ab), torch.nn.functional.linear(tx, tw, tb)
+    assert type(out_a.grad_fn).__name__ == "AddmmBackward0"
+    cotangent = rng.standard_normal((rows, outer)).astype(dtype)
+    out_a.backward(antorcha.tensor(cotangent))
+    out_t.backward(torch.tensor(cotangent))
+    # the weight gradient sums 1000 rows: float32 rounding differs from torch's order (op_spec SUM tolerance)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out_a.detach().numpy(), out_t.detach().numpy(), **tol)
+    for ours, theirs in ((ax, tx), (aw, tw), (ab, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **tol)
+
+
+def test_linear_to_one_output_uses_a_broadcast_for_the_input_gradient() -> None:
+    rng = np.random.default_rng(2)
+    x, w, b = (rng.standard_normal(s) for s in ((300, 100), (1, 100), (1,)))
+    (ax, tx), (aw, tw), (ab, tb) = _both(x), _both(w), _both(b)
+    cotangent = rng.standard_normal((300, 1))
+    linalg.linear(ax, aw, ab).backward(antorcha.tensor(cotangent))
+    torch.nn.functional.linear(tx, tw, tb).backward(torch.tensor(cotangent))
+    for ours, theirs in ((ax, tx), (aw, tw), (ab, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_first_order_sum_backward_gives_a_writable_leaf_gradient() -> None:
+    ours = antorcha.ones(3, 4, requires_grad=True)
+    (ours * 2).sum(dim=1).backward(antorcha.tensor([1.0, 2.0, 3.0]))
+    ours.grad.add_(1)  # the broadcast view must not leak into .grad as a read-only array
+    np.testing.assert_array_equal(ours.grad.numpy(), np.array([[3.0] * 4, [5.0] * 4, [7.0] * 4]))
