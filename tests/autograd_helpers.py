@@ -1,9 +1,10 @@
 """Shared helpers for the autograd tests: run one scenario on torch and on antorcha, compare.
 
 A scenario is a function `scenario(lib)` written once against the torch API; it is called
-with `lib=torch` and `lib=antorcha`. Whatever it returns (tensors, None, numbers, strings,
-nested tuples/lists/dicts) is compared structurally; if torch raises, antorcha must raise
-the same builtin exception class.
+with `lib=torch` (always on the cpu: the oracle) and with antorcha on the device under test
+(`AntorchaOn`: its factory functions create tensors there). Whatever it returns (tensors, None,
+numbers, strings, nested tuples/lists/dicts) is compared structurally, antorcha's tensors
+also by device; if torch raises, antorcha must raise the same builtin exception class.
 """
 
 from __future__ import annotations
@@ -20,6 +21,34 @@ import antorcha
 LIBS = (torch, antorcha)
 FLOAT_DTYPES = ("float32", "float64")
 TOLERANCES = {"float32": (1e-5, 1e-6), "float64": (1e-10, 1e-12)}
+
+# antorcha's functions that create a tensor from nothing (and so take `device=`)
+DEVICE_FACTORIES = frozenset(
+    {"tensor", "as_tensor", "zeros", "ones", "empty", "full", "eye", "arange", "linspace",
+     "rand", "randn", "randint", "randperm"}
+)
+
+
+class AntorchaOn:
+    """antorcha as a scenario sees it on one device: the factory functions default to that
+    device (like torch's `with torch.device(...)`); every other name is antorcha's own."""
+
+    def __init__(self, device: str) -> None:
+        self._target_device = device  # not `device`: scenarios may use `lib.device`
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(antorcha, name)
+        if name not in DEVICE_FACTORIES:
+            return value
+
+        def on_device(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("device", self._target_device)
+            return value(*args, **kwargs)
+
+        return on_device
+
+    def __repr__(self) -> str:
+        return f"AntorchaOn({self._target_device!r})"
 
 
 def random_array(
@@ -72,9 +101,15 @@ def outcome(scenario: Callable[[Any], Any], lib: Any) -> Any:
 
 
 def assert_same(
-    ours: Any, theirs: Any, rtol: float | None = None, atol: float | None = None, path: str = ""
+    ours: Any,
+    theirs: Any,
+    rtol: float | None = None,
+    atol: float | None = None,
+    path: str = "",
+    device: str = "cpu",
 ) -> None:
-    """Recursively compare an antorcha result with torch's (tensors by dtype, shape, values)."""
+    """Recursively compare an antorcha result with torch's (tensors by dtype, shape, values;
+    antorcha's tensors must be on `device`, torch's are on the cpu)."""
     where = path or "result"
     if isinstance(theirs, Raised):
         assert isinstance(ours, Raised), f"{where}: torch raised {theirs}, antorcha returned {ours!r}"
@@ -86,9 +121,10 @@ def assert_same(
         name = dtype_name(theirs.dtype)
         assert dtype_name(ours.dtype) == name, f"{where}: dtype {ours.dtype} != {theirs.dtype}"
         assert tuple(ours.shape) == tuple(theirs.shape), f"{where}: shape {ours.shape} != {theirs.shape}"
+        assert ours.device.type == device, f"{where}: on {ours.device}, expected {device}"
         default_rtol, default_atol = TOLERANCES.get(name, (1e-3, 1e-4))
         np.testing.assert_allclose(
-            np.asarray(ours.detach()),
+            ours.detach().cpu().numpy(),
             theirs.detach().numpy(),
             rtol=default_rtol if rtol is None else rtol,
             atol=default_atol if atol is None else atol,
@@ -97,12 +133,12 @@ def assert_same(
     elif isinstance(theirs, dict):
         assert isinstance(ours, dict) and list(ours) == list(theirs), f"{where}: keys {ours!r} != {theirs!r}"
         for key in theirs:
-            assert_same(ours[key], theirs[key], rtol, atol, f"{where}[{key!r}]")
+            assert_same(ours[key], theirs[key], rtol, atol, f"{where}[{key!r}]", device)
     elif isinstance(theirs, (list, tuple)):
         assert isinstance(ours, (list, tuple)), f"{where}: expected a sequence, got {ours!r}"
         assert len(ours) == len(theirs), f"{where}: length {len(ours)} != {len(theirs)}"
         for index, (a, b) in enumerate(zip(ours, theirs)):
-            assert_same(a, b, rtol, atol, f"{where}[{index}]")
+            assert_same(a, b, rtol, atol, f"{where}[{index}]", device)
     elif isinstance(theirs, np.ndarray):
         np.testing.assert_allclose(ours, theirs, rtol=rtol or 1e-6, atol=atol or 1e-7, err_msg=where)
     elif isinstance(theirs, float):
@@ -112,20 +148,25 @@ def assert_same(
 
 
 def assert_same_outcome(
-    scenario: Callable[[Any], Any], rtol: float | None = None, atol: float | None = None
+    scenario: Callable[[Any], Any],
+    rtol: float | None = None,
+    atol: float | None = None,
+    device: str = "cpu",
 ) -> Any:
-    """Run `scenario` on both libraries and compare results (or exception classes)."""
+    """Run `scenario` on torch (cpu) and on antorcha on `device`; compare results (or exception classes)."""
     theirs = outcome(scenario, torch)
-    ours = outcome(scenario, antorcha)
-    assert_same(ours, theirs, rtol, atol)
+    ours = outcome(scenario, AntorchaOn(device))
+    assert_same(ours, theirs, rtol, atol, device=device)
     return ours
 
 
-def assert_raises_like_torch(scenario: Callable[[Any], Any], expected: type[BaseException]) -> Raised:
+def assert_raises_like_torch(
+    scenario: Callable[[Any], Any], expected: type[BaseException], device: str = "cpu"
+) -> Raised:
     """Both must raise `expected` (checks the torch side too, so the scenario really raises)."""
     theirs = outcome(scenario, torch)
     assert isinstance(theirs, Raised) and issubclass(theirs.cls, expected), f"torch: {theirs!r}"
-    ours = outcome(scenario, antorcha)
+    ours = outcome(scenario, AntorchaOn(device))
     assert isinstance(ours, Raised), f"antorcha returned {ours!r} where torch raised {theirs}"
     assert ours.cls is theirs.cls, f"torch raised {theirs}, antorcha raised {ours}"
     return ours

@@ -2,7 +2,8 @@
 
 The model is built from raw leaf tensors so that the optimizer tests do not depend on nn:
 `relu(x @ W1.T + b1) @ W2.T + b2`, loss `((pred - y) ** 2).mean()`. Both libraries start
-from the same NumPy weights and see the same data.
+from the same NumPy weights and see the same data; antorcha's copy lives on the device under
+test, torch's on the cpu (the oracle).
 """
 
 from __future__ import annotations
@@ -57,17 +58,18 @@ class Model:
         return closure
 
     def snapshot(self) -> list[np.ndarray]:
-        return [np.array(p.detach().numpy(), copy=True) for p in self.params]
+        return [np.array(p.detach().cpu().numpy(), copy=True) for p in self.params]
 
 
-def make_models(dtype: Any, seed: int = 0) -> tuple[Model, Model]:
+def make_models(dtype: Any, seed: int = 0, device: str = "cpu") -> tuple[Model, Model]:
+    """(antorcha's model on `device`, torch's model on the cpu)."""
     arrays = make_problem(dtype, seed)
     names = list(SHAPES)
     ours = Model(
         antorcha,
-        [antorcha.tensor(arrays[n].copy(), requires_grad=True) for n in names],
-        antorcha.from_numpy(arrays["x"].copy()),
-        antorcha.from_numpy(arrays["y"].copy()),
+        [antorcha.tensor(arrays[n].copy(), requires_grad=True, device=device) for n in names],
+        antorcha.from_numpy(arrays["x"].copy()).to(device),
+        antorcha.from_numpy(arrays["y"].copy()).to(device),
     )
     theirs = Model(
         torch,
@@ -110,6 +112,7 @@ def compare_runs(
     (all of them together, relative to their largest magnitude), over the whole run.
     """
     tolerance = TOLERANCES[dtype]
+    assert all(p.device == ours.x.device for p in ours.params), "a step moved a parameter off its device"
     np.testing.assert_allclose(ours.losses, theirs.losses, **tolerance)
     losses = np.asarray(theirs.losses, np.float64)
     loss_deviation = float(np.max(np.abs(np.asarray(ours.losses) - losses) / np.abs(losses)))

@@ -1,4 +1,5 @@
-"""antorcha.optim.AdamZ against the authors' package `adamz` (adamz.AdamZ on torch)."""
+"""antorcha.optim.AdamZ against the authors' package `adamz` (adamz.AdamZ on torch, on the cpu),
+with antorcha's parameters on every device (`device` fixture)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def _model_loss(step: int, loss: Any) -> Any:
 
 
 def _scripted(lib: Any) -> Callable[[int, Any], Any]:
-    return lambda step, loss: lib.tensor(_scripted_loss(step))
+    """The scripted loss of each step, as a tensor on the model loss's device."""
+    return lambda step, loss: lib.tensor(_scripted_loss(step), device=loss.device)
 
 
 def _assert_both_rules_fired(lrs: list[float], initial: float, options: dict[str, Any]) -> None:
@@ -70,10 +72,10 @@ def _assert_both_rules_fired(lrs: list[float], initial: float, options: dict[str
     assert 1.2 in fired, f"stagnation never fired: {sorted(fired)}"
 
 
-def test_matches_adamz_over_300_steps_with_the_models_loss() -> None:
+def test_matches_adamz_over_300_steps_with_the_models_loss(device: str) -> None:
     """float64: the rules fire on the real training loss and the runs agree to 1e-10."""
     options = {"lr": 0.1, **RULES}
-    ours, theirs = make_models(np.float64)
+    ours, theirs = make_models(np.float64, device=device)
     our_opt, their_opt = optim.AdamZ(ours.params, **options), adamz.AdamZ(theirs.params, **options)
     mine, our_lrs = _run(ours, our_opt, 300, _model_loss)
     reference, their_lrs = _run(theirs, their_opt, 300, _model_loss)
@@ -87,10 +89,10 @@ def test_matches_adamz_over_300_steps_with_the_models_loss() -> None:
     [(np.float32, False), (np.float64, False), (np.float32, True)],
     ids=["float32-closure", "float64-closure", "float32-step(loss=...)"],
 )
-def test_matches_adamz_with_a_scripted_loss_history(dtype: Any, explicit: bool) -> None:
+def test_matches_adamz_with_a_scripted_loss_history(dtype: Any, explicit: bool, device: str) -> None:
     """The lr rules fire on a scripted loss, in float32 too; `step(loss=...)` is the same as a closure."""
     options = {"lr": 0.01, "max_lr": 0.02, "min_lr": 1e-4, "weight_decay": 0.01, **RULES}
-    ours, theirs = make_models(dtype)
+    ours, theirs = make_models(dtype, device=device)
     our_opt, their_opt = optim.AdamZ(ours.params, **options), adamz.AdamZ(theirs.params, **options)
     mine, our_lrs = _run(ours, our_opt, 300, _scripted(antorcha), explicit=explicit)
     reference, their_lrs = _run(theirs, their_opt, 300, _scripted(torch))
@@ -117,8 +119,8 @@ def test_loss_history_semantics() -> None:
     assert list(optimizer.stagnation_history) == [2.9, 2.9]
 
 
-def test_warns_once_without_a_loss_and_is_then_adam() -> None:
-    ours, theirs = make_models(np.float32)
+def test_warns_once_without_a_loss_and_is_then_adam(device: str) -> None:
+    ours, theirs = make_models(np.float32, device=device)
     our_opt = optim.AdamZ(ours.params, lr=0.01, patience=2, stagnation_period=1)
     their_opt = torch.optim.Adam(theirs.params, lr=0.01)
     histories: list[list[list[np.ndarray]]] = [[], []]
@@ -151,14 +153,14 @@ def test_no_warning_once_a_loss_was_given() -> None:
     assert list(optimizer.loss_history) == [loss.item(), loss.item(), 1.5]
 
 
-def test_state_dict_resume_keeps_the_loss_history() -> None:
+def test_state_dict_resume_keeps_the_loss_history(device: str) -> None:
     options = {"lr": 0.01, "max_lr": 0.02, "min_lr": 1e-4, **RULES}
-    uninterrupted, _ = make_models(np.float64)
+    uninterrupted, _ = make_models(np.float64, device=device)
     whole, whole_lrs = _run(
         uninterrupted, optim.AdamZ(uninterrupted.params, **options), 120, _scripted(antorcha)
     )
 
-    ours, _ = make_models(np.float64)
+    ours, _ = make_models(np.float64, device=device)
     optimizer = optim.AdamZ(ours.params, **options)
     _, first_lrs = _run(ours, optimizer, 60, _scripted(antorcha))
     saved = copy.deepcopy(optimizer.state_dict())
@@ -167,7 +169,7 @@ def test_state_dict_resume_keeps_the_loss_history() -> None:
     optimizer = optim.AdamZ(ours.params, **options)
     optimizer.load_state_dict(saved)
     second, second_lrs = _run(
-        ours, optimizer, 60, lambda step, loss: antorcha.tensor(_scripted_loss(step + 60))
+        ours, optimizer, 60, lambda step, loss: antorcha.tensor(_scripted_loss(step + 60), device=loss.device)
     )
     assert first_lrs + second_lrs == whole_lrs
     for mine, reference in zip(second[-1], whole[-1]):

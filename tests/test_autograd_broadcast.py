@@ -35,7 +35,7 @@ BINARY_OPS: dict[str, Callable[[Any, Any, Any], Any]] = {
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("op", list(BINARY_OPS))
 @pytest.mark.parametrize("shapes", BROADCAST_PATTERNS, ids=str)
-def test_broadcast_gradients_sum_to_each_input_shape(shapes: tuple, op: str, dtype: str) -> None:
+def test_broadcast_gradients_sum_to_each_input_shape(shapes: tuple, op: str, dtype: str, device: str) -> None:
     a_shape, b_shape = shapes
     a_data = random_array(a_shape, dtype, 1, positive=True)  # positive: pow and div are smooth
     b_data = random_array(b_shape, dtype, 2, positive=True)
@@ -48,7 +48,7 @@ def test_broadcast_gradients_sum_to_each_input_shape(shapes: tuple, op: str, dty
         out.backward(leaf(lib, cotangent, False))
         return out, a.grad, b.grad
 
-    assert_same_outcome(gradients)
+    assert_same_outcome(gradients, device=device)
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -56,7 +56,7 @@ def test_broadcast_gradients_sum_to_each_input_shape(shapes: tuple, op: str, dty
     "expression",
     ["a * 2.5", "2.5 * a", "a + 1", "1 - a", "a / 3", "3 / a", "a ** 2", "2 ** a", "-a", "a ** 0.5"],
 )
-def test_gradients_with_python_scalars(expression: str, dtype: str) -> None:
+def test_gradients_with_python_scalars(expression: str, dtype: str, device: str) -> None:
     a_data = random_array((2, 3), dtype, 4, positive=True)
     cotangent = random_array((2, 3), dtype, 5)
 
@@ -66,7 +66,7 @@ def test_gradients_with_python_scalars(expression: str, dtype: str) -> None:
         out.backward(leaf(lib, cotangent, False))
         return out, a.grad
 
-    assert_same_outcome(gradients)
+    assert_same_outcome(gradients, device=device)
 
 
 MIXED_DTYPE_CASES = [
@@ -82,7 +82,7 @@ MIXED_DTYPE_CASES = [
 
 @pytest.mark.parametrize("op", ["add", "mul", "div", "sub"])
 @pytest.mark.parametrize("case", MIXED_DTYPE_CASES, ids=str)
-def test_gradient_dtype_follows_each_input(case: tuple, op: str) -> None:
+def test_gradient_dtype_follows_each_input(case: tuple, op: str, device: str) -> None:
     a_dtype, a_shape, b_dtype, b_shape, b_requires_grad = case
     a_data = random_array(a_shape, a_dtype, 6, positive=True)
     if b_dtype == "bool":
@@ -98,4 +98,4 @@ def test_gradient_dtype_follows_each_input(case: tuple, op: str) -> None:
         out.backward(cotangent)
         return out, a.grad, b.grad
 
-    assert_same_outcome(gradients, rtol=1e-5, atol=1e-6)
+    assert_same_outcome(gradients, rtol=1e-5, atol=1e-6, device=device)

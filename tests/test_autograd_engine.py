@@ -28,7 +28,7 @@ import antorcha
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_requires_grad_propagates_through_ops(dtype: str) -> None:
+def test_requires_grad_propagates_through_ops(dtype: str, device: str) -> None:
     x_data, c_data = random_array((2, 3), dtype, 0), random_array((2, 3), dtype, 1)
 
     def flags(lib: Any) -> dict:
@@ -53,13 +53,13 @@ def test_requires_grad_propagates_through_ops(dtype: str) -> None:
             name: (t.requires_grad, t.is_leaf, t.grad_fn is None) for name, t in results.items()
         } | {"x": (x.requires_grad, x.is_leaf, x.grad_fn is None)}
 
-    assert_same_outcome(flags)
+    assert_same_outcome(flags, device=device)
 
 
-def test_requires_grad_flag_rules() -> None:
-    assert_raises_like_torch(lambda lib: lib.tensor([1, 2]).requires_grad_(), RuntimeError)
+def test_requires_grad_flag_rules(device: str) -> None:
+    assert_raises_like_torch(lambda lib: lib.tensor([1, 2]).requires_grad_(), RuntimeError, device=device)
     assert_raises_like_torch(lambda lib: lib.tensor([1.0], requires_grad=True).mul(2).requires_grad_(False),
-                             RuntimeError)
+                             RuntimeError, device=device)
 
     def toggles(lib: Any) -> tuple:
         x = lib.tensor([1.0, 2.0])
@@ -69,14 +69,14 @@ def test_requires_grad_flag_rules() -> None:
         y = (x * 2).requires_grad_()  # a leaf made from a no-grad computation
         return first, x.requires_grad, y.requires_grad, y.is_leaf
 
-    assert_same_outcome(toggles)
+    assert_same_outcome(toggles, device=device)
 
 
 # ---- backward's entry rules -------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_backward_on_scalar_and_with_gradient(dtype: str) -> None:
+def test_backward_on_scalar_and_with_gradient(dtype: str, device: str) -> None:
     x_data, g_data = random_array((3, 4), dtype, 2), random_array((3, 4), dtype, 3)
 
     def scalar(lib: Any) -> Any:
@@ -95,10 +95,10 @@ def test_backward_on_scalar_and_with_gradient(dtype: str) -> None:
         return x.grad
 
     for scenario in (scalar, with_gradient, one_element):
-        assert_same_outcome(scenario)
+        assert_same_outcome(scenario, device=device)
 
 
-def test_backward_roots_and_inputs() -> None:
+def test_backward_roots_and_inputs(device: str) -> None:
     x_data, w_data = random_array((3,), "float64", 9), random_array((3,), "float64", 10)
     g_data = random_array((3,), "float64", 11)
 
@@ -119,7 +119,7 @@ def test_backward_roots_and_inputs() -> None:
         return x.grad
 
     for scenario in (several_roots, only_some_inputs, leaf_as_root):
-        assert_same_outcome(scenario)
+        assert_same_outcome(scenario, device=device)
 
 
 def test_backward_on_non_scalar_needs_gradient() -> None:
@@ -146,7 +146,7 @@ def test_backward_entry_errors() -> None:
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_gradients_accumulate_in_leaves(dtype: str) -> None:
+def test_gradients_accumulate_in_leaves(dtype: str, device: str) -> None:
     x_data, w_data = random_array((4,), dtype, 4), random_array((4,), dtype, 5)
 
     def accumulate(lib: Any) -> tuple:
@@ -162,7 +162,7 @@ def test_gradients_accumulate_in_leaves(dtype: str) -> None:
         (x * 3).sum().backward()
         return first, second, after_zero, x.grad, w.grad
 
-    assert_same_outcome(accumulate)
+    assert_same_outcome(accumulate, device=device)
 
 
 def test_non_leaf_grad_is_none_and_warns() -> None:
@@ -179,7 +179,7 @@ def test_non_leaf_grad_is_none_and_warns() -> None:
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-def test_retain_grad_on_non_leaf(dtype: str) -> None:
+def test_retain_grad_on_non_leaf(dtype: str, device: str) -> None:
     x_data, g_data = random_array((2, 3), dtype, 6), random_array((2, 3), dtype, 7)
 
     def retained(lib: Any) -> tuple:
@@ -193,15 +193,15 @@ def test_retain_grad_on_non_leaf(dtype: str) -> None:
         (y * 2).sum().backward()  # a new graph on top of y: y.grad accumulates
         return y.retains_grad, first, y.grad, z.grad, x.grad
 
-    assert_same_outcome(retained)
-    assert_raises_like_torch(lambda lib: lib.tensor([1.0]).retain_grad(), RuntimeError)
+    assert_same_outcome(retained, device=device)
+    assert_raises_like_torch(lambda lib: lib.tensor([1.0]).retain_grad(), RuntimeError, device=device)
 
 
 # ---- the graph is freed after backward ---------------------------------------------
 
 
 @pytest.mark.parametrize("make", ["exp", "mul", "sigmoid", "matmul"])
-def test_second_backward_needs_retain_graph(make: str) -> None:
+def test_second_backward_needs_retain_graph(make: str, device: str) -> None:
     x_data = random_array((3, 3), "float64", 8)
 
     def build(lib: Any) -> tuple[Any, Any]:
@@ -222,15 +222,15 @@ def test_second_backward_needs_retain_graph(make: str) -> None:
         loss.backward()
         return x.grad
 
-    raised = assert_raises_like_torch(twice, RuntimeError)
+    raised = assert_raises_like_torch(twice, RuntimeError, device=device)
     assert "second time" in raised.message
-    assert_same_outcome(twice_retained)
+    assert_same_outcome(twice_retained, device=device)
 
 
-def test_saved_tensors_are_released_after_backward() -> None:
+def test_saved_tensors_are_released_after_backward(device: str) -> None:
     """Not a torch comparison: the memory a graph holds must go once backward is done."""
     for retain in (False, True):
-        x = antorcha.randn(3, requires_grad=True)
+        x = antorcha.randn(3, requires_grad=True, device=device)
         a = x * 2
         b = a * a  # saves `a`
         watcher = weakref.ref(a)
@@ -260,7 +260,7 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def test_backward_through_a_100k_chain() -> None:
+def test_backward_through_a_100k_chain(device: str) -> None:
     x_data = np.array([1.0, -2.0, 0.5])
     limit = sys.getrecursionlimit()
 
@@ -274,14 +274,14 @@ def test_backward_through_a_100k_chain() -> None:
         return y, x.grad
 
     with cyclic_gc_paused():
-        assert_same_outcome(chain, rtol=1e-9)
+        assert_same_outcome(chain, rtol=1e-9, device=device)
     assert sys.getrecursionlimit() == limit
 
 
-def test_a_100k_chain_is_freed_with_its_last_tensor() -> None:
+def test_a_100k_chain_is_freed_with_its_last_tensor(device: str) -> None:
     """Not a torch comparison (torch nodes take no weakrefs): no cycles keep a graph alive."""
     with cyclic_gc_paused():
-        x = antorcha.ones(2, requires_grad=True)
+        x = antorcha.ones(2, requires_grad=True, device=device)
         y = x
         for _ in range(CHAIN_LENGTH // 2):
             y = y * 1.0
@@ -303,7 +303,7 @@ def test_assigning_a_non_tensor_grad_raises_type_error(value: str) -> None:
     assert_raises_like_torch(assign, TypeError)
 
 
-def test_assigning_grad() -> None:
+def test_assigning_grad(device: str) -> None:
     def wrong_shape(lib: Any) -> None:
         leaf(lib, np.ones(3)).grad = lib.zeros(2, dtype=lib.float64)
 
@@ -318,6 +318,6 @@ def test_assigning_grad() -> None:
         x.grad = None
         return accumulated, x.grad
 
-    assert_raises_like_torch(wrong_shape, RuntimeError)
-    assert_raises_like_torch(wrong_dtype, RuntimeError)
-    assert_same_outcome(valid)
+    assert_raises_like_torch(wrong_shape, RuntimeError, device=device)
+    assert_raises_like_torch(wrong_dtype, RuntimeError, device=device)
+    assert_same_outcome(valid, device=device)

@@ -35,7 +35,7 @@ def _scaled_exp(lib: Any, log: list) -> type:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_function_forward_backward_and_grad_fn_name(dtype: str) -> None:
+def test_function_forward_backward_and_grad_fn_name(dtype: str, device: str) -> None:
     x_data, cotangent = random_array((2, 3), dtype, 0), random_array((2, 3), dtype, 1)
 
     def scenario(lib: Any) -> tuple:
@@ -46,10 +46,10 @@ def test_function_forward_backward_and_grad_fn_name(dtype: str) -> None:
         y.backward(leaf(lib, cotangent, False))
         return names, y, x.grad, log
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_function_needs_input_grad_and_none_gradients() -> None:
+def test_function_needs_input_grad_and_none_gradients(device: str) -> None:
     a_data, b_data = random_array((3,), "float64", 2), random_array((3,), "float64", 3)
 
     def scenario(lib: Any) -> tuple:
@@ -76,10 +76,10 @@ def test_function_needs_input_grad_and_none_gradients() -> None:
         WeightedSum.apply(a.detach(), 2.0, b).sum().backward()
         return seen, a.grad, b.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_function_with_several_outputs() -> None:
+def test_function_with_several_outputs(device: str) -> None:
     x_data = random_array((4,), "float64", 4)
     cotangent = random_array((4,), "float64", 5)
 
@@ -104,11 +104,11 @@ def test_function_with_several_outputs() -> None:
         loss.backward()
         return (s.grad_fn is c.grad_fn, s.requires_grad, c.requires_grad), received, x.grad
 
-    assert_same_outcome(lambda lib: scenario(lib, use_both=True))
-    assert_same_outcome(lambda lib: scenario(lib, use_both=False))
+    assert_same_outcome(lambda lib: scenario(lib, use_both=True), device=device)
+    assert_same_outcome(lambda lib: scenario(lib, use_both=False), device=device)
 
 
-def test_mark_non_differentiable() -> None:
+def test_mark_non_differentiable(device: str) -> None:
     x_data = np.array([[3.0, -1.0, 2.0], [0.5, 4.0, -2.0]])
     cotangent = random_array((3,), "float64", 6)
 
@@ -134,10 +134,10 @@ def test_mark_non_differentiable() -> None:
         values.backward(leaf(lib, cotangent, False))
         return flags, values, index, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_function_without_grad_records_nothing() -> None:
+def test_function_without_grad_records_nothing(device: str) -> None:
     def scenario(lib: Any) -> list:
         x = leaf(lib, np.array([0.5, 1.0]))
         fn = _scaled_exp(lib, [])
@@ -146,10 +146,10 @@ def test_function_without_grad_records_nothing() -> None:
         plain = fn.apply(x.detach(), 2.0)
         return [(t.requires_grad, t.grad_fn is None, t) for t in (under_no_grad, plain)]
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_function_returning_its_input() -> None:
+def test_function_returning_its_input(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         class Identity(lib.autograd.Function):
             @staticmethod
@@ -165,7 +165,7 @@ def test_function_returning_its_input() -> None:
         (y * y).sum().backward()
         return type(y.grad_fn).__name__, x.is_leaf, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
 def test_function_saved_tensors_are_freed_after_backward() -> None:
@@ -221,7 +221,7 @@ def test_function_backward_errors() -> None:
     assert_raises_like_torch(save_non_tensor, TypeError)
 
 
-def test_function_double_backward() -> None:
+def test_function_double_backward(device: str) -> None:
     """backward written with differentiable ops gives second derivatives under create_graph."""
     x_data = np.array([-0.7, 0.4, 1.3])
 
@@ -242,10 +242,10 @@ def test_function_double_backward() -> None:
         (second,) = lib.autograd.grad(first.sum(), x)
         return first, second
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_once_differentiable_backward() -> None:
+def test_once_differentiable_backward(device: str) -> None:
     def scenario(lib: Any) -> Any:
         from_lib = lib.autograd.function.once_differentiable
 
@@ -263,10 +263,10 @@ def test_once_differentiable_backward() -> None:
         Double.apply(x).sum().backward()
         return x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_mark_dirty_moves_the_input_onto_the_function() -> None:
+def test_mark_dirty_moves_the_input_onto_the_function(device: str) -> None:
     def scenario(lib: Any, on_leaf: bool) -> tuple:
         class AddOneInPlace(lib.autograd.Function):
             @staticmethod
@@ -286,11 +286,11 @@ def test_mark_dirty_moves_the_input_onto_the_function() -> None:
         (z * z).sum().backward()
         return flags, z, x.grad
 
-    assert_same_outcome(lambda lib: scenario(lib, on_leaf=False))
-    assert_raises_like_torch(lambda lib: scenario(lib, on_leaf=True), RuntimeError)
+    assert_same_outcome(lambda lib: scenario(lib, on_leaf=False), device=device)
+    assert_raises_like_torch(lambda lib: scenario(lib, on_leaf=True), RuntimeError, device=device)
 
 
-def test_function_with_a_non_tensor_output() -> None:
+def test_function_with_a_non_tensor_output(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         received: list = []
 
@@ -309,10 +309,10 @@ def test_function_with_a_non_tensor_output() -> None:
         y.sum().backward()
         return count, received, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_function_with_setup_context() -> None:
+def test_function_with_setup_context(device: str) -> None:
     """torch 2's style: forward without ctx, and a separate setup_context."""
 
     def scenario(lib: Any) -> tuple:
@@ -336,10 +336,10 @@ def test_function_with_setup_context() -> None:
         y.sum().backward()
         return type(y.grad_fn).__name__, y, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_double_backward_through_saved_outputs_of_a_multi_output_function() -> None:
+def test_double_backward_through_saved_outputs_of_a_multi_output_function(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         class SinCos(lib.autograd.Function):
             @staticmethod
@@ -359,4 +359,4 @@ def test_double_backward_through_saved_outputs_of_a_multi_output_function() -> N
         (second,) = lib.autograd.grad(first.sum(), x)
         return first, second
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)

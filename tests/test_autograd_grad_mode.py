@@ -17,7 +17,7 @@ def _probe(lib: Any, x: Any) -> tuple[bool, bool]:
     return lib.is_grad_enabled(), (x * 2).requires_grad
 
 
-def test_context_managers_and_nesting() -> None:
+def test_context_managers_and_nesting(device: str) -> None:
     def nesting(lib: Any) -> list:
         x = leaf(lib, np.ones(2))
         seen = [_probe(lib, x)]
@@ -37,7 +37,7 @@ def test_context_managers_and_nesting() -> None:
         seen.append(_probe(lib, x))
         return seen
 
-    assert_same_outcome(nesting)
+    assert_same_outcome(nesting, device=device)
 
 
 def test_modes_are_restored_after_an_exception() -> None:
@@ -60,7 +60,7 @@ def test_modes_are_restored_after_an_exception() -> None:
     assert_same_outcome(raising)
 
 
-def test_set_grad_enabled_as_a_plain_call() -> None:
+def test_set_grad_enabled_as_a_plain_call(device: str) -> None:
     def plain_call(lib: Any) -> list:
         x = leaf(lib, np.ones(2))
         lib.set_grad_enabled(False)
@@ -70,10 +70,10 @@ def test_set_grad_enabled_as_a_plain_call() -> None:
             lib.set_grad_enabled(True)
         return [off, _probe(lib, x)]
 
-    assert_same_outcome(plain_call)
+    assert_same_outcome(plain_call, device=device)
 
 
-def test_decorators() -> None:
+def test_decorators(device: str) -> None:
     def decorated(lib: Any) -> list:
         x = leaf(lib, np.ones(2))
 
@@ -111,7 +111,7 @@ def test_decorators() -> None:
             seen.append(_probe(lib, x))
         return seen
 
-    assert_same_outcome(decorated)
+    assert_same_outcome(decorated, device=device)
 
 
 def test_decorated_function_keeps_its_name_and_restores_on_error() -> None:
@@ -134,7 +134,7 @@ def test_autograd_namespace_exports_the_same_managers() -> None:
     assert antorcha.autograd.grad_mode.no_grad is antorcha.no_grad
 
 
-def test_inference_mode() -> None:
+def test_inference_mode(device: str) -> None:
     def inference(lib: Any) -> list:
         x = leaf(lib, np.ones(2))
         with lib.inference_mode():
@@ -143,10 +143,10 @@ def test_inference_mode() -> None:
             disabled = _probe(lib, x)
         return [inside, disabled, _probe(lib, x)]
 
-    assert_same_outcome(inference)
+    assert_same_outcome(inference, device=device)
 
 
-def test_ops_under_no_grad_give_plain_leaves() -> None:
+def test_ops_under_no_grad_give_plain_leaves(device: str) -> None:
     x_data = random_array((2, 3), "float32", 0)
 
     def under_no_grad(lib: Any) -> tuple:
@@ -157,14 +157,14 @@ def test_ops_under_no_grad_give_plain_leaves() -> None:
         z.sum().backward()
         return y, y.requires_grad, y.is_leaf, y.grad_fn is None, z.requires_grad, x.grad
 
-    assert_same_outcome(under_no_grad)
+    assert_same_outcome(under_no_grad, device=device)
 
 
 # ---- detach ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_detach_shares_memory_and_leaves_the_graph(dtype: str) -> None:
+def test_detach_shares_memory_and_leaves_the_graph(dtype: str, device: str) -> None:
     x_data = random_array((2, 3), dtype, 1)
 
     def detached(lib: Any) -> tuple:
@@ -176,7 +176,7 @@ def test_detach_shares_memory_and_leaves_the_graph(dtype: str) -> None:
         (d * x).sum().backward()  # d is a constant: x.grad == d
         return flags, y.detach().clone(), x.grad
 
-    assert_same_outcome(detached)
+    assert_same_outcome(detached, device=device)
 
 
 def test_changing_a_detached_tensor_is_seen_by_backward() -> None:
@@ -189,7 +189,7 @@ def test_changing_a_detached_tensor_is_seen_by_backward() -> None:
     assert_raises_like_torch(modified_saved_output, RuntimeError)
 
 
-def test_dot_data_is_not_tracked() -> None:
+def test_dot_data_is_not_tracked(device: str) -> None:
     """`.data` is detach() without the version counter: torch does not see changes through it."""
 
     def through_data(lib: Any) -> tuple:
@@ -200,14 +200,14 @@ def test_dot_data_is_not_tracked() -> None:
         x.data.add_(1)  # the optimizer idiom on a leaf that requires grad
         return y.data.requires_grad, x.grad, x
 
-    assert_same_outcome(through_data)
+    assert_same_outcome(through_data, device=device)
 
 
-def test_detach_in_place() -> None:
+def test_detach_in_place(device: str) -> None:
     def detach_(lib: Any) -> tuple:
         x = leaf(lib, np.ones(2))
         y = x * 2
         y.detach_()
         return y.requires_grad, y.is_leaf, y.grad_fn is None
 
-    assert_same_outcome(detach_)
+    assert_same_outcome(detach_, device=device)

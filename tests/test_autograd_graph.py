@@ -61,12 +61,12 @@ def _inputs(lib: Any) -> tuple:
 
 
 @pytest.mark.parametrize("expression", list(GRAD_FN_EXPRESSIONS))
-def test_grad_fn_names(expression: str) -> None:
+def test_grad_fn_names(expression: str, device: str) -> None:
     def names(lib: Any) -> tuple:
         out = GRAD_FN_EXPRESSIONS[expression](lib, *_inputs(lib))
         return type(out.grad_fn).__name__, out.grad_fn.name()
 
-    assert_same_outcome(names)
+    assert_same_outcome(names, device=device)
 
 
 def graph_signature(node: Any, leaves: list, depth: int = 0) -> Any:
@@ -91,15 +91,15 @@ def _mlp(lib: Any) -> tuple[Any, list]:
     return loss, [w1, b1, w2, b2]
 
 
-def test_mlp_graph_structure() -> None:
+def test_mlp_graph_structure(device: str) -> None:
     def signature(lib: Any) -> Any:
         loss, leaves = _mlp(lib)
         return graph_signature(loss.grad_fn, leaves)
 
-    assert_same_outcome(signature)
+    assert_same_outcome(signature, device=device)
 
 
-def test_next_functions_share_nodes_and_point_at_leaves() -> None:
+def test_next_functions_share_nodes_and_point_at_leaves(device: str) -> None:
     def structure(lib: Any) -> tuple:
         x, y = leaf(lib, np.ones(2)), leaf(lib, np.ones(2), requires_grad=False)
         square = x * x
@@ -118,4 +118,4 @@ def test_next_functions_share_nodes_and_point_at_leaves() -> None:
             y.grad_fn,
         )
 
-    assert_same_outcome(structure)
+    assert_same_outcome(structure, device=device)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from autograd_helpers import (
+    AntorchaOn,
     assert_raises_like_torch,
     assert_same_outcome,
     leaf,
@@ -23,7 +24,7 @@ import antorcha
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_grad_returns_gradients_without_touching_dot_grad(dtype: str) -> None:
+def test_grad_returns_gradients_without_touching_dot_grad(dtype: str, device: str) -> None:
     x_data, w_data = random_array((3, 2), dtype, 0), random_array((2, 4), dtype, 1)
     cotangent = random_array((3, 4), dtype, 2)
 
@@ -34,10 +35,10 @@ def test_grad_returns_gradients_without_touching_dot_grad(dtype: str) -> None:
         scalar_grad = lib.autograd.grad((x * x).sum(), x)  # a single tensor input: a 1-tuple
         return type(grads).__name__, grads, scalar_grad, x.grad, w.grad, grads[0].requires_grad
 
-    assert_same_outcome(gradients)
+    assert_same_outcome(gradients, device=device)
 
 
-def test_grad_with_respect_to_intermediate_tensors() -> None:
+def test_grad_with_respect_to_intermediate_tensors(device: str) -> None:
     x_data = random_array((3,), "float64", 6)
 
     def intermediate(lib: Any) -> tuple:
@@ -53,11 +54,11 @@ def test_grad_with_respect_to_intermediate_tensors() -> None:
         y.backward()
         return g, x.grad
 
-    assert_same_outcome(intermediate)
-    assert_same_outcome(create_graph_then_backward)
+    assert_same_outcome(intermediate, device=device)
+    assert_same_outcome(create_graph_then_backward, device=device)
 
 
-def test_grad_runs_only_the_part_of_the_graph_it_needs() -> None:
+def test_grad_runs_only_the_part_of_the_graph_it_needs(device: str) -> None:
     """Below the requested inputs nothing runs: no hooks fire, no stale saved value is read."""
 
     def scenario(lib: Any) -> tuple:
@@ -71,10 +72,10 @@ def test_grad_runs_only_the_part_of_the_graph_it_needs() -> None:
         grads = lib.autograd.grad((y * y).sum(), y)
         return seen, grads, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_grad_of_several_outputs_sums_their_contributions() -> None:
+def test_grad_of_several_outputs_sums_their_contributions(device: str) -> None:
     x_data = random_array((4,), "float64", 3)
     cotangents = random_array((4,), "float64", 4), random_array((), "float64", 5)
 
@@ -84,31 +85,31 @@ def test_grad_of_several_outputs_sums_their_contributions() -> None:
         seeds = [leaf(lib, c, False) for c in cotangents]
         return lib.autograd.grad(outputs, [x], grad_outputs=seeds)
 
-    assert_same_outcome(gradients)
+    assert_same_outcome(gradients, device=device)
 
 
-def test_grad_frees_the_graph_unless_retained() -> None:
+def test_grad_frees_the_graph_unless_retained(device: str) -> None:
     def twice(lib: Any, retain: bool | None) -> Any:
         x = leaf(lib, np.array([0.3, 0.7]))
         y = (x.exp() * x).sum()
         first = lib.autograd.grad(y, x, retain_graph=retain)
         return first, lib.autograd.grad(y, x)
 
-    assert_raises_like_torch(lambda lib: twice(lib, None), RuntimeError)
-    assert_raises_like_torch(lambda lib: twice(lib, False), RuntimeError)
-    assert_same_outcome(lambda lib: twice(lib, True))
+    assert_raises_like_torch(lambda lib: twice(lib, None), RuntimeError, device=device)
+    assert_raises_like_torch(lambda lib: twice(lib, False), RuntimeError, device=device)
+    assert_same_outcome(lambda lib: twice(lib, True), device=device)
 
 
-def test_grad_allow_unused_and_materialize() -> None:
+def test_grad_allow_unused_and_materialize(device: str) -> None:
     def unused(lib: Any, **options: Any) -> Any:
         x, z = leaf(lib, np.array([1.0, 2.0])), leaf(lib, np.array([3.0]))
         return lib.autograd.grad((x * x).sum(), (x, z), **options)
 
-    raised = assert_raises_like_torch(unused, RuntimeError)
+    raised = assert_raises_like_torch(unused, RuntimeError, device=device)
     assert "allow_unused" in raised.message
-    assert_same_outcome(lambda lib: unused(lib, allow_unused=True))  # (grad, None)
-    assert_same_outcome(lambda lib: unused(lib, allow_unused=True, materialize_grads=True))
-    assert_same_outcome(lambda lib: unused(lib, materialize_grads=True))
+    assert_same_outcome(lambda lib: unused(lib, allow_unused=True), device=device)  # (grad, None)
+    assert_same_outcome(lambda lib: unused(lib, allow_unused=True, materialize_grads=True), device=device)
+    assert_same_outcome(lambda lib: unused(lib, materialize_grads=True), device=device)
 
 
 def test_grad_argument_errors() -> None:
@@ -148,7 +149,7 @@ SCALAR_FUNCTIONS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 @pytest.mark.parametrize("name", list(SCALAR_FUNCTIONS))
-def test_first_second_third_derivatives(name: str) -> None:
+def test_first_second_third_derivatives(name: str, device: str) -> None:
     x_data = np.array([-1.3, -0.4, 0.6, 1.7])
 
     def derivatives(lib: Any) -> list:
@@ -160,10 +161,10 @@ def test_first_second_third_derivatives(name: str) -> None:
             found.append(current)
         return found + [found[-1].requires_grad]
 
-    assert_same_outcome(derivatives)
+    assert_same_outcome(derivatives, device=device)
 
 
-def test_mixed_partial_derivatives() -> None:
+def test_mixed_partial_derivatives(device: str) -> None:
     x_data, y_data = np.array([0.5, -1.2]), np.array([1.5, 0.3])
 
     def partials(lib: Any) -> tuple:
@@ -175,7 +176,7 @@ def test_mixed_partial_derivatives() -> None:
         dxdx, dxdy_again = lib.autograd.grad(dx.sum(), (x, y))
         return dx, dy, dxdy, dydx, dxdx, dxdy_again
 
-    assert_same_outcome(partials)
+    assert_same_outcome(partials, device=device)
 
 
 def _mlp_loss(lib: Any, params: list, inputs: Any, targets: Any) -> Any:
@@ -186,7 +187,7 @@ def _mlp_loss(lib: Any, params: list, inputs: Any, targets: Any) -> Any:
     return ((logits - targets) ** 2).mean() + (logits.exp().sum(dim=1) + 1).log().mean()
 
 
-def test_hessian_vector_product_on_a_small_mlp() -> None:
+def test_hessian_vector_product_on_a_small_mlp(device: str) -> None:
     shapes = [(5, 3), (5,), (2, 5), (2,)]
     param_data = [random_array(s, "float64", 10 + i) * 0.7 for i, s in enumerate(shapes)]
     vector_data = [random_array(s, "float64", 20 + i) for i, s in enumerate(shapes)]
@@ -200,10 +201,10 @@ def test_hessian_vector_product_on_a_small_mlp() -> None:
         dot = sum((g * leaf(lib, v, False)).sum() for g, v in zip(grads, vector_data))
         return loss, grads, lib.autograd.grad(dot, params)
 
-    assert_same_outcome(hvp)
+    assert_same_outcome(hvp, device=device)
 
 
-def test_backward_with_create_graph_gives_differentiable_grads() -> None:
+def test_backward_with_create_graph_gives_differentiable_grads(device: str) -> None:
     x_data = np.array([0.2, -0.9, 1.4])
 
     def double_backward(lib: Any) -> tuple:
@@ -216,10 +217,10 @@ def test_backward_with_create_graph_gives_differentiable_grads() -> None:
         (second,) = lib.autograd.grad(first.sum(), x)
         return flags, first, second
 
-    assert_same_outcome(double_backward)
+    assert_same_outcome(double_backward, device=device)
 
 
-def test_grad_through_a_grad_used_as_a_penalty() -> None:
+def test_grad_through_a_grad_used_as_a_penalty(device: str) -> None:
     """A gradient penalty: the gradient is part of the loss that is then backpropagated."""
     w_data, x_data = random_array((3, 3), "float64", 40), random_array((4, 3), "float64", 41)
 
@@ -230,7 +231,7 @@ def test_grad_through_a_grad_used_as_a_penalty() -> None:
         ((dx**2).sum() + out).backward()
         return w.grad, x.grad
 
-    assert_same_outcome(penalty)
+    assert_same_outcome(penalty, device=device)
 
 
 # ---- gradcheck ------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ class _WrongSquare:
         return WrongSquare
 
 
-def test_gradcheck_passes_for_correct_functions() -> None:
+def test_gradcheck_passes_for_correct_functions(device: str) -> None:
     x_data, y_data = random_array((2, 3), "float64", 50), random_array((3,), "float64", 51)
 
     def checks(lib: Any) -> tuple:
@@ -267,10 +268,10 @@ def test_gradcheck_passes_for_correct_functions() -> None:
             lib.autograd.gradgradcheck(lambda a, b: (a * b).sigmoid(), (x, y)),
         )
 
-    assert_same_outcome(checks)
+    assert_same_outcome(checks, device=device)
 
 
-def test_gradcheck_catches_a_wrong_backward() -> None:
+def test_gradcheck_catches_a_wrong_backward(device: str) -> None:
     x_data = random_array((3,), "float64", 52)
 
     def raising(lib: Any) -> Any:
@@ -280,12 +281,12 @@ def test_gradcheck_catches_a_wrong_backward() -> None:
         x = leaf(lib, x_data)
         return lib.autograd.gradcheck(_WrongSquare.make(lib).apply, (x,), raise_exception=False)
 
-    assert_raises_like_torch(raising, RuntimeError)
-    assert_same_outcome(quiet)
-    assert quiet(antorcha) is False
+    assert_raises_like_torch(raising, RuntimeError, device=device)
+    assert_same_outcome(quiet, device=device)
+    assert quiet(AntorchaOn(device)) is False
 
 
-def test_gradgradcheck_catches_a_non_differentiable_backward() -> None:
+def test_gradgradcheck_catches_a_non_differentiable_backward(device: str) -> None:
     """A backward whose value is right but that detaches: first order passes, second fails."""
     x_data = random_array((3,), "float64", 53)
 
@@ -307,7 +308,7 @@ def test_gradgradcheck_catches_a_non_differentiable_backward() -> None:
             lib.autograd.gradgradcheck(DetachedSquare.apply, (x,), raise_exception=False),
         )
 
-    assert_same_outcome(checks)
+    assert_same_outcome(checks, device=device)
 
 
 def test_gradcheck_warns_on_single_precision() -> None:

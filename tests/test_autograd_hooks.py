@@ -22,7 +22,7 @@ def _snapshot(seen: list, tag: str) -> Any:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_hooks_on_a_leaf(dtype: str) -> None:
+def test_hooks_on_a_leaf(dtype: str, device: str) -> None:
     x_data, cotangent = X_DATA.astype(dtype), COTANGENT.astype(dtype)
 
     def scenario(lib: Any) -> tuple:
@@ -36,10 +36,10 @@ def test_hooks_on_a_leaf(dtype: str) -> None:
         (x.sin() * x).backward(leaf(lib, cotangent, False))
         return seen, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_hooks_on_non_leaves() -> None:
+def test_hooks_on_non_leaves(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         seen: list = []
         x = leaf(lib, X_DATA)
@@ -53,11 +53,11 @@ def test_hooks_on_non_leaves() -> None:
         z.backward(leaf(lib, COTANGENT, False))
         return seen, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
 @pytest.mark.parametrize("retain_first", [True, False])
-def test_hook_and_retain_grad(retain_first: bool) -> None:
+def test_hook_and_retain_grad(retain_first: bool, device: str) -> None:
     """retain_grad stores the gradient after every hook, whichever was registered first."""
 
     def scenario(lib: Any) -> tuple:
@@ -71,10 +71,10 @@ def test_hook_and_retain_grad(retain_first: bool) -> None:
         (y * y).backward(leaf(lib, COTANGENT, False))
         return y.grad, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_hook_runs_once_on_the_summed_gradient() -> None:
+def test_hook_runs_once_on_the_summed_gradient(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         seen: list = []
         x = leaf(lib, X_DATA)
@@ -84,10 +84,10 @@ def test_hook_runs_once_on_the_summed_gradient() -> None:
         (y * y + y.sin() + x).sum().backward()  # y and x each reached by several paths
         return seen, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_hooks_fire_during_autograd_grad() -> None:
+def test_hooks_fire_during_autograd_grad(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         seen: list = []
         x = leaf(lib, X_DATA)
@@ -97,7 +97,7 @@ def test_hooks_fire_during_autograd_grad() -> None:
         (gx,) = lib.autograd.grad((y * 2).sum(), x)
         return seen, gx, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
 def test_hook_errors() -> None:
@@ -111,7 +111,7 @@ def test_hook_errors() -> None:
     assert_raises_like_torch(bad_shape, RuntimeError)
 
 
-def test_grad_fn_post_hook_sees_input_and_output_gradients() -> None:
+def test_grad_fn_post_hook_sees_input_and_output_gradients(device: str) -> None:
     def scenario(lib: Any) -> list:
         seen: list = []
         x = leaf(lib, X_DATA)
@@ -120,10 +120,10 @@ def test_grad_fn_post_hook_sees_input_and_output_gradients() -> None:
         y.backward(leaf(lib, COTANGENT, False))
         return seen
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_retain_grad_survives_in_place_and_repeated_backward() -> None:
+def test_retain_grad_survives_in_place_and_repeated_backward(device: str) -> None:
     def scenario(lib: Any) -> tuple:
         x = leaf(lib, X_DATA)
         y = x * 2
@@ -134,4 +134,4 @@ def test_retain_grad_survives_in_place_and_repeated_backward() -> None:
         (y * y).sum().backward()
         return first, y.grad, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)

@@ -102,7 +102,7 @@ def test_in_place_on_a_leaf_that_requires_grad_raises_at_once(name: str) -> None
 
 
 @pytest.mark.parametrize("name", list(LEAF_IN_PLACE))
-def test_in_place_on_a_leaf_inside_no_grad_is_allowed(name: str) -> None:
+def test_in_place_on_a_leaf_inside_no_grad_is_allowed(name: str, device: str) -> None:
     def scenario(lib: Any) -> tuple:
         x = leaf(lib, X_DATA)
         with lib.no_grad():
@@ -110,7 +110,7 @@ def test_in_place_on_a_leaf_inside_no_grad_is_allowed(name: str) -> None:
         flags = (x.requires_grad, x.is_leaf, x.grad_fn is None)
         return flags, x, _backward(lib, x.exp() * x, x)
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
 # ---- in-place on non-leaves whose old value is not needed ------------------------------------
@@ -192,16 +192,16 @@ def _mul_by_own_detach(x: Any) -> Any:
 
 
 @pytest.mark.parametrize("name", list(WORKING_IN_PLACE))
-def test_in_place_on_non_leaves_matches_torch(name: str) -> None:
+def test_in_place_on_non_leaves_matches_torch(name: str, device: str) -> None:
     def scenario(lib: Any) -> tuple:
         x = leaf(lib, X_DATA)
         out = WORKING_IN_PLACE[name](lib, x)
         return out, type(out.grad_fn).__name__, _backward(lib, out, x)
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
-def test_in_place_after_backward_is_fine() -> None:
+def test_in_place_after_backward_is_fine(device: str) -> None:
     def scenario(lib: Any) -> Any:
         x = leaf(lib, X_DATA)
         y = x.exp()
@@ -211,11 +211,11 @@ def test_in_place_after_backward_is_fine() -> None:
             x.sub_(0.1 * x.grad)  # the SGD step
         return y, x, x.grad
 
-    assert_same_outcome(scenario)
+    assert_same_outcome(scenario, device=device)
 
 
 @pytest.mark.parametrize("name", ["y[0] += 1", "y[:, 0].mul_(2)", "y[1, 1] *= w", "v = y[0]; v.exp_()"])
-def test_in_place_on_a_view_of_a_non_leaf(name: str) -> None:
+def test_in_place_on_a_view_of_a_non_leaf(name: str, device: str) -> None:
     def scenario(lib: Any) -> Any:
         x = leaf(lib, random_array((2, 2), "float64", 2))
         w = leaf(lib, random_array((), "float64", 3))
@@ -231,12 +231,12 @@ def test_in_place_on_a_view_of_a_non_leaf(name: str) -> None:
             v.exp_()
         return y, _backward(lib, (y * y).sum(), x)
 
+    assert_same_outcome(scenario, device=device)
+
 
 def test_in_place_on_a_view_of_a_leaf_raises_like_torch() -> None:
     def scenario(lib: Any) -> Any:
         x = leaf(lib, random_array((2, 2), "float64", 2))
         x[0].mul_(2)
-
-    assert_same_outcome(scenario)
 
     assert_same_outcome(scenario)

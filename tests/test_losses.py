@@ -1,5 +1,7 @@
 """Losses of antorcha.nn against torch.nn: every reduction, both float dtypes, gradients of the
-input and the target under a random cotangent, torch's options, errors and stability."""
+input and the target under a random cotangent, torch's options, errors and stability. The
+comparisons run on every device (`device` fixture; torch stays on the cpu as the oracle); the
+extra tensors a loss takes (weights, targets) are made on the input's device."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from nn_helpers import DTYPES, assert_close, compare_with_torch, random_inputs, to_antorcha, torch_name
+from nn_helpers import (
+    DTYPES,
+    assert_close,
+    compare_with_torch,
+    on_device_of,
+    random_inputs,
+    to_antorcha,
+    torch_name,
+)
 
 import antorcha
 import antorcha.nn as nn
@@ -31,13 +41,16 @@ REGRESSION = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(("name", "kwargs", "node"), REGRESSION)
-def test_regression_losses_match_torch(dtype: type, reduction: str, name: str, kwargs: dict, node) -> None:
+def test_regression_losses_match_torch(
+    dtype: type, reduction: str, name: str, kwargs: dict, node, device: str
+) -> None:
     x, y = random_inputs([(4, 3), (4, 3)], dtype)
     x[0, 0] = y[0, 0]  # a zero difference: the kink of l1 and the centre of the quadratic pieces
     result, _ = compare_with_torch(
         lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kwargs),
         lambda a, b: getattr(TF, name)(a, b, reduction=reduction, **kwargs),
         [x, y],
+        device=device,
     )
     if node is not None:
         assert type(result.grad_fn).__name__ == node
@@ -45,30 +58,31 @@ def test_regression_losses_match_torch(dtype: type, reduction: str, name: str, k
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_regression_losses_with_weight(name: str, reduction: str) -> None:
+def test_regression_losses_with_weight(name: str, reduction: str, device: str) -> None:
     x, y, w = random_inputs([(4, 3), (4, 3), (4, 3)], np.float64)
     compare_with_torch(
         lambda a, b, c: getattr(F, name)(a, b, reduction=reduction, weight=c.abs()),
         lambda a, b, c: getattr(TF, name)(a, b, reduction=reduction, weight=c.abs()),
         [x, y, w],
         differentiable=[True, True, False],
+        device=device,
     )
 
 
-def test_regression_broadcast_warning_and_dtypes() -> None:
+def test_regression_broadcast_warning_and_dtypes(device: str) -> None:
     x, y = random_inputs([(3, 1), (3,)], np.float32)
     with warnings.catch_warnings(record=True) as ours:
         warnings.simplefilter("always")
-        result = F.mse_loss(antorcha.from_numpy(x), antorcha.from_numpy(y))
+        result = F.mse_loss(antorcha.from_numpy(x).to(device), antorcha.from_numpy(y).to(device))
     with warnings.catch_warnings(record=True) as theirs:
         warnings.simplefilter("always")
         expected = TF.mse_loss(torch.from_numpy(x), torch.from_numpy(y))
     assert torch_name(str(ours[0].message)) == str(theirs[0].message)
     assert ours[0].category is UserWarning
-    assert_close(result, expected)
+    assert_close(result, expected, device=device)
     # float32 input with a float64 or int64 target: torch's type promotion, gradient in float32
     for target in (y.reshape(3, 1).astype(np.float64), np.array([[1], [2], [3]], dtype=np.int64)):
-        compare_with_torch(F.mse_loss, TF.mse_loss, [x, target], differentiable=[True, False])
+        compare_with_torch(F.mse_loss, TF.mse_loss, [x, target], differentiable=[True, False], device=device)
     with (
         pytest.raises(
             RuntimeError, match=r"The size of tensor a \(3\) must match the size of tensor b \(4\)"
@@ -102,7 +116,9 @@ def _targets(shape: tuple, classes: int, ignore: int | None = None, seed: int = 
         {"weight": True, "ignore_index": 2, "label_smoothing": 0.1},
     ],
 )
-def test_cross_entropy_with_class_indices(dtype, reduction, input_shape, target_shape, options) -> None:
+def test_cross_entropy_with_class_indices(
+    dtype, reduction, input_shape, target_shape, options, device
+) -> None:
     (logits,) = random_inputs([input_shape], dtype, scale=2.0)
     classes = input_shape[0] if len(input_shape) == 1 else input_shape[1]
     kwargs = {k: v for k, v in options.items() if k != "weight"}
@@ -110,14 +126,14 @@ def test_cross_entropy_with_class_indices(dtype, reduction, input_shape, target_
     weight = np.linspace(0.5, 2.0, classes).astype(dtype) if options.get("weight") else None
 
     def ours(x, t):
-        w = None if weight is None else antorcha.from_numpy(weight.copy())
+        w = None if weight is None else on_device_of(x, weight)
         return F.cross_entropy(x, t, weight=w, reduction=reduction, **kwargs)
 
     def theirs(x, t):
         w = None if weight is None else torch.from_numpy(weight)
         return TF.cross_entropy(x, t, weight=w, reduction=reduction, **kwargs)
 
-    result, _ = compare_with_torch(ours, theirs, [logits, targets])
+    result, _ = compare_with_torch(ours, theirs, [logits, targets], device=device)
     if not kwargs.get("label_smoothing"):
         assert type(result.grad_fn).__name__ == "NllLossBackward0"
 
@@ -126,7 +142,7 @@ def test_cross_entropy_with_class_indices(dtype, reduction, input_shape, target_
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(5, 4), (3, 4, 2), (4,)])
 @pytest.mark.parametrize("options", [{}, {"weight": True}, {"label_smoothing": 0.3}])
-def test_cross_entropy_with_class_probabilities(dtype, reduction, shape, options) -> None:
+def test_cross_entropy_with_class_probabilities(dtype, reduction, shape, options, device) -> None:
     logits, raw = random_inputs([shape, shape], dtype, scale=2.0)
     class_dim = 0 if len(shape) == 1 else 1
     probabilities = np.exp(raw) / np.exp(raw).sum(axis=class_dim, keepdims=True)
@@ -136,7 +152,7 @@ def test_cross_entropy_with_class_probabilities(dtype, reduction, shape, options
         lambda x, p: F.cross_entropy(
             x,
             p,
-            None if weight is None else antorcha.from_numpy(weight.copy()),
+            None if weight is None else on_device_of(x, weight),
             reduction=reduction,
             label_smoothing=smoothing,
         ),
@@ -148,6 +164,7 @@ def test_cross_entropy_with_class_probabilities(dtype, reduction, shape, options
             label_smoothing=smoothing,
         ),
         [logits, probabilities.astype(dtype)],
+        device=device,
     )
 
 
@@ -156,7 +173,7 @@ def test_cross_entropy_with_class_probabilities(dtype, reduction, shape, options
 @pytest.mark.parametrize(
     "options", [{}, {"weight": True}, {"ignore_index": 0}, {"weight": True, "ignore_index": 3}]
 )
-def test_nll_loss_matches_torch(dtype, reduction, options) -> None:
+def test_nll_loss_matches_torch(dtype, reduction, options, device) -> None:
     (log_probs,) = random_inputs([(6, 4)], dtype)
     targets = _targets((6,), 4, options.get("ignore_index"), seed=2)
     weight = np.array([0.2, 1.0, 3.0, 0.7], dtype=dtype) if options.get("weight") else None
@@ -165,7 +182,7 @@ def test_nll_loss_matches_torch(dtype, reduction, options) -> None:
         lambda x, t: F.nll_loss(
             x,
             t,
-            None if weight is None else antorcha.from_numpy(weight.copy()),
+            None if weight is None else on_device_of(x, weight),
             ignore_index=ignore,
             reduction=reduction,
         ),
@@ -177,20 +194,21 @@ def test_nll_loss_matches_torch(dtype, reduction, options) -> None:
             reduction=reduction,
         ),
         [log_probs, targets],
+        device=device,
     )
 
 
-def test_all_targets_ignored_gives_nan_like_torch() -> None:
+def test_all_targets_ignored_gives_nan_like_torch(device: str) -> None:
     logits = np.zeros((2, 3), dtype=np.float32)
     targets = np.array([-100, -100], dtype=np.int64)
-    compare_with_torch(F.cross_entropy, TF.cross_entropy, [logits, targets], equal_nan=True)
+    compare_with_torch(F.cross_entropy, TF.cross_entropy, [logits, targets], device=device, equal_nan=True)
 
 
 # ---- binary cross entropy ------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("with_weight", [False, True])
-def test_binary_cross_entropy_matches_torch(dtype, reduction, with_weight) -> None:
+def test_binary_cross_entropy_matches_torch(dtype, reduction, with_weight, device) -> None:
     rng = np.random.default_rng(0)
     probabilities = rng.uniform(0.05, 0.95, size=(4, 3)).astype(dtype)
     probabilities[0, :2] = [0.0, 1.0]  # log clamped at -100, as torch does
@@ -198,12 +216,13 @@ def test_binary_cross_entropy_matches_torch(dtype, reduction, with_weight) -> No
     weight = rng.uniform(0.5, 2, size=(3,)).astype(dtype) if with_weight else None
     result, _ = compare_with_torch(
         lambda x, y: F.binary_cross_entropy(
-            x, y, None if weight is None else antorcha.from_numpy(weight.copy()), reduction=reduction
+            x, y, None if weight is None else on_device_of(x, weight), reduction=reduction
         ),
         lambda x, y: TF.binary_cross_entropy(
             x, y, None if weight is None else torch.from_numpy(weight), reduction=reduction
         ),
         [probabilities, targets],
+        device=device,
     )
     assert type(result.grad_fn).__name__ == "BinaryCrossEntropyBackward0"
 
@@ -211,7 +230,7 @@ def test_binary_cross_entropy_matches_torch(dtype, reduction, with_weight) -> No
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weights", [(), ("weight",), ("pos_weight",), ("weight", "pos_weight")])
-def test_bce_with_logits_matches_torch(dtype, reduction, weights) -> None:
+def test_bce_with_logits_matches_torch(dtype, reduction, weights, device) -> None:
     logits, targets = random_inputs([(4, 3), (4, 3)], dtype, scale=3.0)
     logits[0, :2] = [1000.0, -1000.0]
     targets = 1 / (1 + np.exp(-targets))
@@ -219,33 +238,38 @@ def test_bce_with_logits_matches_torch(dtype, reduction, weights) -> None:
     extra = {name: rng.uniform(0.5, 2, size=(3,)).astype(dtype) for name in weights}
     result, _ = compare_with_torch(
         lambda x, y: F.binary_cross_entropy_with_logits(
-            x, y, reduction=reduction, **{k: antorcha.from_numpy(v.copy()) for k, v in extra.items()}
+            x, y, reduction=reduction, **{k: on_device_of(x, v) for k, v in extra.items()}
         ),
         lambda x, y: TF.binary_cross_entropy_with_logits(
             x, y, reduction=reduction, **{k: torch.from_numpy(v) for k, v in extra.items()}
         ),
         [logits, targets.astype(dtype)],
+        device=device,
     )
     assert type(result.grad_fn).__name__ == "BinaryCrossEntropyWithLogitsBackward0"
 
 
 # ---- stability -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_large_logits_stay_finite(dtype) -> None:
+def test_large_logits_stay_finite(dtype, device) -> None:
     logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]], dtype=dtype)
     targets = np.array([1, 1], dtype=np.int64)
-    result, _ = compare_with_torch(F.cross_entropy, TF.cross_entropy, [logits, targets])
+    result, _ = compare_with_torch(F.cross_entropy, TF.cross_entropy, [logits, targets], device=device)
     assert np.isfinite(result.item())
     compare_with_torch(
-        lambda x: F.cross_entropy(x, antorcha.tensor([0, 2]), label_smoothing=0.1),
+        lambda x: F.cross_entropy(x, antorcha.tensor([0, 2], device=x.device), label_smoothing=0.1),
         lambda x: TF.cross_entropy(x, torch.tensor([0, 2]), label_smoothing=0.1),
         [logits],
+        device=device,
     )
     flat = logits.reshape(-1)
     compare_with_torch(
-        lambda x: F.binary_cross_entropy_with_logits(x, antorcha.ones(6, dtype=x.dtype) * 0.5),
+        lambda x: F.binary_cross_entropy_with_logits(
+            x, antorcha.ones(6, dtype=x.dtype, device=x.device) * 0.5
+        ),
         lambda x: TF.binary_cross_entropy_with_logits(x, torch.ones(6, dtype=x.dtype) * 0.5),
         [flat],
+        device=device,
     )
 
 
@@ -254,12 +278,12 @@ def test_large_logits_stay_finite(dtype) -> None:
     [
         (lambda x: F.mse_loss(x, x.detach() * 0.5 + 1), lambda x: TF.mse_loss(x, x.detach() * 0.5 + 1)),
         (
-            lambda x: F.cross_entropy(x, antorcha.tensor([0, 2, 1])),
+            lambda x: F.cross_entropy(x, antorcha.tensor([0, 2, 1], device=x.device)),
             lambda x: TF.cross_entropy(x, torch.tensor([0, 2, 1])),
         ),
         (
             lambda x: F.binary_cross_entropy_with_logits(
-                x, x.detach().sigmoid(), pos_weight=antorcha.ones(3) * 2
+                x, x.detach().sigmoid(), pos_weight=antorcha.ones(3, device=x.device) * 2
             ),
             lambda x: TF.binary_cross_entropy_with_logits(
                 x, x.detach().sigmoid(), pos_weight=torch.ones(3) * 2
@@ -272,16 +296,16 @@ def test_large_logits_stay_finite(dtype) -> None:
         (lambda x: F.huber_loss(x * x, x.detach()), lambda x: TF.huber_loss(x * x, x.detach())),
     ],
 )
-def test_loss_second_derivatives_match_torch(ours, theirs) -> None:
+def test_loss_second_derivatives_match_torch(ours, theirs, device: str) -> None:
     (x_np,) = random_inputs([(3, 3)], np.float64, seed=4)
     x_t = torch.tensor(x_np, requires_grad=True)
     (g_t,) = torch.autograd.grad(theirs(x_t), x_t, create_graph=True)
     (gg_t,) = torch.autograd.grad((g_t * g_t).sum(), x_t)
-    x_a = antorcha.tensor(x_np, requires_grad=True)
+    x_a = antorcha.tensor(x_np, requires_grad=True, device=device)
     (g_a,) = antorcha.autograd.grad(ours(x_a), x_a, create_graph=True)
     (gg_a,) = antorcha.autograd.grad((g_a * g_a).sum(), x_a)
-    assert_close(g_a, g_t)
-    assert_close(gg_a, gg_t, rtol=1e-8, atol=1e-12)
+    assert_close(g_a, g_t, device=device)
+    assert_close(gg_a, gg_t, device=device, rtol=1e-8, atol=1e-12)
 
 
 # ---- modules -------------------------------------------------------------------------------------
@@ -302,13 +326,13 @@ def test_loss_second_derivatives_match_torch(ours, theirs) -> None:
         ("BCEWithLogitsLoss", {}, lambda s: np.random.default_rng(1).uniform(size=s)),
     ],
 )
-def test_loss_modules_match_torch(name, kwargs, make_target) -> None:
+def test_loss_modules_match_torch(name, kwargs, make_target, device) -> None:
     shape = (4, 3)
     x = np.random.default_rng(0).uniform(0.1, 0.9, size=shape)
     target = make_target(shape)
     target = target if target.dtype == np.int64 else target.astype(np.float64)
     ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs)
-    compare_with_torch(ours, theirs, [x, target])
+    compare_with_torch(ours, theirs, [x, target], device=device)
     assert repr(ours) == repr(theirs)
 
 

@@ -1,5 +1,6 @@
 """Layers and activations of antorcha.nn against torch.nn: forward values and gradients of inputs
-and weights under a random cotangent, in float32 and float64."""
+and weights under a random cotangent, in float32 and float64, on every device (`device` fixture;
+torch stays on the cpu as the oracle)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 OUR_DTYPE = {np.float32: antorcha.float32, np.float64: antorcha.float64}
 
 
-def _module_pair(name: str, dtype: type, *args, **kwargs) -> tuple[nn.Module, torch.nn.Module]:
+def _module_pair(name: str, dtype: type, device: str, *args, **kwargs) -> tuple[nn.Module, torch.nn.Module]:
+    """torch's module and antorcha's with the same weights; antorcha's moved to `device`."""
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(*args, **kwargs).to(TORCH_DTYPE[dtype])
     ours = getattr(nn, name)(*args, **kwargs).to(OUR_DTYPE[dtype])
     copy_weights(theirs, ours)
-    return ours, theirs
+    return ours.to(device), theirs
 
 
 # ---- Linear --------------------------------------------------------------------------------------
@@ -40,10 +42,10 @@ def _module_pair(name: str, dtype: type, *args, **kwargs) -> tuple[nn.Module, to
 @pytest.mark.parametrize(
     ("input_shape", "bias"), [((5, 4), True), ((2, 3, 4), True), ((5, 4), False), ((4,), True)]
 )
-def test_linear_matches_torch(dtype: type, input_shape: tuple, bias: bool) -> None:
-    ours, theirs = _module_pair("Linear", dtype, 4, 3, bias=bias)
+def test_linear_matches_torch(dtype: type, input_shape: tuple, bias: bool, device: str) -> None:
+    ours, theirs = _module_pair("Linear", dtype, device, 4, 3, bias=bias)
     (x,) = random_inputs([input_shape], dtype)
-    compare_with_torch(ours, theirs, [x], params=paired_parameters(ours, theirs))
+    compare_with_torch(ours, theirs, [x], params=paired_parameters(ours, theirs), device=device)
 
 
 def test_linear_options_and_graph() -> None:
@@ -57,15 +59,15 @@ def test_linear_options_and_graph() -> None:
         nn.Linear(5, 2)(antorcha.randn(4, 3))
 
 
-def test_identity_flatten_unflatten() -> None:
-    x = antorcha.randn(2, 3, 4)
+def test_identity_flatten_unflatten(device: str) -> None:
+    x = antorcha.randn(2, 3, 4, device=device)
     assert nn.Identity(1, key="ignored")(x) is x
     for ours, theirs in [
         (nn.Flatten(), torch.nn.Flatten()),
         (nn.Flatten(0, 1), torch.nn.Flatten(0, 1)),
         (nn.Unflatten(2, (2, 2)), torch.nn.Unflatten(2, (2, 2))),
     ]:
-        compare_with_torch(ours, theirs, random_inputs([(2, 3, 4)], np.float64))
+        compare_with_torch(ours, theirs, random_inputs([(2, 3, 4)], np.float64), device=device)
         assert repr(ours) == repr(theirs)
     with pytest.raises(TypeError):
         nn.Unflatten(1, 4)
@@ -89,11 +91,11 @@ ACTIVATIONS = [
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("name", "args", "node"), ACTIVATIONS)
-def test_activation_matches_torch(dtype: type, name: str, args: tuple, node: str) -> None:
+def test_activation_matches_torch(dtype: type, name: str, args: tuple, node: str, device: str) -> None:
     ours, theirs = getattr(nn, name)(*args), getattr(torch.nn, name)(*args)
     x = random_inputs([(4, 6)], dtype, scale=3.0)[0]
     x[0, :3] = [40.0, -40.0, 0.0]  # saturated and kink values
-    result, _ = compare_with_torch(ours, theirs, [x])
+    result, _ = compare_with_torch(ours, theirs, [x], device=device)
     assert type(result.grad_fn).__name__ == node
     assert repr(ours) == repr(theirs)
 
@@ -115,8 +117,8 @@ def test_activation_matches_torch(dtype: type, name: str, args: tuple, node: str
         (lambda x: F.logsigmoid(x), lambda x: torch.nn.functional.logsigmoid(x)),
     ],
 )
-def test_functional_activation_matches_torch(dtype: type, ours, theirs) -> None:
-    compare_with_torch(ours, theirs, random_inputs([(3, 5)], dtype, scale=2.0))
+def test_functional_activation_matches_torch(dtype: type, ours, theirs, device: str) -> None:
+    compare_with_torch(ours, theirs, random_inputs([(3, 5)], dtype, scale=2.0), device=device)
 
 
 def test_activation_edge_cases() -> None:
@@ -144,16 +146,16 @@ def test_activation_edge_cases() -> None:
         (lambda x: F.layer_norm(x, (4,)), lambda x: torch.nn.functional.layer_norm(x, (4,))),
     ],
 )
-def test_second_derivatives_match_torch(ours, theirs) -> None:
+def test_second_derivatives_match_torch(ours, theirs, device: str) -> None:
     (x_np, v_np) = random_inputs([(3, 4), (3, 4)], np.float64, seed=3)
     x_t = torch.tensor(x_np, requires_grad=True)
     (g_t,) = torch.autograd.grad(theirs(x_t), x_t, torch.tensor(v_np), create_graph=True)
     (gg_t,) = torch.autograd.grad((g_t * g_t).sum(), x_t)
-    x_a = antorcha.tensor(x_np, requires_grad=True)
-    (g_a,) = antorcha.autograd.grad(ours(x_a), x_a, antorcha.tensor(v_np), create_graph=True)
+    x_a = antorcha.tensor(x_np, requires_grad=True, device=device)
+    (g_a,) = antorcha.autograd.grad(ours(x_a), x_a, antorcha.tensor(v_np, device=device), create_graph=True)
     (gg_a,) = antorcha.autograd.grad((g_a * g_a).sum(), x_a)
-    assert_close(g_a, g_t)
-    assert_close(gg_a, gg_t, rtol=1e-8, atol=1e-10)
+    assert_close(g_a, g_t, device=device)
+    assert_close(gg_a, gg_t, device=device, rtol=1e-8, atol=1e-10)
 
 
 # ---- LayerNorm -----------------------------------------------------------------------------------
@@ -168,19 +170,21 @@ def test_second_derivatives_match_torch(ours, theirs) -> None:
         (4, {"eps": 1e-3}),
     ],
 )
-def test_layer_norm_matches_torch(dtype: type, shape, kwargs: dict) -> None:
-    ours, theirs = _module_pair("LayerNorm", dtype, shape, **kwargs)
+def test_layer_norm_matches_torch(dtype: type, shape, kwargs: dict, device: str) -> None:
+    ours, theirs = _module_pair("LayerNorm", dtype, device, shape, **kwargs)
     with torch.no_grad():  # non-trivial affine parameters
         for param in theirs.parameters():
             param.normal_()
-    copy_weights(theirs, ours)
+    copy_weights(theirs, ours)  # into the parameters on `device`, as torch's load_state_dict does
     (x,) = random_inputs([(2, 3, 4)], dtype, scale=2.0)
-    result, _ = compare_with_torch(ours, theirs, [x], params=paired_parameters(ours, theirs), atol=1e-5)
+    result, _ = compare_with_torch(
+        ours, theirs, [x], params=paired_parameters(ours, theirs), device=device, atol=1e-5
+    )
     assert type(result.grad_fn).__name__ == "NativeLayerNormBackward0"
     assert repr(ours) == repr(theirs)
 
 
-def test_layer_norm_errors_and_functional() -> None:
+def test_layer_norm_errors_and_functional(device: str) -> None:
     with pytest.raises(RuntimeError) as ours:
         F.layer_norm(antorcha.randn(3, 4), (3,))
     with pytest.raises(RuntimeError) as theirs:
@@ -191,6 +195,7 @@ def test_layer_norm_errors_and_functional() -> None:
         lambda x, w, b: F.layer_norm(x, (5,), w, b, 1e-6),
         lambda x, w, b: torch.nn.functional.layer_norm(x, (5,), w, b, 1e-6),
         [x, w, b],
+        device=device,
     )
 
 
@@ -199,17 +204,17 @@ def test_layer_norm_errors_and_functional() -> None:
 @pytest.mark.parametrize(
     "kwargs", [{}, {"padding_idx": 1}, {"padding_idx": -1}, {"scale_grad_by_freq": True}, {"max_norm": 1.0}]
 )
-def test_embedding_matches_torch(dtype: type, kwargs: dict) -> None:
-    ours, theirs = _module_pair("Embedding", dtype, 6, 3, **kwargs)
+def test_embedding_matches_torch(dtype: type, kwargs: dict, device: str) -> None:
+    ours, theirs = _module_pair("Embedding", dtype, device, 6, 3, **kwargs)
     indices = np.array([[1, 2, 1], [5, 0, 1]], dtype=np.int64)
-    result = ours(antorcha.from_numpy(indices))
+    result = ours(antorcha.from_numpy(indices).to(device))
     expected = theirs(torch.from_numpy(indices))
-    assert_close(result, expected)
+    assert_close(result, expected, device=device)
     cotangent = np.random.default_rng(0).standard_normal(result.shape).astype(dtype)
-    result.backward(antorcha.from_numpy(cotangent))
+    result.backward(antorcha.from_numpy(cotangent).to(device))
     expected.backward(torch.from_numpy(cotangent))
-    assert_close(ours.weight.grad, theirs.weight.grad)
-    assert_close(ours.weight, theirs.weight)  # max_norm renormalises in place
+    assert_close(ours.weight.grad, theirs.weight.grad, device=device)
+    assert_close(ours.weight, theirs.weight, device=device)  # max_norm renormalises in place
     assert type(result.grad_fn).__name__ == "EmbeddingBackward0"
     assert repr(ours) == repr(theirs)
 
@@ -230,22 +235,23 @@ def test_embedding_padding_row_and_errors() -> None:
 
 
 # ---- Dropout -------------------------------------------------------------------------------------
-def test_dropout_training_and_eval() -> None:
+def test_dropout_training_and_eval(device: str) -> None:
     antorcha.manual_seed(0)
     layer = nn.Dropout(0.25)
-    x = antorcha.ones(200, 50, requires_grad=True)
+    x = antorcha.ones(200, 50, requires_grad=True, device=device)
     y = layer(x)
-    values = y.detach().numpy()
+    assert y.device == x.device
+    values = y.detach().cpu().numpy()
     assert set(np.unique(values)) <= {0.0, np.float32(1 / 0.75)}
     assert abs((values == 0).mean() - 0.25) < 0.02
-    y.backward(antorcha.ones(200, 50))
-    np.testing.assert_array_equal(x.grad.numpy(), values)
+    y.backward(antorcha.ones(200, 50, device=device))
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), values)
     layer.eval()
     assert layer(x) is x
     assert repr(layer) == repr(torch.nn.Dropout(0.25))
     assert F.dropout(x, 0.0) is x
-    np.testing.assert_array_equal(F.dropout(x.detach(), 1.0).numpy(), 0)
-    assert F.dropout(x.detach(), 0.5).numpy().min() == 0  # training=True is the functional default
+    np.testing.assert_array_equal(F.dropout(x.detach(), 1.0).cpu().numpy(), 0)
+    assert F.dropout(x.detach(), 0.5).cpu().numpy().min() == 0  # training=True is the functional default
     with pytest.raises(
         ValueError, match=re.escape("dropout probability has to be between 0 and 1, but got 1.5")
     ):
@@ -257,12 +263,12 @@ def test_dropout_training_and_eval() -> None:
 
 
 # ---- one_hot -------------------------------------------------------------------------------------
-def test_one_hot_matches_torch() -> None:
+def test_one_hot_matches_torch(device: str) -> None:
     labels = np.array([[0, 3], [2, 1]], dtype=np.int64)
     for classes in (-1, 5):
-        ours = F.one_hot(antorcha.from_numpy(labels), classes)
+        ours = F.one_hot(antorcha.from_numpy(labels).to(device), classes)
         theirs = torch.nn.functional.one_hot(torch.from_numpy(labels), classes)
-        assert_close(ours, theirs)
+        assert_close(ours, theirs, device=device)
     for bad, kwargs in [(antorcha.tensor([1, 2]), {"num_classes": 2}), (antorcha.tensor([-1, 2]), {})]:
         with pytest.raises(RuntimeError) as ours_error:
             F.one_hot(bad, **kwargs)
@@ -275,7 +281,7 @@ def test_one_hot_matches_torch() -> None:
         F.one_hot(antorcha.tensor([1.0]))
 
 
-def test_mlp_of_the_lesson_matches_torch() -> None:
+def test_mlp_of_the_lesson_matches_torch(device: str) -> None:
     """The lesson's MLP: Linear(10,100) -> relu -> Linear(100,1), MSE loss, one backward."""
 
     class OurMLP(nn.Module):
@@ -298,12 +304,13 @@ def test_mlp_of_the_lesson_matches_torch() -> None:
 
     theirs, ours = TorchMLP(), OurMLP()
     copy_weights(theirs, ours)
+    ours.to(device)
     x, y = random_inputs([(32, 10), (32, 1)], np.float32)
     loss_t = torch.nn.MSELoss()(theirs(torch.from_numpy(x)), torch.from_numpy(y))
-    loss_a = nn.MSELoss()(ours(antorcha.from_numpy(x)), antorcha.from_numpy(y))
-    assert_close(loss_a, loss_t)
+    loss_a = nn.MSELoss()(ours(antorcha.from_numpy(x).to(device)), antorcha.from_numpy(y).to(device))
+    assert_close(loss_a, loss_t, device=device)
     loss_t.backward()
     loss_a.backward()
     for mine, reference in paired_parameters(ours, theirs):
-        assert_close(mine.grad, reference.grad)
-    assert to_numpy(to_antorcha(loss_t)).shape == ()
+        assert_close(mine.grad, reference.grad, device=device)
+    assert to_numpy(to_antorcha(loss_t, device=device)).shape == ()

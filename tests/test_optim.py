@@ -1,4 +1,5 @@
-"""antorcha.optim against torch.optim: 100 steps of a small MLP from identical weights and data."""
+"""antorcha.optim against torch.optim: 100 steps of a small MLP from identical weights and data,
+with antorcha's parameters on every device (`device` fixture; torch stays on the cpu)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def _config_id(config: tuple[str, dict[str, Any]]) -> str:
     return name + "".join(f"-{k}={v}" for k, v in options.items())
 
 
-def _run_both(name: str, options: dict[str, Any], dtype: Any, steps: int, **kwargs: Any) -> float:
-    ours, theirs = make_models(dtype)
+def _run_both(
+    name: str, options: dict[str, Any], dtype: Any, steps: int, device: str, **kwargs: Any
+) -> tuple[float, float]:
+    ours, theirs = make_models(dtype, device=device)
     our_opt = getattr(optim, name)(ours.params, **options)
     their_opt = getattr(torch.optim, name)(theirs.params, **options)
     mine = train(ours, our_opt, steps, **kwargs)
@@ -61,15 +64,15 @@ def _run_both(name: str, options: dict[str, Any], dtype: Any, steps: int, **kwar
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("config", CONFIGS, ids=[_config_id(c) for c in CONFIGS])
-def test_matches_torch_over_100_steps(config: tuple[str, dict[str, Any]], dtype: Any) -> None:
+def test_matches_torch_over_100_steps(config: tuple[str, dict[str, Any]], dtype: Any, device: str) -> None:
     name, options = config
-    _run_both(name, options, dtype, steps=100)
+    _run_both(name, options, dtype, steps=100, device=device)
 
 
 @pytest.mark.parametrize("name", CLASSES)
-def test_closure_matches_torch_and_returns_loss(name: str) -> None:
-    _run_both(name, {"lr": 0.005}, np.float64, steps=30, use_closure=True)
-    ours, _ = make_models(np.float32)
+def test_closure_matches_torch_and_returns_loss(name: str, device: str) -> None:
+    _run_both(name, {"lr": 0.005}, np.float64, steps=30, device=device, use_closure=True)
+    ours, _ = make_models(np.float32, device=device)
     optimizer = getattr(optim, name)(ours.params, lr=0.01)
     loss = optimizer.step(ours.closure_for(optimizer))
     assert isinstance(loss, antorcha.Tensor)
@@ -98,8 +101,8 @@ def _grouped(params: list[Any], name: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", CLASSES)
-def test_two_param_groups(name: str, dtype: Any) -> None:
-    ours, theirs = make_models(dtype)
+def test_two_param_groups(name: str, dtype: Any, device: str) -> None:
+    ours, theirs = make_models(dtype, device=device)
     our_opt = getattr(optim, name)(_grouped(ours.params, name), lr=0.005)
     their_opt = getattr(torch.optim, name)(_grouped(theirs.params, name), lr=0.005)
     assert [sorted(g) for g in our_opt.param_groups] == [sorted(g) for g in their_opt.param_groups]
@@ -112,8 +115,8 @@ def test_two_param_groups(name: str, dtype: Any) -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", CLASSES)
-def test_state_dict_resume_continues_the_same_trajectory(name: str, dtype: Any) -> None:
-    ours, theirs = make_models(dtype)
+def test_state_dict_resume_continues_the_same_trajectory(name: str, dtype: Any, device: str) -> None:
+    ours, theirs = make_models(dtype, device=device)
     our_opt = getattr(optim, name)(_grouped(ours.params, name))
     their_opt = getattr(torch.optim, name)(_grouped(theirs.params, name))
     first = train(ours, our_opt, 25), train(theirs, their_opt, 25)
@@ -130,7 +133,7 @@ def test_state_dict_resume_continues_the_same_trajectory(name: str, dtype: Any) 
     compare_runs(ours, theirs, first[0] + second[0], first[1] + second[1], dtype)
 
     # and the resumed run is the uninterrupted one
-    uninterrupted, _ = make_models(dtype)
+    uninterrupted, _ = make_models(dtype, device=device)
     whole = train(uninterrupted, getattr(optim, name)(_grouped(uninterrupted.params, name)), 50)
     np.testing.assert_allclose(uninterrupted.losses, ours.losses, rtol=1e-12, atol=0)
     for mine, reference in zip(whole[-1], second[0][-1]):
@@ -149,12 +152,12 @@ def _assert_same_layout(saved: dict[str, Any], their_saved: dict[str, Any]) -> N
         for key, value in state.items():
             assert isinstance(value, antorcha.Tensor)
             expected = their_state[key].numpy()
-            assert value.numpy().dtype == expected.dtype, key
-            np.testing.assert_allclose(value.numpy(), expected, rtol=1e-4, atol=1e-6, err_msg=key)
+            assert value.cpu().numpy().dtype == expected.dtype, key
+            np.testing.assert_allclose(value.cpu().numpy(), expected, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
-def test_state_is_keyed_by_parameter_with_torch_keys() -> None:
-    ours, theirs = make_models(np.float32)
+def test_state_is_keyed_by_parameter_with_torch_keys(device: str) -> None:
+    ours, theirs = make_models(np.float32, device=device)
     our_opt, their_opt = optim.Adam(ours.params, amsgrad=True), torch.optim.Adam(theirs.params, amsgrad=True)
     assert len(our_opt.state) == 0  # created lazily
     train(ours, our_opt, 2)
@@ -175,38 +178,38 @@ def test_sgd_without_momentum_keeps_no_state() -> None:
     assert our_opt.state_dict()["state"] == their_opt.state_dict()["state"] == {}
 
 
-def test_adagrad_state_is_created_eagerly() -> None:
-    ours, _ = make_models(np.float32)
+def test_adagrad_state_is_created_eagerly(device: str) -> None:
+    ours, _ = make_models(np.float32, device=device)
     optimizer = optim.Adagrad(ours.params, initial_accumulator_value=0.5)
     assert len(optimizer.state) == 4
-    assert np.all(optimizer.state[ours.params[0]]["sum"].numpy() == 0.5)
+    assert np.all(optimizer.state[ours.params[0]]["sum"].cpu().numpy() == 0.5)
 
 
-def test_parameters_without_grad_are_skipped() -> None:
-    ours, theirs = make_models(np.float64)
+def test_parameters_without_grad_are_skipped(device: str) -> None:
+    ours, theirs = make_models(np.float64, device=device)
     our_opt, their_opt = optim.Adam(ours.params, lr=0.1), torch.optim.Adam(theirs.params, lr=0.1)
     for model, opt in ((ours, our_opt), (theirs, their_opt)):
         model.params[3].requires_grad_(False)
         train(model, opt, 5)
-    np.testing.assert_array_equal(ours.params[3].numpy(), theirs.params[3].detach().numpy())
+    np.testing.assert_array_equal(ours.params[3].cpu().numpy(), theirs.params[3].detach().numpy())
     assert ours.params[3] not in our_opt.state
     compare_runs(ours, theirs, [ours.snapshot()], [theirs.snapshot()], np.float64)
 
 
-def test_zero_grad() -> None:
-    ours, _ = make_models(np.float32)
+def test_zero_grad(device: str) -> None:
+    ours, _ = make_models(np.float32, device=device)
     optimizer = optim.SGD(ours.params)
     ours.loss().backward()
     grad = ours.params[0].grad
     optimizer.zero_grad(set_to_none=False)
     assert ours.params[0].grad is grad
-    assert np.all(grad.numpy() == 0)
+    assert np.all(grad.cpu().numpy() == 0)
     optimizer.zero_grad()
     assert all(p.grad is None for p in ours.params)
 
 
-def test_step_modifies_the_parameter_in_place_and_records_nothing() -> None:
-    ours, _ = make_models(np.float32)
+def test_step_modifies_the_parameter_in_place_and_records_nothing(device: str) -> None:
+    ours, _ = make_models(np.float32, device=device)
     w1 = ours.params[0]
     array = w1._data
     optimizer = optim.Adam(ours.params, lr=0.1)
@@ -215,8 +218,8 @@ def test_step_modifies_the_parameter_in_place_and_records_nothing() -> None:
     assert w1._data is array and w1.is_leaf and w1.grad_fn is None and w1.requires_grad
 
 
-def test_add_param_group_and_defaults() -> None:
-    ours, theirs = make_models(np.float32)
+def test_add_param_group_and_defaults(device: str) -> None:
+    ours, theirs = make_models(np.float32, device=device)
     our_opt = optim.SGD(ours.params[:2], lr=0.1, momentum=0.9)
     their_opt = torch.optim.SGD(theirs.params[:2], lr=0.1, momentum=0.9)
     our_opt.add_param_group({"params": ours.params[2:], "lr": 0.01})
@@ -297,10 +300,10 @@ def test_repr_lists_the_groups() -> None:
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])  # the per-parameter and the flattened paths
-def test_step_bumps_the_version_of_saved_parameters(name: str) -> None:
+def test_step_bumps_the_version_of_saved_parameters(name: str, device: str) -> None:
     """As in torch: backward through a graph that saved a parameter the step modified raises."""
     errors = []
-    for model, module in zip(make_models(np.float32), (optim, torch.optim)):
+    for model, module in zip(make_models(np.float32, device=device), (optim, torch.optim)):
         optimizer = getattr(module, name)(model.params, lr=0.1)
         loss = model.loss()
         loss.backward(retain_graph=True)
@@ -315,19 +318,20 @@ def test_step_bumps_the_version_of_saved_parameters(name: str) -> None:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[_config_id(c) for c in CONFIGS])
 def test_flattened_group_path_is_bit_identical_to_the_per_parameter_path(
-    config: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    config: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, device: str
 ) -> None:
     """Small groups are updated as one flat array (_flat.py); the result must not change by a bit."""
     name, options = config
+    limit_name = "FLAT_MAX_NUMEL_CUDA" if device == "cuda" else "FLAT_MAX_NUMEL"  # each device's own
     runs = []
-    for limit in (flat.FLAT_MAX_NUMEL, -1):  # -1: no group is ever flattened
-        monkeypatch.setattr(flat, "FLAT_MAX_NUMEL", limit)
-        ours, _ = make_models(np.float32)
+    for limit in (getattr(flat, limit_name), -1):  # -1: no group is ever flattened
+        monkeypatch.setattr(flat, limit_name, limit)
+        ours, _ = make_models(np.float32, device=device)
         optimizer = getattr(optim, name)(ours.params, **options)
         history = train(ours, optimizer, 30)
         flattened = any(plan is not None for plan in optimizer._flat.values())
         assert flattened == (limit > 0 and (name != "SGD" or options.get("momentum", 0) != 0))
-        state = {k: v.numpy().copy() for s in optimizer.state.values() for k, v in s.items()}
+        state = {k: v.cpu().numpy().copy() for s in optimizer.state.values() for k, v in s.items()}
         runs.append((history, state))
     (flat_history, flat_state), (plain_history, plain_state) = runs
     for mine, reference in zip(flat_history, plain_history):
@@ -339,9 +343,9 @@ def test_flattened_group_path_is_bit_identical_to_the_per_parameter_path(
 
 
 @pytest.mark.parametrize("name", ["Adam", "NAdam", "SGD", "Adagrad"])
-def test_a_parameter_missing_its_grad_for_a_while(name: str) -> None:
+def test_a_parameter_missing_its_grad_for_a_while(name: str, device: str) -> None:
     """Steps then differ between parameters: the flattened path must step aside, as torch does."""
-    ours, theirs = make_models(np.float64)
+    ours, theirs = make_models(np.float64, device=device)
     options = {"lr": 0.01, "momentum": 0.9} if name == "SGD" else {"lr": 0.01}
     histories = []
     for model, opt in (
@@ -364,8 +368,8 @@ def test_a_parameter_missing_its_grad_for_a_while(name: str) -> None:
     compare_runs(ours, theirs, histories[0], histories[1], np.float64)
 
 
-def test_step_state_follows_a_float64_default_dtype() -> None:
-    ours, theirs = make_models(np.float64)
+def test_step_state_follows_a_float64_default_dtype(device: str) -> None:
+    ours, theirs = make_models(np.float64, device=device)
     previous, torch_previous = antorcha.get_default_dtype(), torch.get_default_dtype()
     antorcha.set_default_dtype(antorcha.float64)
     torch.set_default_dtype(torch.float64)
@@ -373,7 +377,7 @@ def test_step_state_follows_a_float64_default_dtype() -> None:
         our_opt, their_opt = optim.NAdam(ours.params), torch.optim.NAdam(theirs.params)
         compare_runs(ours, theirs, train(ours, our_opt, 5), train(theirs, their_opt, 5), np.float64)
         for key in ("step", "mu_product"):
-            assert our_opt.state[ours.params[0]][key].numpy().dtype == np.float64
+            assert our_opt.state[ours.params[0]][key].cpu().numpy().dtype == np.float64
             assert their_opt.state[theirs.params[0]][key].dtype == torch.float64
     finally:
         antorcha.set_default_dtype(previous)
