@@ -17,7 +17,7 @@ from antorcha.nn.functional._common import (
     warn_target_size,
 )
 from antorcha.nn.functional._nll import cross_entropy, nll_loss
-from antorcha.ops._common import broadcast_shapes
+from antorcha.ops._common import broadcast_shapes, check_same_device
 
 __all__ = [
     "binary_cross_entropy",
@@ -33,6 +33,7 @@ __all__ = [
 
 def _promoted_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """Broadcast-check the pair and bring both to torch's promoted dtype (differentiable casts)."""
+    check_same_device(input, target)
     a, b = input._data, target._data
     if a.shape != b.shape:
         broadcast_shapes(a.shape, b.shape)  # raises torch's "size of tensor a" error
@@ -187,6 +188,7 @@ def binary_cross_entropy_with_logits(
     pos_weight: Tensor | None = None,
 ) -> Tensor:
     reduction = resolve_reduction(reduction, size_average, reduce)
+    check_same_device(input, target)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
     if not target.is_floating_point():

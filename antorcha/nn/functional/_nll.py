@@ -14,6 +14,7 @@ from antorcha.nn import _loss_ops
 from antorcha.nn.functional._common import resolve_reduction, scalar_name
 from antorcha.ops import elementwise as _ew
 from antorcha.ops import reduce as _reduce
+from antorcha.ops._common import check_same_device
 
 
 def _check_weight(weight: Tensor | None, input: Tensor, n_classes: int, prefix: str = "") -> None:
@@ -80,6 +81,9 @@ def nll_loss(
     reduction: str = "mean",
 ) -> Tensor:
     reduction = resolve_reduction(reduction, size_average, reduce)
+    check_same_device(input, target)
+    if weight is not None:
+        check_same_device(input, weight)
     _check_target(input, target)
     n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     _check_weight(weight, input, n_classes)
@@ -99,6 +103,7 @@ def cross_entropy(
     label_smoothing: float = 0.0,
 ) -> Tensor:
     reduction = resolve_reduction(reduction, size_average, reduce)
+    check_same_device(input, target)
     class_dim = 0 if input.ndim == 1 else 1
     if input.ndim >= 1 and input.shape == target.shape:
         if target.is_floating_point() and ignore_index >= 0:
