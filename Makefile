@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check antorcha tests benchmarks examples
 
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lesson_mlp.py
