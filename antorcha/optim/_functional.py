@@ -144,7 +144,7 @@ def adam_param(
     bias_correction2_sqrt = bias_correction2**0.5
     second_moment = exp_avg_sq
     if max_exp_avg_sq is not None:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, max_exp_avg_sq)
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         second_moment = max_exp_avg_sq
     xp.sqrt(second_moment, t1)
     xp.divide(t1, cast(bias_correction2_sqrt), t1)
@@ -175,7 +175,7 @@ def adamax_param(
     xp.multiply(exp_inf, cast(beta2), exp_inf)
     xp.absolute(grad, t1)
     xp.add(t1, cast(eps), t1)
-    xp.maximum(exp_inf, t1, exp_inf)
+    xp.maximum(exp_inf, t1, out=exp_inf)
     clr = lr / (1 - beta1**step)
     addcdiv_(xp, param, exp_avg, exp_inf, -clr, t1)
 
