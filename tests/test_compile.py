@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 import antorcha
+import antorcha._compile as compile_module
 import antorcha.nn as nn
 import antorcha.nn.functional as F
 from antorcha._compile import FusedMLP, chunk_rows
+
+
+@pytest.fixture(autouse=True)
+def fuse_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused op normally starts at 16384 rows; the tests check its maths at small sizes too."""
+    monkeypatch.setattr(compile_module, "_FUSE_MIN_ROWS", 1)
 
 
 class LessonMLP(nn.Module):
@@ -125,3 +132,10 @@ def test_second_order_gradients_fall_back_to_eager_formulas() -> None:
         (ggx,) = antorcha.autograd.grad(gx.pow(2).sum(), x)
         results.append(ggx.numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=1e-10)
+
+
+def test_small_batches_run_eagerly_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compile_module, "_FUSE_MIN_ROWS", 16384)
+    _, compiled = _pair(LessonMLP)
+    assert type(compiled(antorcha.randn(1024, 10)).grad_fn).__name__ == "AddmmBackward0"
+    assert isinstance(compiled(antorcha.randn(16384, 10)).grad_fn, FusedMLP._node_cls)
