@@ -254,11 +254,7 @@ def randint(
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     target = canonical(as_device(device))
     rng = random.generator_for(target, generator)
-    array = (
-        rng.integers(low, high, size=_sizes(tuple(size)), dtype=np.int64)
-        if target.type == "cpu"
-        else rng.randint(low, high, size=tuple(size), dtype=np.int64)
-    )
+    array = random.draw_integers(rng, low, high, _sizes(tuple(size)))
     d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
     return _finish(array.astype(d.np), target, requires_grad)
 

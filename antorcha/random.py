@@ -111,6 +111,12 @@ def draw_normal(rng: Any, shape: tuple, np_dtype: Any) -> Any:
     return rng.standard_normal(shape).astype(np_dtype)
 
 
+def draw_integers(rng: Any, low: int, high: int, shape: tuple) -> Any:
+    """int64 values in [low, high): NumPy's and CuPy's Generators call it integers, RandomState randint."""
+    draw = getattr(rng, "integers", None) or rng.randint
+    return draw(low, high, size=shape, dtype=np.int64)
+
+
 def fill_uniform(array: Any, low: float, high: float, target: device, generator: Generator | None) -> None:
     rng = generator_for(target, generator)
     values = draw_uniform(rng, array.shape, array.dtype.type)
