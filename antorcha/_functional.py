@@ -10,16 +10,17 @@ from antorcha.ops import indexing as _ix
 from antorcha.ops import linalg as _la
 from antorcha.ops import movement as _mv
 from antorcha.ops import reduce as _rd
+from antorcha.ops import unary as _un
 
 # elementwise
 add, sub, mul, div, pow = _ew.add, _ew.sub, _ew.mul, _ew.div, _ew.pow  # noqa: A001
 subtract, multiply, divide, true_divide = _ew.sub, _ew.mul, _ew.div, _ew.true_divide
 floor_divide, remainder, fmod = _ew.floor_divide, _ew.remainder, _ew.fmod
-neg, negative, abs, exp, expm1 = _ew.neg, _ew.neg, _ew.abs, _ew.exp, _ew.expm1  # noqa: A001
-log, log1p, log2, log10 = _ew.log, _ew.log1p, _ew.log2, _ew.log10
-sqrt, rsqrt, square, reciprocal = _ew.sqrt, _ew.rsqrt, _ew.square, _ew.reciprocal
-sin, cos, tan, tanh, sigmoid, relu = _ew.sin, _ew.cos, _ew.tan, _ew.tanh, _ew.sigmoid, _ew.relu
-sign, floor, ceil, round, trunc = _ew.sign, _ew.floor, _ew.ceil, _ew.round, _ew.trunc  # noqa: A001
+neg, negative, abs, exp, expm1 = _un.neg, _un.neg, _un.abs, _un.exp, _un.expm1  # noqa: A001
+log, log1p, log2, log10 = _un.log, _un.log1p, _un.log2, _un.log10
+sqrt, rsqrt, square, reciprocal = _un.sqrt, _un.rsqrt, _un.square, _un.reciprocal
+sin, cos, tan, tanh, sigmoid, relu = _un.sin, _un.cos, _un.tan, _un.tanh, _un.sigmoid, _un.relu
+sign, floor, ceil, round, trunc = _un.sign, _un.floor, _un.ceil, _un.round, _un.trunc  # noqa: A001
 clamp = clip = _ew.clamp
 maximum, minimum, where = _ew.maximum, _ew.minimum, _ew.where
 nan_to_num = _ew.nan_to_num

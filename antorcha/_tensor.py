@@ -17,7 +17,7 @@ import numpy as np
 from antorcha import _dtypes
 from antorcha._device import CPU, as_device, device, device_of, move_array
 from antorcha._dtypes import dtype
-from antorcha._grad_mode import STATE
+from antorcha._tensor_inplace import TensorInplaceMethods
 from antorcha._tensor_methods import TensorMethods, load_ops
 
 _NON_LEAF_GRAD_WARNING = (
@@ -38,7 +38,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, TensorInplaceMethods):
     """An n-dimensional array of one dtype on one device, with autograd state."""
 
     __slots__ = (
@@ -487,14 +487,6 @@ def wrap(data: Any, requires_grad: bool = False, grad_fn: Any = None, device: de
     t._base = None
     t._extra = None
     return t
-
-
-def new_version_counter() -> list[int]:
-    return [0]
-
-
-def grad_enabled() -> bool:
-    return STATE.enabled
 
 
 load_ops()

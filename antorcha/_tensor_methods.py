@@ -1,26 +1,16 @@
 """Tensor operators and op-calling methods, as a mixin of `Tensor`.
 
-Every method here is a thin call into `antorcha.ops`; the in-place variants go
-through `_inplace`, which keeps autograd's rules: a leaf that requires grad may
-not be changed in place outside `no_grad`, and the version counter is bumped so
-that a backward which saved the old value fails loudly instead of silently.
+Every method here is a thin call into `antorcha.ops`. The in-place variants
+(`add_`, `x[i] = v`, `+=`) live in `_tensor_inplace.py`. The op modules import
+Tensor, so they are bound here by `load_ops()` once Tensor exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from antorcha._grad_mode import STATE
 
 if TYPE_CHECKING:
     from antorcha._tensor import Tensor
-
-
-def _ops() -> Any:
-    from antorcha import ops
-
-    return ops
 
 
 class TensorMethods:
@@ -78,13 +68,13 @@ class TensorMethods:
         return _la.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ew.neg(self)
+        return _un.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return _ew.abs(self)
+        return _un.abs(self)
 
     def __invert__(self) -> Tensor:
         return _ew.invert(self)
@@ -206,75 +196,75 @@ class TensorMethods:
 
     # ---- unary math ---------------------------------------------------------------------
     def neg(self) -> Tensor:
-        return _ew.neg(self)
+        return _un.neg(self)
 
     negative = neg
 
     def abs(self) -> Tensor:
-        return _ew.abs(self)
+        return _un.abs(self)
 
     def exp(self) -> Tensor:
-        return _ew.exp(self)
+        return _un.exp(self)
 
     def expm1(self) -> Tensor:
-        return _ew.expm1(self)
+        return _un.expm1(self)
 
     def log(self) -> Tensor:
-        return _ew.log(self)
+        return _un.log(self)
 
     def log1p(self) -> Tensor:
-        return _ew.log1p(self)
+        return _un.log1p(self)
 
     def log2(self) -> Tensor:
-        return _ew.log2(self)
+        return _un.log2(self)
 
     def log10(self) -> Tensor:
-        return _ew.log10(self)
+        return _un.log10(self)
 
     def sqrt(self) -> Tensor:
-        return _ew.sqrt(self)
+        return _un.sqrt(self)
 
     def rsqrt(self) -> Tensor:
-        return _ew.rsqrt(self)
+        return _un.rsqrt(self)
 
     def square(self) -> Tensor:
-        return _ew.square(self)
+        return _un.square(self)
 
     def reciprocal(self) -> Tensor:
-        return _ew.reciprocal(self)
+        return _un.reciprocal(self)
 
     def sin(self) -> Tensor:
-        return _ew.sin(self)
+        return _un.sin(self)
 
     def cos(self) -> Tensor:
-        return _ew.cos(self)
+        return _un.cos(self)
 
     def tan(self) -> Tensor:
-        return _ew.tan(self)
+        return _un.tan(self)
 
     def tanh(self) -> Tensor:
-        return _ew.tanh(self)
+        return _un.tanh(self)
 
     def sigmoid(self) -> Tensor:
-        return _ew.sigmoid(self)
+        return _un.sigmoid(self)
 
     def relu(self) -> Tensor:
-        return _ew.relu(self)
+        return _un.relu(self)
 
     def sign(self) -> Tensor:
-        return _ew.sign(self)
+        return _un.sign(self)
 
     def floor(self) -> Tensor:
-        return _ew.floor(self)
+        return _un.floor(self)
 
     def ceil(self) -> Tensor:
-        return _ew.ceil(self)
+        return _un.ceil(self)
 
     def round(self, decimals: int = 0) -> Tensor:
-        return _ew.round(self, decimals)
+        return _un.round(self, decimals)
 
     def trunc(self) -> Tensor:
-        return _ew.trunc(self)
+        return _un.trunc(self)
 
     def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         return _rd.softmax(self, dim, dtype)
@@ -484,231 +474,6 @@ class TensorMethods:
     def index_select(self, dim: int, index: Tensor) -> Tensor:
         return _ix.index_select(self, dim, index)
 
-    # ---- in-place ops -------------------------------------------------------------------
-    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda old, o: _ew.add(old, o, alpha), other, fast="add", alpha=alpha)
-
-    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda old, o: _ew.sub(old, o, alpha), other, fast="subtract", alpha=alpha)
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace(_ew.mul, other, fast="multiply")
-
-    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-        if rounding_mode is not None:
-            return self._inplace(lambda old, o: _ew.div(old, o, rounding_mode), other)
-        return self._inplace(_ew.true_divide, other, fast="true_divide")
-
-    def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace(_ew.pow, exponent)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace(lambda old, _: _ew.clamp(old, min, max), None)
-
-    clip_ = clamp_
-
-    def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
-        return self._inplace(lambda old, v: _ix.masked_fill(old, mask, v), value)
-
-    def relu_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ew.relu(old), None)
-
-    def neg_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ew.neg(old), None)
-
-    def exp_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ew.exp(old), None)
-
-    def sqrt_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ew.sqrt(old), None)
-
-    def copy_(self, src: Tensor, non_blocking: bool = False) -> Tensor:
-        if not isinstance(src, TensorMethods):
-            raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
-        return self._inplace(lambda old, s: _copy_broadcast(old, s), src)
-
-    def zero_(self) -> Tensor:
-        return self._fill_array(lambda a: a.fill(0), _ew.Zero)
-
-    def fill_(self, value: Any) -> Tensor:
-        if isinstance(value, TensorMethods):
-            if value.ndim != 0:
-                raise RuntimeError(
-                    "fill_ only supports 0-dimension value tensor but got tensor with "
-                    f"{value.ndim} dimensions."
-                )
-            if value._requires_grad and STATE.enabled:
-                return self._inplace(_copy_broadcast, value)
-            value = value.item()
-        return self._fill_array(lambda a: a.fill(value), _ew.Fill)
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
-        from antorcha import random
-
-        fill = lambda arr: random.fill_uniform(arr, a, b, self._device, generator)  # noqa: E731
-        return self._fill_array(fill, _ew.Uniform)
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
-        from antorcha import random
-
-        fill = lambda arr: random.fill_normal(arr, mean, std, self._device, generator)  # noqa: E731
-        return self._fill_array(fill, _ew.Normal)
-
-    def _check_inplace_allowed(self) -> None:
-        if STATE.enabled and self._requires_grad and self.grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-
-    def _fill_array(self, fill: Callable[[Any], Any], op: Any) -> Tensor:
-        """Overwrite every element (no gradient flows from the old values)."""
-        self._check_inplace_allowed()
-        fill(self._data)
-        self._bump_version()
-        if self.grad_fn is not None and STATE.enabled:
-            # as torch: the tensor stays in the graph, and its old values get a zero gradient
-            from antorcha._tensor import wrap
-
-            old = wrap(self._data, True, self.grad_fn, self._device)
-            old._output_nr = self._output_nr
-            result = op.apply(old)
-            self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
-        return self
-
-    def _inplace(
-        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, key: Any = None
-    ) -> Tensor:
-        """Run `compute(old_self, other)` and write the result into self's memory.
-
-        Without autograd recording, arithmetic runs as one ufunc with `out=`. With it,
-        the old value is copied first (backward may need it), the op is recorded
-        out of place, and self takes over the new node as its grad_fn.
-        """
-        from antorcha._tensor import Tensor, wrap
-
-        other_requires = isinstance(other, Tensor) and other._requires_grad
-        recording = STATE.enabled and (self._requires_grad or other_requires)
-        if recording:
-            self._check_inplace_allowed()
-            if self._base is not None:
-                return self._inplace_on_view(compute, other)
-            old = wrap(self._data.copy(), self._requires_grad, self.grad_fn, self._device)
-            old._output_nr = self._output_nr
-            result = compute(old, other)
-        elif fast is not None and (not isinstance(other, Tensor) or other._device == self._device):
-            self._ufunc_inplace(fast, other, alpha)
-            self._bump_version()
-            return self
-        else:
-            previous = STATE.enabled
-            STATE.enabled = False
-            try:
-                result = compute(self, other)
-            finally:
-                STATE.enabled = previous
-        self._write_result(result)
-        if recording:
-            self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
-        return self
-
-    def _inplace_on_view(self, compute: Callable, other: Any) -> Tensor:
-        """`base[key].op_(other)` under autograd: rewrite the base as `base[key] = op(base[key], other)`.
-
-        torch's CopySlices: the base takes a node that scatters the op's result into
-        its old value, and the view becomes a fresh view of the new base.
-        """
-        from antorcha._tensor import wrap
-
-        base = self._base
-        key = self._extra.get("view_key") if self._extra else None
-        if key is None:
-            raise RuntimeError(
-                "antorcha supports in-place operations tracked by autograd on views made by basic "
-                f"indexing (x[i], x[a:b]) only; this view of shape {list(self.shape)} came from another "
-                "view op: use an out-of-place op, or clone() the view first"
-            )
-        if base.grad_fn is None and base._requires_grad:
-            raise RuntimeError(
-                "a view of a leaf Variable that requires grad is being used in an in-place operation."
-            )
-        old_base = wrap(base._data.copy(), base._requires_grad, base.grad_fn, base._device)
-        old_base._output_nr = base._output_nr
-        result = compute(_ix.getitem(old_base, key), other)
-        new_base = _ix.index_put(old_base, key, result)
-        base._write_result(new_base)  # writes through to this view's memory too
-        base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-        self.grad_fn = _ix.getitem(new_base, key).grad_fn
-        self._output_nr, self._requires_grad = 0, True
-        return self
-
-    def _ufunc_inplace(self, name: str, other: Any, alpha: float) -> None:
-        from antorcha._device import xp_of
-        from antorcha._tensor import Tensor
-
-        xp = xp_of(self._data)
-        operand = other._data if isinstance(other, Tensor) else other
-        if alpha != 1:
-            operand = operand * alpha
-        if name == "true_divide" and self._data.dtype.kind != "f":
-            raise RuntimeError(
-                f"result type Float can't be cast to the desired output type {_type_name(self)}"
-            )
-        try:
-            getattr(xp, name)(self._data, operand, out=self._data, casting="same_kind")
-        except TypeError:
-            other_dtype = other.dtype.name if isinstance(other, Tensor) else type(other).__name__
-            raise RuntimeError(
-                f"result type {other_dtype} can't be cast to the desired output type {_type_name(self)}"
-            ) from None
-        except ValueError:
-            other_shape = list(other.shape) if isinstance(other, Tensor) else []
-            raise RuntimeError(
-                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                f"{_broadcast_or(self.shape, other_shape)}"
-            ) from None
-
-    def _write_result(self, result: Tensor) -> None:
-        if result.shape != self.shape:
-            raise RuntimeError(
-                f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(result.shape)}"
-            )
-        if result._data.dtype.kind == "f" and self._data.dtype.kind in "iub":
-            raise RuntimeError(
-                f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
-                f"type {_type_name(self)}"
-            )
-        from antorcha._device import xp_of
-
-        xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
-        self._bump_version()
-
-
-def _type_name(t: Any) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "float32": "Float", "float64": "Double"}.get(
-        t.dtype.name, t.dtype.name
-    )
-
-
-def _broadcast_or(a: tuple, b: list) -> list:
-    import numpy as np
-
-    try:
-        return list(np.broadcast_shapes(tuple(a), tuple(b)))
-    except ValueError:
-        return list(b)
-
-
-def _copy_broadcast(old: Tensor, src: Tensor) -> Tensor:
-    if src._device != old._device:
-        src = src.to(old._device)
-    src = src.to(old.dtype)
-    if old._requires_grad:  # torch's CopyBackwards: the old values get a zero gradient, not None
-        from antorcha._creation import ones
-        from antorcha._dtypes import bool_
-
-        return _ew.where(ones(old.shape, dtype=bool_, device=old.device), src, old)
-    if src.shape == old.shape:
-        return src * 1 if src._requires_grad else src
-    return _mv.expand(src, *old.shape) * 1
-
 
 def _common() -> Any:
     from antorcha.ops import _common
@@ -721,11 +486,12 @@ _ix: Any = None
 _la: Any = None
 _mv: Any = None
 _rd: Any = None
+_un: Any = None
 
 
 def load_ops() -> None:
     """Bind the op modules; called by `_tensor` once Tensor exists (the ops import it)."""
-    global _ew, _ix, _la, _mv, _rd
-    from antorcha.ops import elementwise, indexing, linalg, movement, reduce
+    global _ew, _ix, _la, _mv, _rd, _un
+    from antorcha.ops import elementwise, indexing, linalg, movement, reduce, unary
 
-    _ew, _ix, _la, _mv, _rd = elementwise, indexing, linalg, movement, reduce
+    _ew, _ix, _la, _mv, _rd, _un = elementwise, indexing, linalg, movement, reduce, unary

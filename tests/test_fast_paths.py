@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import antorcha
-from antorcha.ops import elementwise, linalg
+from antorcha.ops import linalg, unary
 
 
 def _both(array: np.ndarray) -> tuple[antorcha.Tensor, torch.Tensor]:
@@ -22,7 +22,7 @@ def _both(array: np.ndarray) -> tuple[antorcha.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_backward_on_more_than_a_mask_block(dtype: type) -> None:
     rng = np.random.default_rng(0)
-    shape = (elementwise._MASK_BLOCK // 100 + 7, 100)  # more elements than one mask block
+    shape = (unary._MASK_BLOCK // 100 + 7, 100)  # more elements than one mask block
     ours, theirs = _both(rng.standard_normal(shape).astype(dtype))
     cotangent = rng.standard_normal(shape).astype(dtype)
     ours.relu().backward(antorcha.tensor(cotangent))

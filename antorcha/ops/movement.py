@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from antorcha._device import as_device, move_array, xp_of
-from antorcha._tensor import Tensor, wrap
+from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.autograd.grad_mode import STATE
 from antorcha.ops._common import normalize_dim
 
 
@@ -474,10 +473,6 @@ def to_device(x: Tensor, target: Any) -> Tensor:
     return out
 
 
-def grad_enabled() -> bool:
-    return STATE.enabled
-
-
 def broadcast_to(x: Tensor, shape: Any) -> Tensor:
     return expand(x, *tuple(shape))
 
@@ -487,11 +482,3 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
 
     shape = broadcast_shapes(*(t.shape for t in tensors))
     return tuple(expand(t, *shape) for t in tensors)
-
-
-def numpy_array(x: Tensor) -> np.ndarray:
-    return x._cpu_array()
-
-
-def wrap_like(array: Any, like: Tensor) -> Tensor:
-    return wrap(array, device=like._device)

@@ -9,12 +9,12 @@ from typing import Any
 from antorcha._tensor import Tensor
 from antorcha.nn import _ops
 from antorcha.nn.functional._common import require_floating
-from antorcha.ops import elementwise as _ew
 from antorcha.ops import reduce as _reduce
+from antorcha.ops import unary as _un
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input.relu_() if inplace else _ew.relu(input)
+    return input.relu_() if inplace else _un.relu(input)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -41,11 +41,11 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return _ew.sigmoid(input)
+    return _un.sigmoid(input)
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _ew.tanh(input)
+    return _un.tanh(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
