@@ -104,3 +104,12 @@ def test_lesson_example_runs_unchanged_and_loss_falls() -> None:
     losses = [float(line.split("loss")[1]) for line in result.stdout.splitlines() if line.startswith("epoch")]
     assert len(losses) == 40
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_plot_without_matplotlib_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    assert main(["lesson", "--samples", "64", "--epochs", "1", "--plot", "out.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "matplotlib" in err[0]
