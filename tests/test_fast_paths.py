@@ -7,6 +7,8 @@ products as broadcasts, first-order array backward).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -64,3 +66,58 @@ def test_first_order_sum_backward_gives_a_writable_leaf_gradient() -> None:
     (ours * 2).sum(dim=1).backward(antorcha.tensor([1.0, 2.0, 3.0]))
     ours.grad.add_(1)  # the broadcast view must not leak into .grad as a read-only array
     np.testing.assert_array_equal(ours.grad.numpy(), np.array([[3.0] * 4, [5.0] * 4, [7.0] * 4]))
+
+
+def _relu_scenario(lib: Any, name: str, arrays: list[np.ndarray]) -> list:
+    """Gradients through relu where its incoming gradient is, or is not, free to overwrite."""
+    x = lib.tensor(arrays[0])
+    w1, b1, w2, b2 = (lib.tensor(a, requires_grad=True) for a in arrays[1:])
+    linear_fn = lib.nn.functional.linear
+    pre = linear_fn(x, w1, b1)
+    if name == "plain":  # the lesson: relu's gradient comes only from the next layer
+        linear_fn(pre.relu(), w2, b2).sum().backward()
+        return [w1.grad, b1.grad]
+    if name == "captured":  # autograd.grad returns the very gradient relu receives
+        h = pre.relu()
+        return list(lib.autograd.grad((linear_fn(h, w2, b2) ** 2).sum(), [h, w1]))
+    if name == "hooked":  # a hook keeps the gradient
+        h, kept = pre.relu(), []
+        h.register_hook(kept.append)
+        linear_fn(h, w2, b2).sum().backward()
+        return [kept[0], w1.grad]
+    if name == "retained":
+        h = pre.relu()
+        h.retain_grad()
+        linear_fn(h, w2, b2).sum().backward()
+        return [h.grad, w1.grad]
+    if name == "shared":  # add's backward sends one gradient object to both relus
+        (pre.relu() + (pre * 1).relu()).sum().backward()
+        return [w1.grad]
+    gradient = lib.ones(*pre.shape)  # "root": the caller still holds the gradient
+    pre.relu().backward(gradient)
+    return [w1.grad, gradient]
+
+
+@pytest.mark.parametrize("name", ["plain", "captured", "hooked", "retained", "shared", "root"])
+def test_relu_reuses_its_incoming_gradient_only_when_nothing_else_holds_it(name: str) -> None:
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s) for s in ((6, 3), (5, 3), (5,), (1, 5), (1,))]
+    ours = _relu_scenario(antorcha, name, arrays)
+    theirs = _relu_scenario(torch, name, arrays)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_the_lesson_step_takes_the_in_place_relu_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes_in_place = []
+    original = unary._masked_by_positive
+
+    def spy(grad: Any, out: Any, into: Any = None) -> Any:
+        writes_in_place.append(into is grad)
+        return original(grad, out, into)
+
+    monkeypatch.setattr(unary, "_masked_by_positive", spy)
+    layer1, layer2 = antorcha.nn.Linear(10, 100), antorcha.nn.Linear(100, 1)
+    loss = antorcha.nn.MSELoss()(layer2(layer1(antorcha.randn(64, 10)).relu()), antorcha.randn(64, 1))
+    loss.backward()
+    assert writes_in_place[-1] is True

@@ -184,6 +184,9 @@ def run_backward(
                 dependencies[child] = remaining
                 if remaining == 0:
                     ready.append(child)
+            # drop this step's references now: a gradient held only by the buffers is one
+            # a later backward formula may reuse in place (see ops/unary.py, Relu)
+            results = grads = grad = buffer = None
     finally:
         STATE.enabled = previous_mode
     return captured if capture is not None else None

@@ -6,6 +6,7 @@ rule, saying whether the derivative needs the input or the output.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from antorcha import _dtypes
@@ -77,20 +78,77 @@ class Relu(Op):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
         if not STATE.enabled:  # first order: one multiply by the mask (np.where is ~10x slower)
+            if _owned_by_the_engine(grad) and grad._data.shape == out._data.shape:
+                _masked_by_positive(grad._data, out._data, into=grad._data)
+                return grad  # reused in place: saves a full-size array at the backward peak
             return wrap(_masked_by_positive(grad._data, out._data), device=grad._device)
         return grad * (out > 0).to(grad.dtype)
+
+
+# How many references the engine itself holds on a gradient passed to a backward
+# formula (and on its array), measured once by running a tiny graph. A gradient
+# with no more references than that reached this node and nowhere else (no hook
+# kept it, no autograd.grad captured it, no other node shares it), so the formula
+# may overwrite it; torch's autograd steals such buffers the same way.
+_ENGINE_REFERENCES: tuple[int, int] | None = None
+_calibrating = False
+
+
+def _owned_by_the_engine(grad: Tensor) -> bool:
+    array = grad._data
+    if array.base is not None or not array.flags.writeable or array.ndim == 0:
+        return False  # a view shares memory with something else
+    if _ENGINE_REFERENCES is None:
+        if _calibrating:
+            _record_engine_references(sys.getrefcount(grad) - 1, sys.getrefcount(array))
+            return False
+        _calibrate()
+    tensor_refs, array_refs = _ENGINE_REFERENCES  # type: ignore[misc]
+    # -1: this function's own parameter, one frame deeper than Relu.backward's
+    return sys.getrefcount(grad) - 1 <= tensor_refs and sys.getrefcount(array) <= array_refs
+
+
+def _record_engine_references(tensor_refs: int, array_refs: int) -> None:
+    global _ENGINE_REFERENCES
+    _ENGINE_REFERENCES = (tensor_refs, array_refs)
+
+
+def _calibrate() -> None:
+    """Backpropagate through relu(x * 2) * 3 once; _owned_by_the_engine records the baseline counts.
+
+    relu must sit inside the graph, not at its root: a root's gradient is also held by the caller.
+    """
+    global _calibrating, _ENGINE_REFERENCES
+    from antorcha._creation import ones
+
+    _calibrating = True
+    previous = STATE.enabled
+    STATE.enabled = True
+    try:
+        x = ones(2, requires_grad=True)
+        (relu(x * 2.0) * 3.0).sum().backward()
+    finally:
+        _calibrating = False
+        STATE.enabled = previous
+    if _ENGINE_REFERENCES is None:  # the calibration did not reach relu's backward: never reuse
+        _ENGINE_REFERENCES = (0, 0)
 
 
 _MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays ~1 MiB instead of a full copy
 
 
-def _masked_by_positive(grad: Any, out: Any) -> Any:
-    """grad * (out > 0), building the mask block by block so a big batch needs no full-size mask."""
+def _masked_by_positive(grad: Any, out: Any, into: Any = None) -> Any:
+    """grad * (out > 0), building the mask block by block so a big batch needs no full-size mask.
+
+    With `into`, the product is written there (it may be `grad` itself).
+    """
     xp = xp_of(grad)
     contiguous = grad.flags.c_contiguous and out.flags.c_contiguous
     if grad.size <= _MASK_BLOCK or grad.shape != out.shape or not contiguous:
-        return grad * (out > 0)
-    result = xp.empty(grad.shape, dtype=grad.dtype)  # C order, so its flat view writes through
+        return xp.multiply(grad, out > 0, out=into)
+    result = (
+        xp.empty(grad.shape, dtype=grad.dtype) if into is None else into
+    )  # C order: flat views write through
     flat_grad, flat_out, flat_result = grad.reshape(-1), out.reshape(-1), result.reshape(-1)
     mask = xp.empty(_MASK_BLOCK, dtype=bool)
     for start in range(0, grad.size, _MASK_BLOCK):
