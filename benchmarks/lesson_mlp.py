@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -176,7 +175,9 @@ def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
     del x, y
     baseline = _rss_mib()
     step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent
+    # across fork and exec, so a child of a big benchmark process would report its parent's peak
+    peak = _status_mib("VmHWM:")
     gpu = 0.0
     if device.startswith("cuda"):
         gpu = framework.cuda.max_memory_allocated() / 2**20
@@ -184,9 +185,14 @@ def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
 
 
 def _rss_mib() -> float:
+    return _status_mib("VmRSS:")
+
+
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MiB."""
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
 
