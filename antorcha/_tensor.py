@@ -461,6 +461,7 @@ _new = object.__new__
 
 
 def _init(t: Tensor, data: Any, requires_grad: bool, grad_fn: Any, dev: device) -> None:
+    """Set every slot (for Tensor.__init__; `wrap` repeats these lines inline, as the hottest path)."""
     t._data = data
     t._device = dev
     t._requires_grad = requires_grad

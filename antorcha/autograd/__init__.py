@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from antorcha._device import xp_of
@@ -143,6 +142,3 @@ def grad(
         results.append(g)
     return tuple(results)
 
-
-def _sequence(value: Any) -> Sequence:
-    return value if isinstance(value, (list, tuple)) else [value]

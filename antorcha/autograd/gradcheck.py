@@ -115,6 +115,7 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, **kwargs:
         cotangents = _inputs_tuple(grad_outputs)
     else:
         cotangents = tuple(randn_like(o) for o in outputs)
+
     def first_derivative(*xs: Any) -> tuple:
         # the finite differences run under no_grad; this function needs a graph regardless
         with enable_grad():

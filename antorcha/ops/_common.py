@@ -7,25 +7,18 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
+from antorcha._device import xp_of
 from antorcha._tensor import Tensor, wrap
-
-Scalar = int | float | bool
 
 
 def scalar_tensor(value: Any, like: Tensor, dtype: _dtypes.dtype) -> Tensor:
     """A Python scalar as a 0-dim tensor of `dtype` on `like`'s device."""
-    xp = np if like._device.type == "cpu" else _xp(like)
+    xp = xp_of(like._data)
     try:
         array = xp.asarray(value, dtype=dtype.np)
     except OverflowError:  # torch wraps around, as C does: uint8 tensor - 3 counts down from 256
         array = xp.asarray(value).astype(dtype.np)
     return wrap(array, False, None, like._device)
-
-
-def _xp(t: Tensor) -> Any:
-    from antorcha._device import xp_of
-
-    return xp_of(t._data)
 
 
 def check_same_device(a: Tensor, b: Tensor) -> None:

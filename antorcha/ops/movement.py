@@ -7,6 +7,7 @@ by autograd's checks.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,14 +32,14 @@ def _shares_memory(a: Any, b: Any) -> bool:
 
 
 # ---- reshape / view ---------------------------------------------------------------
-def _infer_shape(shape: tuple, numel: int, source: tuple) -> tuple:
+def _infer_shape(shape: tuple, numel: int) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod(s for s in shape if s != -1)
     if unknown:
         if known == 0 or numel % known:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
@@ -69,16 +70,14 @@ class View(Op):
 
 
 def reshape(x: Tensor, *shape: Any) -> Tensor:
-    target = _infer_shape(shape, x._data.size, x.shape)
-    if target == x._data.shape:
-        return _as_view(View.apply(x, params=(target, True)), x)
+    target = _infer_shape(shape, x._data.size)
     return _as_view(View.apply(x, params=(target, True)), x)
 
 
 def view(x: Tensor, *shape: Any) -> Tensor:
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
         return x.to(shape[0])  # view(dtype) is not supported as a reinterpret; treat as cast
-    target = _infer_shape(shape, x._data.size, x.shape)
+    target = _infer_shape(shape, x._data.size)
     return _as_view(View.apply(x, params=(target, False)), x)
 
 
@@ -96,7 +95,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
     d = normalize_dim(dim, x.ndim)
     sizes = tuple(sizes)
-    inner = _infer_shape(sizes, x.shape[d], sizes)
+    inner = _infer_shape(sizes, x.shape[d])
     return reshape(x, *x.shape[:d], *inner, *x.shape[d + 1 :])
 
 

@@ -377,8 +377,6 @@ def _correction(unbiased: Any, correction: Any) -> float:
 def var(
     x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
 ) -> Tensor:
-    if isinstance(unbiased, bool) or unbiased is None:
-        pass
     require_float(x, "var")
     return Var.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
 
