@@ -18,16 +18,16 @@ The fused op is one graph node, so loss.backward() and the optimizer work as usu
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from antorcha._device import xp_of
+from antorcha._fused_two_layer import fused_two_layer, is_two_layer_relu
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
+from antorcha._threads import run_split
 from antorcha.autograd.function import AccumulateGrad, Node, Op
 
 _CHUNK_BYTES = 512 * 1024  # one (rows, widest layer) float buffer stays well inside L2
@@ -102,7 +102,7 @@ class FusedMLP(Op):
                 hi = min(lo + chunk, stop)
                 out[lo:hi] = _forward_chunk(x[lo:hi], weights, biases, relus, buffers)[-1]
 
-        _run_split(forward_rows, x.shape[0], chunk)
+        run_split(forward_rows, x.shape[0], chunk)
         return out
 
     @staticmethod
@@ -116,7 +116,7 @@ class FusedMLP(Op):
         def backward_rows(start: int, stop: int) -> list[Any]:
             return _chunked_backward(grad._data, x._data, arrays, ctx.relus, ctx.chunk, grad_x, start, stop)
 
-        partials = _run_split(backward_rows, x._data.shape[0], ctx.chunk)
+        partials = run_split(backward_rows, x._data.shape[0], ctx.chunk)
         totals = [sum(parts[1:], parts[0]) for parts in zip(*partials)]  # each worker's weight grads
         device = grad._device
         return (
@@ -131,47 +131,6 @@ class _Buffers:
     def __init__(self, xp: Any, dtype: Any, chunk: int, weights: list[Any]) -> None:
         self.activations = [xp.empty((chunk, w.shape[0]), dtype=dtype) for w in weights]
         self.grads = [xp.empty((chunk, w.shape[0]), dtype=dtype) for w in weights]
-
-
-_pool: ThreadPoolExecutor | None = None
-_WORKERS = max(1, min(os.cpu_count() or 1, 8))
-
-
-def _run_split(work: Callable[[int, int], Any], rows: int, chunk: int) -> list[Any]:
-    """Run `work(start, stop)` over the rows, split across one thread per core.
-
-    NumPy and BLAS release the GIL, so the workers' chunks run in parallel; BLAS
-    itself is held to one thread meanwhile, since its own threads would only
-    compete with the workers for the same cores.
-    """
-    global _pool
-    workers = min(_WORKERS, -(-rows // chunk))
-    with _single_threaded_blas():
-        if workers <= 1:
-            return [work(0, rows)]
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="antorcha-fused")
-        share = -(-rows // (workers * chunk)) * chunk  # whole chunks per worker
-        bounds = [(start, min(start + share, rows)) for start in range(0, rows, share)]
-        return list(_pool.map(lambda b: work(*b), bounds))
-
-
-def _single_threaded_blas() -> Any:
-    """threadpoolctl's limit when it is installed (the `speed` extra), else nothing."""
-    global _blas_controller
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _blas_controller = False
-        else:
-            _blas_controller = ThreadpoolController()
-    if _blas_controller is False:
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=1, user_api="blas")
-
-
-_blas_controller: Any = None
 
 
 def _forward_chunk(x: Any, weights: list, biases: list, relus: tuple, buffers: _Buffers) -> list[Any]:
@@ -276,12 +235,16 @@ class CompiledModule(_module_base()):  # type: ignore[misc]
         self._plan_key: tuple | None = None
 
     def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs or not self._fusable_input(x) or x.shape[0] < _FUSE_MIN_ROWS:
+        if args or kwargs or not self._fusable_input(x):
             return self._orig_mod(x, *args, **kwargs)
         key = (self._orig_mod.training, x.shape[1], x._data.dtype, x._device)
         if key != self._plan_key:
             self._plan, self._plan_key = self._trace(x), key
         if self._plan is None:
+            return self._orig_mod(x)
+        if is_two_layer_relu(self._plan) and not x._requires_grad:
+            return fused_two_layer(x, self._plan)
+        if x.shape[0] < _FUSE_MIN_ROWS:
             return self._orig_mod(x)
         return fused_forward(x, self._plan)
 
@@ -295,7 +258,8 @@ class CompiledModule(_module_base()):  # type: ignore[misc]
         previous = STATE.enabled
         STATE.enabled = True
         try:
-            out = self._orig_mod(probe)
+            with np.errstate(all="ignore"):  # the probe's values are thrown away
+                out = self._orig_mod(probe)
         finally:
             STATE.enabled = previous
         if not isinstance(out, Tensor) or out.grad_fn is None:

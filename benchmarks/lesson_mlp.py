@@ -25,23 +25,11 @@ from typing import Any
 import numpy as np
 
 BATCH_SIZES = (64, 1024, 4096, 65536, 2_000_000)
-
-
-def _median_seconds(step: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> float:
-    step()  # warm-up: first-call allocations and caches
-    step()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+_PAUSE_SECONDS = 0.3  # lets the idle thread pools of the framework timed last go to sleep
 
 
 def _repeats(batch: int) -> int:
-    return 200 if batch <= 1024 else 50 if batch <= 4096 else 10 if batch <= 65536 else 5
+    return 200 if batch <= 1024 else 50 if batch <= 4096 else 10 if batch <= 65536 else 3
 
 
 def _initial_weights(seed: int = 0) -> dict[str, np.ndarray]:
@@ -96,6 +84,36 @@ def _sync_for(framework: Any, device: str) -> Callable[[], None]:
     return lambda: None
 
 
+def _interleaved_medians(
+    steps: dict[str, Callable[[], Any]], repeats: int, syncs: dict[str, Callable[[], None]], rounds: int = 5
+) -> dict[str, float]:
+    """Median seconds per step of each contender, timed in turns of a few steps each.
+
+    On a shared, noisy machine the speed drifts over seconds; taking turns gives every
+    contender a share of the fast and the slow moments. Each turn starts after a pause
+    and one uncounted step: after a switch, the other framework's idle thread pools
+    (OpenMP, OpenBLAS) keep spinning on the cores for a while (measured: up to ~3x
+    slower steps on 2 cores when turns follow each other at once).
+    """
+    rounds = min(rounds, repeats)
+    per_turn = -(-repeats // rounds)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for name, step in steps.items():  # warm-up: first-call allocations and caches
+        step()
+        syncs[name]()
+    for _ in range(rounds):
+        for name, step in steps.items():
+            time.sleep(_PAUSE_SECONDS)
+            step()
+            syncs[name]()
+            for _ in range(per_turn):
+                start = time.perf_counter()
+                step()
+                syncs[name]()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: float) -> list[dict]:
     import torch
 
@@ -109,21 +127,22 @@ def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: f
     for batch in batch_sizes:
         x, y = x_all[:batch], y_all[:batch]
         repeats = max(3, int(_repeats(batch) * repeat_scale))
-        ours = _median_seconds(build_step(antorcha, x, y, device), repeats, _sync_for(antorcha, device))
-        fused = _median_seconds(
-            build_step(antorcha, x, y, device, compiled=True), repeats, _sync_for(antorcha, device)
-        )
-        theirs = _median_seconds(
-            build_step(torch, x, y, torch_device), repeats, _sync_for(torch, torch_device)
-        )
+        steps = {
+            "eager": build_step(antorcha, x, y, device),
+            "compiled": build_step(antorcha, x, y, device, compiled=True),
+            "torch": build_step(torch, x, y, torch_device),
+        }
+        ours = _sync_for(antorcha, device)
+        syncs = {"eager": ours, "compiled": ours, "torch": _sync_for(torch, torch_device)}
+        medians = _interleaved_medians(steps, repeats, syncs)
         rows.append(
             {
                 "batch": batch,
-                "antorcha_ms": ours * 1e3,
-                "compiled_ms": fused * 1e3,
-                "torch_ms": theirs * 1e3,
-                "ratio": ours / theirs,
-                "compiled_ratio": fused / theirs,
+                "antorcha_ms": medians["eager"] * 1e3,
+                "compiled_ms": medians["compiled"] * 1e3,
+                "torch_ms": medians["torch"] * 1e3,
+                "ratio": medians["eager"] / medians["torch"],
+                "compiled_ratio": medians["compiled"] / medians["torch"],
                 "torch_device": torch_device,
             }
         )
@@ -141,7 +160,7 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
         ("a * b (forward)", lambda a, b: a * b),
         ("(a * b).sum().backward()", lambda a, b: (a * b).sum().backward()),
     ):
-        results = {}
+        blocks = {}
         for framework in (antorcha, torch):
             a = framework.ones(8, requires_grad=True)
             b = framework.ones(8, requires_grad=True)
@@ -151,7 +170,10 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
                 for _ in range(100):
                     body(a, b)
 
-            results[framework.__name__] = _median_seconds(block, repeats // 100, lambda: None) / 100
+            blocks[framework.__name__] = block
+        no_sync = dict.fromkeys(blocks, lambda: None)
+        medians = _interleaved_medians(blocks, repeats // 100, no_sync)
+        results = {k: v / 100 for k, v in medians.items()}
         rows.append(
             {
                 "op": name,

@@ -7,6 +7,7 @@ import pytest
 
 import antorcha
 import antorcha._compile as compile_module
+import antorcha._fused_two_layer as two_layer
 import antorcha.nn as nn
 import antorcha.nn.functional as F
 from antorcha._compile import FusedMLP, chunk_rows
@@ -14,8 +15,13 @@ from antorcha._compile import FusedMLP, chunk_rows
 
 @pytest.fixture(autouse=True)
 def fuse_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fused op normally starts at 16384 rows; the tests check its maths at small sizes too."""
+    """The generic fused op normally starts at 16384 rows; the tests check its maths at small sizes too.
+
+    The lesson's Linear -> ReLU -> Linear normally takes its own op (tests/test_fused_two_layer.py);
+    here it is routed to the generic one, whose maths these tests check.
+    """
     monkeypatch.setattr(compile_module, "_FUSE_MIN_ROWS", 1)
+    monkeypatch.setattr(two_layer, "MAX_MOMENT_COLUMNS", 0)
 
 
 class LessonMLP(nn.Module):

@@ -141,4 +141,3 @@ def grad(
             g = g.detach()
         results.append(g)
     return tuple(results)
-

@@ -356,9 +356,7 @@ class Function(metaclass=_FunctionMeta):
         outs = (outputs,) if single else outputs
         # edges first: an input marked dirty is moved onto this node below
         # every positional arg gets an edge, so backward returns one gradient per arg
-        node.next_functions = tuple(
-            edge_of(a) if isinstance(a, Tensor) else (None, 0) for a in args
-        )
+        node.next_functions = tuple(edge_of(a) if isinstance(a, Tensor) else (None, 0) for a in args)
         node._input_meta = tuple(
             (a._data.shape, a._data.dtype) if isinstance(a, Tensor) and a._requires_grad else None
             for a in args
