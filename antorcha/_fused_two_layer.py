@@ -189,10 +189,19 @@ def _weighted_inputs(g: Any, x: Any) -> Any:
 
 
 def _gradients_from_moments(moments: Any, w1_ones: Any, w2: Any) -> tuple:
-    """dL/dW1, dL/db1 and dL/dW2 as contractions of G (see the module docstring)."""
-    grad_w2 = np.einsum("jk,jok->oj", w1_ones, moments)  # (O, H)
-    grad_w1_ones = np.einsum("oj,jok->jk", w2, moments)  # (H, in + 1)
-    return np.ascontiguousarray(grad_w1_ones[:, :-1]), grad_w1_ones[:, -1].copy(), grad_w2
+    """dL/dW1, dL/db1 and dL/dW2 as contractions of G (see the module docstring).
+
+    dL/dW1 and dL/db1 are handed over as views of one (H, in + 1) array: the leaf
+    takes a C-order copy on its first accumulation, as for any gradient.
+    """
+    if moments.shape[1] == 1:  # one output (the lesson): plain broadcasts beat einsum's set-up
+        single = moments[:, 0, :]  # (H, in + 1)
+        grad_w1_ones = single * w2.reshape(-1, 1)  # w2[0, j] * G[j, 0, k]
+        grad_w2 = (single * w1_ones).sum(axis=1).reshape(1, -1)  # (1, H)
+    else:
+        grad_w1_ones = np.einsum("oj,jok->jk", w2, moments)  # (H, in + 1)
+        grad_w2 = np.einsum("jk,jok->oj", w1_ones, moments)  # (O, H)
+    return grad_w1_ones[:, :-1], grad_w1_ones[:, -1], grad_w2
 
 
 class _GenericContext:
