@@ -233,16 +233,18 @@ class CompiledModule(_module_base()):  # type: ignore[misc]
         self._orig_mod = model
         self._plan: list[_Layer] | None = None
         self._plan_key: tuple | None = None
+        self._two_layer = False  # whether the plan is the lesson's Linear -> ReLU -> Linear
 
     def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or not self._fusable_input(x):
             return self._orig_mod(x, *args, **kwargs)
-        key = (self._orig_mod.training, x.shape[1], x._data.dtype, x._device)
+        key = (self._orig_mod.training, x._data.shape[1], x._data.dtype, x._device)
         if key != self._plan_key:
             self._plan, self._plan_key = self._trace(x), key
+            self._two_layer = self._plan is not None and is_two_layer_relu(self._plan)
         if self._plan is None:
             return self._orig_mod(x)
-        if is_two_layer_relu(self._plan) and not x._requires_grad:
+        if self._two_layer and not x._requires_grad:
             return fused_two_layer(x, self._plan)
         if x.shape[0] < _FUSE_MIN_ROWS:
             return self._orig_mod(x)

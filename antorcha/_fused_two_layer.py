@@ -24,6 +24,7 @@ backward runs the generic chunked path, whose arithmetic is eager's.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -88,7 +89,7 @@ class FusedTwoLayerReLU(Op):
         with np.errstate(**_SILENT):
             out = _forward(x, w1_ones, w2, b2, chunk, mask)
             # relu as pre * mask turns pre = -inf into NaN: such rare inputs take the exact path
-            finite = bool(np.isfinite(out).all())
+            finite = _all_finite(out)
             if not finite:
                 out, mask = _forward_exact(x, w1, b1, w2, b2), None
         # w1_ones and the mask are saved as constants: freed with the graph, kept by retain_graph
@@ -112,7 +113,7 @@ def _backward(ctx: Any, grad: Tensor) -> tuple:
         moments = _moments(g, x._data, w1_ones, None if mask is None else mask._data, ctx.chunk)
     # A finite output and G mean finite inputs, weights and g (an infinity or NaN in
     # any of them reaches G or the output), so the identity holds exactly
-    if moments is None or not np.isfinite(moments).all():
+    if moments is None or not _all_finite(moments):
         from antorcha._compile import FusedMLP
 
         # create_graph, an input gradient or non-finite values: the generic chunked path
@@ -146,6 +147,11 @@ def _forward(x: Any, w1_ones: Any, w2: Any, b2: Any, chunk: int, mask: Any) -> A
     run_split(forward_rows, x.shape[0], chunk, _MIN_ROWS_PER_WORKER)
     out += b2
     return out
+
+
+def _all_finite(array: Any) -> bool:
+    """No infinity or NaN in `array` (a sum that overflows answers False: the exact path then runs)."""
+    return math.isfinite(array.sum())
 
 
 def _forward_exact(x: Any, w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
