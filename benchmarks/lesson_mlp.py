@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 BATCH_SIZES = (64, 1024, 4096, 65536, 2_000_000)
+_COMPILED = "antorcha.compile"  # the memory child's name for antorcha with `antorcha.compile(model)`
 _PAUSE_SECONDS = 0.3  # lets the idle thread pools of the framework timed last go to sleep
 
 
@@ -189,11 +190,12 @@ def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
     """In a subprocess: peak RSS growth (MiB) of one full-batch step beyond the data itself."""
     import importlib
 
-    framework = importlib.import_module(framework_name)
+    compiled = framework_name == _COMPILED
+    framework = importlib.import_module("antorcha" if compiled else framework_name)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, 10), dtype=np.float32)
     y = rng.standard_normal((batch, 1), dtype=np.float32)
-    step = build_step(framework, x, y, device)
+    step = build_step(framework, x, y, device, compiled=compiled)
     del x, y
     baseline = _rss_mib()
     step()
@@ -221,7 +223,7 @@ def _status_mib(field: str) -> float:
 
 def peak_memory(device: str, batch: int) -> dict[str, dict]:
     results = {}
-    for name in ("antorcha", "torch"):
+    for name in ("antorcha", _COMPILED, "torch"):
         out = subprocess.run(
             [sys.executable, __file__, "--memory-child", name, "--device", device, "--batch", str(batch)],
             capture_output=True,
@@ -258,12 +260,13 @@ def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict 
             f"| {row['compiled_ms']:.3f} | {row['compiled_ratio']:.2f} |"
         )
     if memory:
-        ours, theirs = memory["antorcha"], memory["torch"]
         key = "gpu_peak_mib" if device.startswith("cuda") else "step_peak_mib"
-        print(
-            f"\nPeak memory of the full-batch step ({key}): antorcha {ours[key]:.0f} MiB, "
-            f"torch {theirs[key]:.0f} MiB, ratio {ours[key] / max(theirs[key], 1e-9):.2f}"
+        theirs = memory["torch"][key]
+        ours = ", ".join(
+            f"{label} {memory[name][key]:.0f} MiB ({memory[name][key] / max(theirs, 1e-9):.2f}x)"
+            for label, name in (("antorcha eager", "antorcha"), ("antorcha.compile", _COMPILED))
         )
+        print(f"\nPeak memory of the full-batch step ({key}): {ours}, torch {theirs:.0f} MiB")
     if tiny:
         print("\nTiny-tensor overhead (8 elements, median µs per call)")
         print("| op | antorcha µs | torch µs | antorcha/torch |\n|---|---:|---:|---:|")
