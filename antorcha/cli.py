@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="cpu, cuda or cuda:N (default: every available device)"
     )
     lesson.add_argument("--seed", type=int, default=0)
+    lesson.add_argument(
+        "--compile", action="store_true", help="model = torch.compile(model): the fused MLP op (CPU)"
+    )
     lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
     lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     return parser
@@ -80,11 +83,13 @@ def run_lesson_command(args: argparse.Namespace) -> int:
         devices = _devices(args.device)
     except ValueError as error:
         return _fail(str(error))
-    config = LessonConfig(args.optimizer, args.lr, args.samples, args.epochs, args.batch_size, args.seed)
+    config = LessonConfig(
+        args.optimizer, args.lr, args.samples, args.epochs, args.batch_size, args.seed, args.compile
+    )
     batch = config.batch_size or config.samples
     print(
-        f"Lesson MLP(10, 100, 1), MSE, {config.optimizer} lr={config.lr}: {config.samples:,} samples, "
-        f"batch {batch:,}, {config.epochs} epochs"
+        f"Lesson MLP(10, 100, 1){', compiled' if config.compile else ''}, MSE, {config.optimizer} "
+        f"lr={config.lr}: {config.samples:,} samples, batch {batch:,}, {config.epochs} epochs"
     )
     runs = run_lesson(config, devices)
     print(format_table(runs))

@@ -42,6 +42,7 @@ class LessonConfig:
     epochs: int = 10
     batch_size: int | None = None  # None: the whole data set in one step, as in the lesson
     seed: int = 0
+    compile: bool = False  # model = torch.compile(model): the fused MLP op (antorcha/_compile.py)
 
 
 @dataclass
@@ -114,6 +115,11 @@ def _progress(total: int, label: str) -> Any:
     return tqdm(total=total, desc=label, unit="epoch", leave=True, dynamic_ncols=True)
 
 
+def _model(config: LessonConfig, device: torch.device) -> nn.Module:
+    model = MLP(10, 100, 1).to(device)
+    return torch.compile(model) if config.compile else model
+
+
 def train_on(
     device: torch.device, config: LessonConfig, x_cpu: torch.Tensor, y_cpu: torch.Tensor
 ) -> DeviceRun:
@@ -123,7 +129,7 @@ def train_on(
     criterion = nn.MSELoss()
 
     torch.manual_seed(config.seed + 1)
-    warmup_model = MLP(10, 100, 1).to(device)
+    warmup_model = _model(config, device)
     _train_step(
         warmup_model,
         criterion,
@@ -133,7 +139,7 @@ def train_on(
     )
 
     torch.manual_seed(config.seed + 1)
-    model = MLP(10, 100, 1).to(device)
+    model = _model(config, device)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
     bar = _progress(config.epochs, f"{device}")
     losses: list[float] = []

@@ -60,6 +60,18 @@ def test_every_optimizer_runs_in_process(
     assert runs[0]["losses"][-1] < runs[0]["losses"][0]
 
 
+def test_compile_flag_trains_the_same_losses_as_eager(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    losses = {}
+    for flags in ([], ["--compile"]):
+        out_json = tmp_path / f"run{len(flags)}.json"
+        args = ["lesson", "--samples", "3000", "--epochs", "8", "--device", "cpu", "--json", str(out_json)]
+        assert main(args + flags) == 0
+        losses[bool(flags)] = json.loads(out_json.read_text())["runs"][0]["losses"]
+    assert "compiled" in capsys.readouterr().out
+    # one float32 step differs by rounding only; eight Adam steps keep that within 1e-4
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

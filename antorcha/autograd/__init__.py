@@ -54,14 +54,16 @@ def _make_root_grads(outputs: tuple, grad_outputs: tuple, create_graph: bool) ->
     for index, out in enumerate(outputs):
         given = grad_outputs[index] if grad_outputs else None
         if given is None:
-            if out.numel() != 1:
+            if out._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.is_floating_point():
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {out.dtype}"
                 )
-            given = wrap(xp_of(out._data).ones(out._data.shape, out._data.dtype), device=out._device)
-        elif given.shape != out.shape:
+            data = out._data
+            grads.append(wrap(xp_of(data).ones(data.shape, data.dtype), device=out._device))  # a fresh leaf
+            continue
+        if given.shape != out.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{index}] has a shape of {given.shape} and "
                 f"output[{index}] has a shape of {out.shape}."

