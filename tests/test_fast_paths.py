@@ -68,6 +68,35 @@ def test_first_order_sum_backward_gives_a_writable_leaf_gradient() -> None:
     np.testing.assert_array_equal(ours.grad.numpy(), np.array([[3.0] * 4, [5.0] * 4, [7.0] * 4]))
 
 
+@pytest.mark.parametrize("shape", [(3, 5), (80, 60)])  # below and above reduce._SMALL_BROADCAST
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_sum_backward_small_and_large_against_torch(shape: tuple, dim: int | None) -> None:
+    from antorcha.ops import reduce
+
+    assert (shape[0] * shape[1] > reduce._SMALL_BROADCAST) == (shape == (80, 60))
+    rng = np.random.default_rng(3)
+    ours, theirs = _both(rng.standard_normal(shape).astype(np.float32))
+    out_a = ours.sum() if dim is None else ours.sum(dim=dim)
+    out_t = theirs.sum() if dim is None else theirs.sum(dim=dim)
+    cotangent = rng.standard_normal(tuple(out_t.shape)).astype(np.float32)
+    (out_a * antorcha.tensor(cotangent)).sum().backward()
+    (out_t * torch.tensor(cotangent)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    ours.grad.add_(1)  # writable, whichever way it was built
+
+
+def test_mul_backward_mixed_dtypes_takes_the_tensor_path_as_torch() -> None:
+    rng = np.random.default_rng(4)
+    a32, b64 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 3))
+    (oa, ta), (ob, tb) = _both(a32), _both(b64)
+    cotangent = rng.standard_normal((4, 3))
+    (oa * ob).backward(antorcha.tensor(cotangent))
+    (ta * tb).backward(torch.tensor(cotangent))
+    assert oa.grad.dtype == antorcha.float32 and ob.grad.dtype == antorcha.float64
+    np.testing.assert_allclose(oa.grad.numpy(), ta.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ob.grad.numpy(), tb.grad.numpy(), rtol=1e-12)
+
+
 def _relu_scenario(lib: Any, name: str, arrays: list[np.ndarray]) -> list:
     """Gradients through relu where its incoming gradient is, or is not, free to overwrite."""
     x = lib.tensor(arrays[0])
