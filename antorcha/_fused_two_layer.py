@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from antorcha._grad_mode import STATE
+from antorcha._kernels import relu_mask_and_output
 from antorcha._tensor import Tensor, wrap
 from antorcha._threads import run_split
 from antorcha.autograd.function import NULL_CTX, Op
@@ -140,9 +141,7 @@ def _forward(x: Any, w1_ones: Any, w2: Any, b2: Any, chunk: int, mask: Any) -> A
             pre = pre_buffer[: hi - lo]
             chunk_mask = mask_buffer[: hi - lo] if mask is None else mask[lo:hi]
             np.matmul(_with_ones_column(x[lo:hi], x_ones), w1_ones.T, out=pre)  # (rows, H)
-            np.greater(pre, 0, out=chunk_mask)  # relu's derivative as 0/1 floats
-            np.multiply(pre, chunk_mask, out=pre)  # relu, in one cheap pass (np.maximum is slower)
-            np.matmul(pre, w2.T, out=out[lo:hi])  # (rows, O)
+            relu_mask_and_output(pre, w2, chunk_mask, out[lo:hi])  # mask (rows, H), out (rows, O)
 
     run_split(forward_rows, x.shape[0], chunk, _MIN_ROWS_PER_WORKER)
     out += b2

@@ -15,6 +15,7 @@ import torch
 
 import antorcha
 import antorcha._fused_two_layer as two_layer
+import antorcha._kernels as kernels
 import antorcha.nn as nn
 import antorcha.nn.functional as F
 from antorcha._fused_two_layer import FusedTwoLayerReLU
@@ -51,6 +52,17 @@ def mask_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     return request.param
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The forward's relu/mask/output loop: compiled by Numba, or as NumPy passes."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(kernels, "_implementation", kernels._compile_with_numba())
+    else:
+        monkeypatch.setattr(kernels, "_implementation", kernels.relu_mask_and_output_numpy)
+    return request.param
+
+
 @pytest.fixture
 def small_chunks_two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many chunks of 64 rows, split over two workers, at test sizes."""
@@ -71,7 +83,7 @@ def _run_both(eager, compiled, x, g):
 
 @pytest.mark.parametrize("dtype", [antorcha.float32, antorcha.float64])
 @pytest.mark.parametrize("batch", [1, 7, 64, 1000])
-def test_matches_torch_forward_and_backward(batch: int, dtype, mask_path: str) -> None:
+def test_matches_torch_forward_and_backward(batch: int, dtype, mask_path: str, kernel: str) -> None:
     eager, compiled = _pair(dtype)
     reference = torch.nn.Sequential(torch.nn.Linear(10, 100), torch.nn.ReLU(), torch.nn.Linear(100, 1))
     reference = reference.to(torch.float32 if dtype is antorcha.float32 else torch.float64)
@@ -98,7 +110,9 @@ def test_matches_torch_forward_and_backward(batch: int, dtype, mask_path: str) -
 
 @pytest.mark.usefixtures("small_chunks_two_workers")
 @pytest.mark.parametrize("widths", [{}, {"inputs": 5, "hidden": 16, "outputs": 3}])
-def test_many_chunks_two_workers_and_several_outputs_match_eager(widths: dict, mask_path: str) -> None:
+def test_many_chunks_two_workers_and_several_outputs_match_eager(
+    widths: dict, mask_path: str, kernel: str
+) -> None:
     eager, compiled = _pair(antorcha.float64, **widths)
     inputs, outputs = widths.get("inputs", 10), widths.get("outputs", 1)
     x = antorcha.randn(1000, inputs, dtype=antorcha.float64)
@@ -111,7 +125,7 @@ def test_many_chunks_two_workers_and_several_outputs_match_eager(widths: dict, m
 
 
 @pytest.mark.parametrize("bad", ["inf input", "-inf pre-activation", "nan input", "inf weight", "nan grad"])
-def test_infinities_and_nans_give_eagers_values(bad: str, mask_path: str) -> None:
+def test_infinities_and_nans_give_eagers_values(bad: str, mask_path: str, kernel: str) -> None:
     eager, compiled = _pair(antorcha.float64)
     x = antorcha.randn(50, 10, dtype=antorcha.float64)
     g = antorcha.randn(50, 1, dtype=antorcha.float64)
@@ -136,6 +150,28 @@ def test_infinities_and_nans_give_eagers_values(bad: str, mask_path: str) -> Non
         assert np.isfinite(ours.detach().numpy()).all()
     for mine, reference in zip(_grads(compiled), _grads(eager)):
         np.testing.assert_allclose(mine, reference, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_compiled_kernel_gives_the_numpy_passes_values(dtype: type, outputs: int) -> None:
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(outputs)
+    pre = rng.standard_normal((300, 40)).astype(dtype)
+    pre[0, :4] = [np.nan, np.inf, 0.0, -0.0]  # relu(NaN) is NaN; 0 is not > 0
+    pre[1, 5] = -np.inf
+    w2 = rng.standard_normal((outputs, 40)).astype(dtype)
+    results = []
+    for kernel in (kernels._compile_with_numba(), kernels.relu_mask_and_output_numpy):
+        mask, out = np.empty_like(pre), np.empty((300, outputs), dtype=dtype)
+        with np.errstate(invalid="ignore"):
+            kernel(pre.copy(), w2, mask, out)
+        results.append((mask, out))
+    (mask, out), (expected_mask, expected_out) = results
+    np.testing.assert_array_equal(mask, expected_mask)
+    assert np.isnan(out[0]).all() and np.isnan(out[1]).all()  # NaN, and -inf * 0
+    rtol = 1e-5 if dtype == np.float32 else 1e-13  # sums in another order than BLAS's
+    np.testing.assert_allclose(out[2:], expected_out[2:], rtol=rtol, atol=rtol)
 
 
 def test_input_gradient_runs_the_generic_path() -> None:
