@@ -162,14 +162,15 @@ def _moments(g: Any, x: Any, w1_ones: Any, mask: Any, chunk: int) -> Any:
     """G = M.T @ (g * [x, 1]) as (H, O, in + 1): from the kept mask, or recomputed chunk by chunk."""
     rows, inputs = x.shape
     hidden, outputs = w1_ones.shape[0], g.shape[1]
+    columns = outputs * (inputs + 1)
     if mask is not None:  # one matmul over all the rows (BLAS threads it when it is big)
-        moments = mask.T @ _weighted_inputs(g, x).reshape(rows, -1)  # (H, O * (in + 1))
-        return moments.reshape(hidden, outputs, inputs + 1)
+        moments = mask.T @ _weighted_inputs(g, x)  # (H, padded columns)
+        return moments[:, :columns].reshape(hidden, outputs, inputs + 1)
 
     def moments_of_rows(start: int, stop: int) -> Any:
         x_ones = _ones_buffer(min(chunk, stop - start), inputs, x.dtype)
         pre = np.empty((x_ones.shape[0], hidden), dtype=x.dtype)
-        moments = np.zeros((hidden, outputs * (inputs + 1)), dtype=x.dtype)
+        moments = np.zeros((hidden, _padded(columns)), dtype=x.dtype)
         partial = np.empty_like(moments)
         for lo in range(start, stop, chunk):
             hi = min(lo + chunk, stop)
@@ -177,20 +178,29 @@ def _moments(g: Any, x: Any, w1_ones: Any, mask: Any, chunk: int) -> Any:
             chunk_mask = pre[: hi - lo]
             np.matmul(_with_ones_column(x[lo:hi], x_ones), w1_ones.T, out=chunk_mask)
             np.greater(chunk_mask, 0, out=chunk_mask)
-            np.matmul(chunk_mask.T, _weighted_inputs(g[lo:hi], x[lo:hi]).reshape(hi - lo, -1), out=partial)
+            np.matmul(chunk_mask.T, _weighted_inputs(g[lo:hi], x[lo:hi]), out=partial)
             moments += partial
         return moments
 
     parts = run_split(moments_of_rows, rows, chunk, _MIN_ROWS_PER_WORKER)
-    return sum(parts[1:], parts[0]).reshape(hidden, outputs, inputs + 1)
+    return sum(parts[1:], parts[0])[:, :columns].reshape(hidden, outputs, inputs + 1)
+
+
+def _padded(columns: int) -> int:
+    """Columns rounded up to a multiple of 4: OpenBLAS ran M.T @ W 11-16% faster with 12 than 11."""
+    return -(-columns // 4) * 4
 
 
 def _weighted_inputs(g: Any, x: Any) -> Any:
-    """g[i, o] * [x, 1][i, k] as (rows, O, in + 1)."""
-    weighted = np.empty((x.shape[0], g.shape[1], x.shape[1] + 1), dtype=x.dtype)
+    """g[i, o] * [x, 1][i, k] as (rows, O * (in + 1)), then zero columns up to `_padded`."""
+    rows, outputs, inputs = x.shape[0], g.shape[1], x.shape[1]
+    columns = outputs * (inputs + 1)
+    padded = np.empty((rows, _padded(columns)), dtype=x.dtype)
+    weighted = padded[:, :columns].reshape(rows, outputs, inputs + 1)  # a view into `padded`
     np.multiply(g[:, :, None], x[:, None, :], out=weighted[:, :, :-1])
     weighted[:, :, -1] = g
-    return weighted
+    padded[:, columns:] = 0
+    return padded
 
 
 def _gradients_from_moments(moments: Any, w1_ones: Any, w2: Any) -> tuple:
