@@ -14,6 +14,10 @@ buffers that stay in cache:
 autograd graph (AddmmBackward0 / ReluBackward0 / TBackward0 nodes). Anything else
 (dropout, other activations, 3-D inputs, create_graph) runs eagerly, unchanged.
 The fused op is one graph node, so loss.backward() and the optimizer work as usual.
+
+The lesson's own chain, Linear -> ReLU -> Linear with few outputs, takes a faster op
+at every batch size (`antorcha/_fused_two_layer.py`); this module's generic op serves
+other chains from `_FUSE_MIN_ROWS` rows up, and that op's fallbacks.
 """
 
 from __future__ import annotations
