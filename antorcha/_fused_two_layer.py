@@ -15,10 +15,11 @@ because relu(pre)[i, j] = M[i, j] * sum_k [W1, b1][j, k] * [x, 1][i, k]:
     dL/dW2[o, j]       = sum_k [W1, b1][j, k] * G[j, o, k]
     dL/d[W1, b1][j, k] = sum_o W2[o, j] * G[j, o, k]
 
-So a chunk's backward is: recompute pre (one thin matmul), build the mask (one
-pass), and one matmul M.T @ (g * [x, 1]). Eager autograd makes five passes over
-(rows, H) arrays instead, and keeps them all in memory. The identity holds for
-finite values; with an infinite or NaN input, weight, output or gradient the
+The forward keeps M (up to 64 MiB; above that the backward recomputes it chunk by
+chunk from a thin matmul), so the backward is one matmul, M.T @ (g * [x, 1]).
+Eager autograd makes five passes over (rows, H) arrays instead, and keeps them all
+in memory. The identity holds for finite values; with an infinite or NaN input,
+weight, output or gradient, an input that needs a gradient, or create_graph, the
 backward runs the generic chunked path, whose arithmetic is eager's.
 """
 

@@ -174,16 +174,34 @@ def test_compiled_kernel_gives_the_numpy_passes_values(dtype: type, outputs: int
     np.testing.assert_allclose(out[2:], expected_out[2:], rtol=rtol, atol=rtol)
 
 
-def test_input_gradient_runs_the_generic_path() -> None:
+def test_input_gradient_through_compile_matches_eager() -> None:
     eager, compiled = _pair(antorcha.float64)
     base = antorcha.randn(300, 10, dtype=antorcha.float64)
     g = antorcha.randn(300, 1, dtype=antorcha.float64)
     inputs = [base.clone().requires_grad_(), base.clone().requires_grad_()]
     eager(inputs[0]).backward(g)
-    compiled(inputs[1]).backward(g)
+    out = compiled(inputs[1])
+    assert not isinstance(out.grad_fn, FUSED)  # an input that needs a gradient skips the op
+    out.backward(g)
     np.testing.assert_allclose(inputs[1].grad.numpy(), inputs[0].grad.numpy(), rtol=1e-12, atol=1e-13)
     for mine, reference in zip(_grads(compiled), _grads(eager)):
         np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-13)
+
+
+def test_the_op_itself_gives_an_input_gradient_through_its_generic_path() -> None:
+    eager, _ = _pair(antorcha.float64)
+    layer1, layer2 = eager.layer1, eager.layer2
+    base = antorcha.randn(50, 10, dtype=antorcha.float64)
+    g = antorcha.randn(50, 1, dtype=antorcha.float64)
+    x_op, x_eager = base.clone().requires_grad_(), base.clone().requires_grad_()
+    params = (layer1.weight, layer1.bias, layer2.weight, layer2.bias)
+    FusedTwoLayerReLU.apply(x_op, *params, params=(16,)).backward(g)
+    op_grads = [p.grad.numpy().copy() for p in params]
+    eager.zero_grad()
+    eager(x_eager).backward(g)
+    np.testing.assert_allclose(x_op.grad.numpy(), x_eager.grad.numpy(), rtol=1e-12, atol=1e-13)
+    for mine, p in zip(op_grads, params):
+        np.testing.assert_allclose(mine, p.grad.numpy(), rtol=1e-12, atol=1e-13)
 
 
 def test_retain_graph_backward_twice_accumulates_like_eager(mask_path: str) -> None:
