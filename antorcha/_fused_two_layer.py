@@ -68,14 +68,22 @@ def _with_bias_column(weight: Any, bias: Any) -> Any:
 
 
 def _with_ones_column(x_rows: Any, buffer: Any) -> Any:
-    """[x, 1] for a chunk, in a buffer whose last column already holds the ones."""
+    """[x, 1] (rows, in + 1) for a chunk: a transposed view of `buffer`, whose last row holds ones.
+
+    Stored transposed, the copy runs over all the rows once per input column; a row-major
+    (rows, in + 1) buffer made NumPy copy 10 elements at a time (29 us against 15 for
+    2,621 rows). BLAS reads the transposed view as it is.
+    """
     rows = x_rows.shape[0]
-    buffer[:rows, :-1] = x_rows
-    return buffer[:rows]
+    np.copyto(buffer[:-1, :rows], x_rows.T)
+    return buffer[:, :rows].T
 
 
 def _ones_buffer(chunk: int, inputs: int, dtype: Any) -> Any:
-    return np.ones((chunk, inputs + 1), dtype=dtype)
+    """The transposed buffer for `_with_ones_column`: (in + 1, chunk), its last row ones."""
+    buffer = np.empty((inputs + 1, chunk), dtype=dtype)
+    buffer[-1] = 1
+    return buffer
 
 
 class FusedTwoLayerReLU(Op):
@@ -135,7 +143,7 @@ def _forward(x: Any, w1_ones: Any, w2: Any, b2: Any, chunk: int, mask: Any) -> A
 
     def forward_rows(start: int, stop: int) -> None:
         x_ones = _ones_buffer(min(chunk, stop - start), x.shape[1], x.dtype)
-        pre_buffer = np.empty((x_ones.shape[0], w1_ones.shape[0]), dtype=x.dtype)
+        pre_buffer = np.empty((x_ones.shape[1], w1_ones.shape[0]), dtype=x.dtype)
         mask_buffer = np.empty_like(pre_buffer) if mask is None else None
         for lo in range(start, stop, chunk):
             hi = min(lo + chunk, stop)
@@ -170,7 +178,7 @@ def _moments(g: Any, x: Any, w1_ones: Any, mask: Any, chunk: int) -> Any:
 
     def moments_of_rows(start: int, stop: int) -> Any:
         x_ones = _ones_buffer(min(chunk, stop - start), inputs, x.dtype)
-        pre = np.empty((x_ones.shape[0], hidden), dtype=x.dtype)
+        pre = np.empty((x_ones.shape[1], hidden), dtype=x.dtype)
         moments = np.zeros((hidden, _padded(columns)), dtype=x.dtype)
         partial = np.empty_like(moments)
         for lo in range(start, stop, chunk):
