@@ -31,7 +31,7 @@ from antorcha._device import xp_of
 from antorcha._fused_two_layer import fused_two_layer, is_two_layer_relu
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha._threads import run_split
+from antorcha._threads import rows_per_chunk, run_split
 from antorcha.autograd.function import AccumulateGrad, Node, Op
 
 _CHUNK_BYTES = 512 * 1024  # one (rows, widest layer) float buffer stays well inside L2
@@ -112,21 +112,29 @@ class FusedMLP(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, *params = ctx.saved_tensors
-        if STATE.enabled:  # create_graph: differentiate the same chain with eager ops
-            return _eager_backward(grad, x, params, ctx.relus)
-        arrays = [p._data for p in params]
-        grad_x = xp_of(x._data).empty_like(x._data) if ctx.needs_input_grad[0] else None
+        return chain_backward(grad, x, params, ctx.relus, ctx.chunk, ctx.needs_input_grad[0])
 
-        def backward_rows(start: int, stop: int) -> list[Any]:
-            return _chunked_backward(grad._data, x._data, arrays, ctx.relus, ctx.chunk, grad_x, start, stop)
 
-        partials = run_split(backward_rows, x._data.shape[0], ctx.chunk)
-        totals = [sum(parts[1:], parts[0]) for parts in zip(*partials)]  # each worker's weight grads
-        device = grad._device
-        return (
-            wrap(grad_x, device=device) if grad_x is not None else None,
-            *(wrap(t, device=device) for t in totals),
-        )
+def chain_backward(grad: Tensor, x: Tensor, params: list, relus: tuple, chunk: int, need_x: bool) -> tuple:
+    """Gradients of a Linear (+ReLU) chain for x and every weight and bias, eager's arithmetic.
+
+    Chunked, recomputing the activations; with create_graph, the chain's eager ops instead.
+    """
+    if STATE.enabled:  # create_graph: differentiate the same chain with eager ops
+        return _eager_backward(grad, x, params, relus)
+    arrays = [p._data for p in params]
+    grad_x = xp_of(x._data).empty_like(x._data) if need_x else None
+
+    def backward_rows(start: int, stop: int) -> list[Any]:
+        return _chunked_backward(grad._data, x._data, arrays, relus, chunk, grad_x, start, stop)
+
+    partials = run_split(backward_rows, x._data.shape[0], chunk)
+    totals = [sum(parts[1:], parts[0]) for parts in zip(*partials)]  # each worker's weight grads
+    device = grad._device
+    return (
+        wrap(grad_x, device=device) if grad_x is not None else None,
+        *(wrap(t, device=device) for t in totals),
+    )
 
 
 class _Buffers:
@@ -206,17 +214,13 @@ def _eager_backward(grad: Tensor, x: Tensor, params: list, relus: tuple) -> tupl
     return tuple(next(found) if t._requires_grad else None for t in (x, *params))
 
 
-def chunk_rows(widest: int, itemsize: int) -> int:
-    return max(64, _CHUNK_BYTES // (widest * itemsize))
-
-
 def fused_forward(x: Tensor, layers: list[_Layer]) -> Tensor:
     params: list[Tensor] = []
     for layer in layers:
         params += [layer.weight, layer.bias]
     widest = max(layer.weight.shape[0] for layer in layers)
     relus = tuple(layer.relu for layer in layers)
-    return FusedMLP.apply(x, *params, params=(relus, chunk_rows(widest, x._data.itemsize)))
+    return FusedMLP.apply(x, *params, params=(relus, rows_per_chunk(widest, x._data.itemsize, _CHUNK_BYTES)))
 
 
 def _module_base() -> type:

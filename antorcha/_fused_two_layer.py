@@ -33,7 +33,7 @@ import numpy as np
 from antorcha._grad_mode import STATE
 from antorcha._kernels import relu_mask_and_output
 from antorcha._tensor import Tensor, wrap
-from antorcha._threads import run_split
+from antorcha._threads import rows_per_chunk, run_split
 from antorcha.autograd.function import NULL_CTX, Op
 
 # One chunk's (rows, H) buffer: fits the core's L2 (1 MiB here); measured against 256 KiB
@@ -57,10 +57,6 @@ def is_two_layer_relu(layers: list) -> bool:
         return False
     inputs, outputs = layers[0].weight.shape[1], layers[1].weight.shape[0]
     return outputs * (inputs + 1) <= MAX_MOMENT_COLUMNS
-
-
-def chunk_rows(hidden: int, itemsize: int) -> int:
-    return max(64, _CHUNK_BYTES // (hidden * itemsize))
 
 
 def _with_bias_column(weight: Any, bias: Any) -> Any:
@@ -124,10 +120,10 @@ def _backward(ctx: Any, grad: Tensor) -> tuple:
     # A finite output and G mean finite inputs, weights and g (an infinity or NaN in
     # any of them reaches G or the output), so the identity holds exactly
     if moments is None or not _all_finite(moments):
-        from antorcha._compile import FusedMLP
+        from antorcha._compile import chain_backward
 
         # create_graph, an input gradient or non-finite values: the generic chunked path
-        return FusedMLP.backward(_GenericContext(ctx, (x, w1, b1, w2, b2)), grad)
+        return chain_backward(grad, x, [w1, b1, w2, b2], (True, False), ctx.chunk, ctx.needs_input_grad[0])
     grad_w1, grad_b1, grad_w2 = _gradients_from_moments(moments, w1_ones, w2._data)
     grads = (None, grad_w1, grad_b1, grad_w2, g.sum(axis=0))  # dL/db2: (O,)
     device = grad._device
@@ -234,17 +230,7 @@ def _gradients_from_moments(moments: Any, w1_ones: Any, w2: Any) -> tuple:
     return grad_w1_ones[:, :-1], grad_w1_ones[:, -1], grad_w2
 
 
-class _GenericContext:
-    """What FusedMLP.backward reads from its ctx, built from this op's saved tensors."""
-
-    def __init__(self, ctx: Any, saved: tuple) -> None:
-        self.saved_tensors = saved
-        self.needs_input_grad = ctx.needs_input_grad
-        self.relus = (True, False)
-        self.chunk = ctx.chunk
-
-
 def fused_two_layer(x: Tensor, layers: list) -> Tensor:
     first, second = layers
-    chunk = chunk_rows(first.weight.shape[0], x._data.itemsize)
+    chunk = rows_per_chunk(first.weight.shape[0], x._data.itemsize, _CHUNK_BYTES)
     return FusedTwoLayerReLU.apply(x, first.weight, first.bias, second.weight, second.bias, params=(chunk,))

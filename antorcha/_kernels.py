@@ -64,7 +64,3 @@ def relu_mask_and_output(pre: Any, w2: Any, mask: Any, out: Any) -> None:
     if _implementation is None:
         _implementation = _compile_with_numba() or relu_mask_and_output_numpy
     _implementation(pre, w2, mask, out)
-
-
-def have_numba() -> bool:
-    return _compile_with_numba() is not None

@@ -21,6 +21,11 @@ _WORKERS = max(1, min(os.cpu_count() or 1, 8))
 _pool: ThreadPoolExecutor | None = None
 
 
+def rows_per_chunk(width: int, itemsize: int, chunk_bytes: int) -> int:
+    """How many rows of `width` elements fill `chunk_bytes` (at least 64)."""
+    return max(64, chunk_bytes // (width * itemsize))
+
+
 def run_split(work: Callable[[int, int], Any], rows: int, chunk: int, min_rows: int = 0) -> list[Any]:
     """`work(start, stop)` over [0, rows), one equal share per worker; the results in order.
 

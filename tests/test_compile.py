@@ -10,7 +10,8 @@ import antorcha._compile as compile_module
 import antorcha._fused_two_layer as two_layer
 import antorcha.nn as nn
 import antorcha.nn.functional as F
-from antorcha._compile import FusedMLP, chunk_rows
+from antorcha._compile import FusedMLP
+from antorcha._threads import rows_per_chunk
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,9 @@ def fuse_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     monkeypatch.setattr(compile_module, "_FUSE_MIN_ROWS", 1)
     monkeypatch.setattr(two_layer, "MAX_MOMENT_COLUMNS", 0)
+
+
+THREE_CHUNKS_AND_A_BIT = 3 * rows_per_chunk(100, 4, compile_module._CHUNK_BYTES) + 5
 
 
 class LessonMLP(nn.Module):
@@ -47,7 +51,7 @@ def _grads(model) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("dtype", [antorcha.float32, antorcha.float64])
-@pytest.mark.parametrize("batch", [1, 7, 64, 1000, 3 * chunk_rows(100, 4) + 5])
+@pytest.mark.parametrize("batch", [1, 7, 64, 1000, THREE_CHUNKS_AND_A_BIT])
 def test_fused_forward_and_backward_match_eager(batch: int, dtype) -> None:
     eager, compiled = _pair(LessonMLP, dtype)
     x = antorcha.randn(batch, 10, dtype=dtype)

@@ -152,26 +152,30 @@ def test_infinities_and_nans_give_eagers_values(bad: str, mask_path: str, kernel
         np.testing.assert_allclose(mine, reference, rtol=1e-10, atol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("implementation", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("outputs", [1, 3])
-def test_compiled_kernel_gives_the_numpy_passes_values(dtype: type, outputs: int) -> None:
-    pytest.importorskip("numba")
+def test_relu_mask_and_output_kernels_follow_their_definition(
+    implementation: str, dtype: type, outputs: int
+) -> None:
+    if implementation == "numba":
+        pytest.importorskip("numba")
+        kernel = kernels._compile_with_numba()
+    else:
+        kernel = kernels.relu_mask_and_output_numpy
     rng = np.random.default_rng(outputs)
     pre = rng.standard_normal((300, 40)).astype(dtype)
     pre[0, :4] = [np.nan, np.inf, 0.0, -0.0]  # relu(NaN) is NaN; 0 is not > 0
-    pre[1, 5] = -np.inf
+    pre[1, 5] = -np.inf  # -inf * 0 is NaN: the fused op sees it and takes its exact path
     w2 = rng.standard_normal((outputs, 40)).astype(dtype)
-    results = []
-    for kernel in (kernels._compile_with_numba(), kernels.relu_mask_and_output_numpy):
-        mask, out = np.empty_like(pre), np.empty((300, outputs), dtype=dtype)
-        with np.errstate(invalid="ignore"):
-            kernel(pre.copy(), w2, mask, out)
-        results.append((mask, out))
-    (mask, out), (expected_mask, expected_out) = results
-    np.testing.assert_array_equal(mask, expected_mask)
-    assert np.isnan(out[0]).all() and np.isnan(out[1]).all()  # NaN, and -inf * 0
-    rtol = 1e-5 if dtype == np.float32 else 1e-13  # sums in another order than BLAS's
-    np.testing.assert_allclose(out[2:], expected_out[2:], rtol=rtol, atol=rtol)
+    mask, out = np.empty_like(pre), np.empty((300, outputs), dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        kernel(pre.copy(), w2, mask, out)
+    np.testing.assert_array_equal(mask, (pre > 0).astype(dtype))
+    assert np.isnan(out[:2]).all()
+    expected = np.maximum(pre[2:].astype(np.float64), 0) @ w2.T.astype(np.float64)  # in float64
+    tolerance = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out[2:], expected, rtol=tolerance, atol=tolerance)
 
 
 def test_input_gradient_through_compile_matches_eager() -> None:

@@ -6,6 +6,7 @@ gradient in the output's shape into one in each input's shape.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -41,13 +42,6 @@ def _restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bo
 _SMALL_BROADCAST = 4096
 
 
-def _prod(shape: tuple) -> int:
-    size = 1
-    for extent in shape:
-        size *= extent
-    return size
-
-
 # ---- sum and mean --------------------------------------------------------------
 class Sum(Op):
     @staticmethod
@@ -60,7 +54,7 @@ class Sum(Op):
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
         if not STATE.enabled:  # first order: the gradient broadcast back, no graph ops
             g = grad._data if ctx.keepdim else grad._data.reshape(_keepdim_shape(ctx.shape, dims))
-            if _prod(ctx.shape) <= _SMALL_BROADCAST:  # xp.full is ~4x cheaper than broadcast_to here
+            if math.prod(ctx.shape) <= _SMALL_BROADCAST:  # xp.full is ~4x cheaper than broadcast_to here
                 return wrap(xp_of(g).full(ctx.shape, g, dtype=g.dtype), device=grad._device)
             return wrap(xp_of(g).broadcast_to(g, ctx.shape), device=grad._device)  # a view: no memory
         return _restore_dims(grad, ctx.shape, dims, ctx.keepdim)
