@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib as _importlib
 from typing import Any as _Any
 
-# _allocator tunes malloc for array reuse when imported (see its docstring)
-from antorcha import _allocator, autograd
+# speed loads its allocator module, which tunes malloc for array reuse (see its docstring)
+from antorcha import autograd, speed
 from antorcha._creation import (
     arange,
     as_tensor,
@@ -58,28 +58,27 @@ from antorcha._dtypes import (
 from antorcha._dtypes import float as float  # noqa: A004
 from antorcha._dtypes import int as int  # noqa: A004
 from antorcha._functional import *  # noqa: F403
-from antorcha._functional import abs, all, any, max, min, pow, round, sum  # noqa: A004
-from antorcha._tensor import Size, Tensor
-from antorcha.autograd.grad_mode import (
+from antorcha._grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
+from antorcha._tensor import Size, Tensor
 from antorcha.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 
 __version__ = "0.1.0"
 
 
 def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch's name
-    """Fuse an MLP's Linear/ReLU layers into one chunked op (see antorcha/_compile.py)."""
-    from antorcha._compile import compile as compile_model
+    """Fuse an MLP's Linear/ReLU layers into one chunked op (see antorcha/speed/compiler.py)."""
+    from antorcha.speed.compiler import compile as compile_model
 
     return compile_model(model, **options)
 
 
-_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "backends"}
+_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization"}
 
 
 def __getattr__(name: str) -> _Any:

@@ -31,12 +31,35 @@ class dtype:  # noqa: N801 - torch spells it in lower case
     def is_complex(self) -> bool:
         return False
 
+    @property
+    def scalar_name(self) -> str:
+        """torch's ScalarType name, as its error messages spell it: 'Float', 'Long', 'Bool'."""
+        return _SCALAR_NAMES.get(self.name, self.name)
+
+    @property
+    def legacy_name(self) -> str:
+        """The legacy tensor type: 'FloatTensor', 'LongTensor' (`tensor.type()`)."""
+        return _SCALAR_NAMES.get(self.name, self.name) + "Tensor"
+
     def __repr__(self) -> str:
         return f"antorcha.{self.name}"
 
     def __reduce__(self) -> str:
         return self.name
 
+
+# torch's ScalarType names (its C++ enum), used in its error messages and legacy type names
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
 
 float32 = dtype("float32", np.float32)
 float64 = dtype("float64", np.float64)

@@ -1,20 +1,23 @@
 """Grad mode: whether new ops are recorded in the graph.
 
 `no_grad`, `enable_grad` and `set_grad_enabled` work both as context managers
-and as decorators, as in torch.
+and as decorators, as in torch. The flag is per thread, as torch's is: `no_grad()`
+in one thread leaves every other thread recording. `antorcha.autograd.grad_mode`
+is this module under torch's name.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradState:
-    """One flag read on every op; an attribute lookup is the cheapest global read."""
+class _GradState(threading.local):
+    """One flag read on every op, per thread; a new thread starts with grad mode on."""
 
     enabled = True
 

@@ -1,8 +1,10 @@
 """The Tensor: an `xp` array plus what autograd needs to know about it.
 
 This file holds the tensor's state and its non-mathematical methods (attributes,
-conversion, autograd entry points). The maths lives in `ops/`; the operators and
-op-calling methods are attached through the mixin classes in `_tensor_methods.py`.
+conversion, autograd entry points). The maths lives in `ops/`: each op declares its
+Tensor method and operators beside its forward and backward (`_registry.register`),
+and `_declare_ops` below binds them once the class exists. The in-place methods are
+the mixin in `_tensor_inplace.py`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 
 from antorcha import _dtypes
 from antorcha._device import CPU, as_device, device, device_of, move_array
+from antorcha._dims import normalize_dim
 from antorcha._dtypes import dtype
+from antorcha._registry import bind_tensor_methods
 from antorcha._tensor_inplace import TensorInplaceMethods
-from antorcha._tensor_methods import TensorMethods, load_ops
 
 _NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -38,7 +41,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(TensorMethods, TensorInplaceMethods):
+class Tensor(TensorInplaceMethods):
     """An n-dimensional array of one dtype on one device, with autograd state."""
 
     __slots__ = (
@@ -73,7 +76,7 @@ class Tensor(TensorMethods, TensorInplaceMethods):
     def size(self, dim: int | None = None) -> Size | int:
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[self._wrap_dim(dim)]
+        return self._data.shape[normalize_dim(dim, self._data.ndim)]
 
     @property
     def dtype(self) -> dtype:
@@ -121,15 +124,7 @@ class Tensor(TensorMethods, TensorInplaceMethods):
 
     def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
-        return strides if dim is None else strides[self._wrap_dim(dim)]
-
-    def _wrap_dim(self, dim: int) -> int:
-        ndim = max(self._data.ndim, 1)
-        if not -ndim <= dim < ndim:
-            raise IndexError(
-                f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})"
-            )
-        return dim % ndim
+        return strides if dim is None else strides[normalize_dim(dim, self._data.ndim)]
 
     # ---- autograd state --------------------------------------------------------
     @property
@@ -418,7 +413,7 @@ class Tensor(TensorMethods, TensorInplaceMethods):
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            return f"antorcha.{_LEGACY_NAMES.get(self.dtype.name, self.dtype.name)}"
+            return f"antorcha.{self.dtype.legacy_name}"
         return self.to(dtype)
 
     def float(self) -> Tensor:
@@ -441,16 +436,6 @@ class Tensor(TensorMethods, TensorInplaceMethods):
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
-
-
-_LEGACY_NAMES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "int64": "LongTensor",
-    "int32": "IntTensor",
-    "bool": "BoolTensor",
-}
 
 
 def _is_numpy_dtype(value: Any) -> bool:
@@ -490,4 +475,11 @@ def wrap(data: Any, requires_grad: bool = False, grad_fn: Any = None, device: de
     return t
 
 
-load_ops()
+def _declare_ops() -> None:
+    """Import the op modules (they import Tensor, so only now) and bind their declared methods."""
+    import antorcha.ops  # noqa: F401 - importing registers every op
+
+    bind_tensor_methods(Tensor)
+
+
+_declare_ops()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from antorcha import _tensor_methods as _ops  # the op modules, bound there by load_ops()
 from antorcha._grad_mode import STATE
 
 if TYPE_CHECKING:
@@ -24,43 +23,60 @@ class TensorInplaceMethods:
 
     __slots__ = ()
 
-    # ---- in-place ops -------------------------------------------------------------------
+    # ---- in-place ops: each is its out-of-place op, written back ---------------------------
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda old, o: _ops._ew.add(old, o, alpha), other, fast="add", alpha=alpha)
+        return self._inplace(lambda old, o: old.add(o, alpha=alpha), other, fast="add", alpha=alpha)
 
     def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        return self._inplace(lambda old, o: _ops._ew.sub(old, o, alpha), other, fast="subtract", alpha=alpha)
+        return self._inplace(lambda old, o: old.sub(o, alpha=alpha), other, fast="subtract", alpha=alpha)
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace(_ops._ew.mul, other, fast="multiply")
+        return self._inplace(lambda old, o: old.mul(o), other, fast="multiply")
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         if rounding_mode is not None:
-            return self._inplace(lambda old, o: _ops._ew.div(old, o, rounding_mode), other)
-        return self._inplace(_ops._ew.true_divide, other, fast="true_divide")
+            return self._inplace(lambda old, o: old.div(o, rounding_mode=rounding_mode), other)
+        return self._inplace(lambda old, o: old.true_divide(o), other, fast="true_divide")
 
     def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace(_ops._ew.pow, exponent)
+        return self._inplace(lambda old, e: old.pow(e), exponent)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        return self._inplace(lambda old, _: _ops._ew.clamp(old, min, max), None)
+        return self._inplace(lambda old, _: old.clamp(min, max), None)
 
     clip_ = clamp_
 
     def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
-        return self._inplace(lambda old, v: _ops._ix.masked_fill(old, mask, v), value)
+        return self._inplace(lambda old, v: old.masked_fill(mask, v), value)
 
     def relu_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ops._un.relu(old), None)
+        return self._inplace(lambda old, _: old.relu(), None)
 
     def neg_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ops._un.neg(old), None)
+        return self._inplace(lambda old, _: old.neg(), None)
 
     def exp_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ops._un.exp(old), None)
+        return self._inplace(lambda old, _: old.exp(), None)
 
     def sqrt_(self) -> Tensor:
-        return self._inplace(lambda old, _: _ops._un.sqrt(old), None)
+        return self._inplace(lambda old, _: old.sqrt(), None)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from antorcha.ops.indexing import index_put
+
+        self._inplace(lambda old, v: index_put(old, key, v), value)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
 
     def copy_(self, src: Tensor, non_blocking: bool = False) -> Tensor:
         if not isinstance(src, TensorInplaceMethods):
@@ -68,7 +84,7 @@ class TensorInplaceMethods:
         return self._inplace(lambda old, s: _copy_broadcast(old, s), src)
 
     def zero_(self) -> Tensor:
-        return self._fill_array(lambda a: a.fill(0), _ops._ew.Zero)
+        return self._fill_array(lambda a: a.fill(0), _overwritten().Zero)
 
     def fill_(self, value: Any) -> Tensor:
         if isinstance(value, TensorInplaceMethods):
@@ -80,19 +96,19 @@ class TensorInplaceMethods:
             if value._requires_grad and STATE.enabled:
                 return self._inplace(_copy_broadcast, value)
             value = value.item()
-        return self._fill_array(lambda a: a.fill(value), _ops._ew.Fill)
+        return self._fill_array(lambda a: a.fill(value), _overwritten().Fill)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
         from antorcha import random
 
         fill = lambda arr: random.fill_uniform(arr, a, b, self._device, generator)  # noqa: E731
-        return self._fill_array(fill, _ops._ew.Uniform)
+        return self._fill_array(fill, _overwritten().Uniform)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
         from antorcha import random
 
         fill = lambda arr: random.fill_normal(arr, mean, std, self._device, generator)  # noqa: E731
-        return self._fill_array(fill, _ops._ew.Normal)
+        return self._fill_array(fill, _overwritten().Normal)
 
     def _check_inplace_allowed(self) -> None:
         if STATE.enabled and self._requires_grad and self.grad_fn is None:
@@ -114,7 +130,7 @@ class TensorInplaceMethods:
         return self
 
     def _inplace(
-        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, key: Any = None
+        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1
     ) -> Tensor:
         """Run `compute(old_self, other)` and write the result into self's memory.
 
@@ -171,11 +187,13 @@ class TensorInplaceMethods:
             )
         old_base = wrap(base._data.copy(), base._requires_grad, base.grad_fn, base._device)
         old_base._output_nr = base._output_nr
-        result = compute(_ops._ix.getitem(old_base, key), other)
-        new_base = _ops._ix.index_put(old_base, key, result)
+        from antorcha.ops.indexing import index_put
+
+        result = compute(old_base[key], other)
+        new_base = index_put(old_base, key, result)
         base._write_result(new_base)  # writes through to this view's memory too
         base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-        self.grad_fn = _ops._ix.getitem(new_base, key).grad_fn
+        self.grad_fn = new_base[key].grad_fn
         self._output_nr, self._requires_grad = 0, True
         return self
 
@@ -189,14 +207,14 @@ class TensorInplaceMethods:
             operand = operand * alpha
         if name == "true_divide" and self._data.dtype.kind != "f":
             raise RuntimeError(
-                f"result type Float can't be cast to the desired output type {_type_name(self)}"
+                f"result type Float can't be cast to the desired output type {self.dtype.scalar_name}"
             )
         try:
             getattr(xp, name)(self._data, operand, out=self._data, casting="same_kind")
         except TypeError:
             other_dtype = other.dtype.name if isinstance(other, Tensor) else type(other).__name__
             raise RuntimeError(
-                f"result type {other_dtype} can't be cast to the desired output type {_type_name(self)}"
+                f"result type {other_dtype} can't be cast to the desired output type {self.dtype.scalar_name}"
             ) from None
         except ValueError:
             other_shape = list(other.shape) if isinstance(other, Tensor) else []
@@ -212,19 +230,13 @@ class TensorInplaceMethods:
             )
         if result._data.dtype.kind == "f" and self._data.dtype.kind in "iub":
             raise RuntimeError(
-                f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
-                f"type {_type_name(self)}"
+                f"result type {result.dtype.scalar_name} can't be cast to the desired output "
+                f"type {self.dtype.scalar_name}"
             )
         from antorcha._device import xp_of
 
         xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
         self._bump_version()
-
-
-def _type_name(t: Any) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "float32": "Float", "float64": "Double"}.get(
-        t.dtype.name, t.dtype.name
-    )
 
 
 def _broadcast_or(a: tuple, b: list) -> list:
@@ -243,8 +255,16 @@ def _copy_broadcast(old: Tensor, src: Tensor) -> Tensor:
     if old._requires_grad:  # torch's CopyBackwards: the old values get a zero gradient, not None
         from antorcha._creation import ones
         from antorcha._dtypes import bool_
+        from antorcha.ops.elementwise import where
 
-        return _ops._ew.where(ones(old.shape, dtype=bool_, device=old.device), src, old)
+        return where(ones(old.shape, dtype=bool_, device=old.device), src, old)
     if src.shape == old.shape:
         return src * 1 if src._requires_grad else src
-    return _ops._mv.expand(src, *old.shape) * 1
+    return src.expand(*old.shape) * 1
+
+
+def _overwritten() -> Any:
+    """The ops that mark a tensor overwritten by zero_/fill_/uniform_/normal_ (they import us)."""
+    from antorcha.ops import elementwise
+
+    return elementwise

@@ -42,7 +42,7 @@ class LessonConfig:
     epochs: int = 10
     batch_size: int | None = None  # None: the whole data set in one step, as in the lesson
     seed: int = 0
-    compile: bool = False  # model = torch.compile(model): the fused MLP op (antorcha/_compile.py)
+    compile: bool = False  # model = torch.compile(model): the fused MLP op (antorcha/speed/)
 
 
 @dataclass

@@ -48,6 +48,7 @@ class OpSpec:
     call: Call | None = None  # call(module, *inputs, **kwargs), run on antorcha and on torch
     method: str | None = None  # also test `x.<method>(*rest, **kwargs)`
     function: str | None = None  # also test `module.<function>(*inputs, **kwargs)`
+    functional: str | None = None  # also test `module.nn.functional.<functional>(*inputs, **kwargs)`
     torch_call: Call | None = None  # torch's spelling of `call`, when it differs
     covers: tuple[str, ...] = ()  # other public names the row exercises ("Tensor.__add__")
     differentiable: bool = True
@@ -70,6 +71,9 @@ class OpSpec:
         if self.function is not None:
             name = self.function
             forms.append(("function", _function(name), _function(name)))
+        if self.functional is not None:
+            name = self.functional
+            forms.append(("nn.functional", _nn_functional(name), _nn_functional(name)))
         return forms
 
     def covered(self) -> set[str]:
@@ -78,6 +82,8 @@ class OpSpec:
             names.add(f"Tensor.{self.method}")
         if self.function:
             names.add(f"antorcha.{self.function}")
+        if self.functional:
+            names.add(f"F.{self.functional}")
         return names
 
 
@@ -87,3 +93,7 @@ def _method(name: str) -> Call:
 
 def _function(name: str) -> Call:
     return lambda m, *inputs, **kw: getattr(m, name)(*inputs, **kw)
+
+
+def _nn_functional(name: str) -> Call:
+    return lambda m, *inputs, **kw: getattr(m.nn.functional, name)(*inputs, **kw)

@@ -167,7 +167,8 @@ def _unary_rows() -> list[OpSpec]:
         unary("tan", unit),
         unary("tanh", second_order=True),
         unary("sigmoid", second_order=True),
-        unary("relu", nonzero),
+        unary("relu", nonzero, second_order=True),
+        unary("erf", second_order=True),
         unary("sign", nonzero),
         unary("floor"),
         unary("ceil"),
@@ -176,6 +177,34 @@ def _unary_rows() -> list[OpSpec]:
         OpSpec("round_decimals", ONE, call=lambda m, x: x.round(decimals=1)),
         unary("nan_to_num", s.specials),
         OpSpec("nan_to_num_values", E(s.specials), call=lambda m, x: x.nan_to_num(0.5, 9.0, -9.0)),
+    ]
+
+
+GELU_KWARGS = _one_of({"approximate": "none"}, {"approximate": "tanh"})
+LEAKY_KWARGS = _one_of({"negative_slope": 0.01}, {"negative_slope": 0.2})
+SOFTPLUS_KWARGS = _one_of({}, {"beta": 2.0, "threshold": 1.5})  # x * beta above 1.5 takes the linear branch
+
+
+def _activation_rows() -> list[OpSpec]:
+    """nn.functional's activations, the graph-building backward of each in the second-order set."""
+
+    def activation(name: str, args: s.Builder = ONE, **kw: Any) -> OpSpec:
+        return OpSpec(f"F.{name}", args, functional=name, **kw)
+
+    along = s.reduction(real, dim="int", keepdim=False, whole=False)
+    return [
+        activation("relu", E(nonzero), second_order=True),
+        OpSpec("F.relu_inplace", E(nonzero), call=lambda m, x: m.nn.functional.relu(x * 1, inplace=True)),
+        OpSpec("F.relu_", E(nonzero), call=lambda m, x: m.nn.functional.relu_(x * 1), covers=("F.relu_",)),
+        activation("sigmoid", second_order=True),
+        activation("tanh", second_order=True),
+        activation("gelu", s.with_kwargs(real, GELU_KWARGS), second_order=True),
+        activation("silu", second_order=True),
+        activation("leaky_relu", s.with_kwargs(nonzero, LEAKY_KWARGS), second_order=True),
+        activation("softplus", s.with_kwargs(s.away_from(0.75), SOFTPLUS_KWARGS), second_order=True),
+        activation("logsigmoid", second_order=True),
+        activation("softmax", along, tol=ACCUMULATE, second_order=True),
+        activation("log_softmax", along, tol=ACCUMULATE, second_order=True),
     ]
 
 
@@ -223,12 +252,6 @@ def _logic_rows() -> list[OpSpec]:
     ]
 
 
-def _linear_antorcha(m: Any, x: Any, w: Any, b: Any) -> Any:
-    from antorcha.ops.linalg import linear
-
-    return linear(x, w, b)
-
-
 def _linear_args(draw: Any, cfg: s.ShapeConfig) -> Case:
     side = st.integers(max(cfg.min_side, 1), cfg.max_side)
     batch = draw(st.lists(side, max_size=2))
@@ -249,8 +272,7 @@ def _matmul_rows() -> list[OpSpec]:
         OpSpec("dot", pairs(kinds="dot"), method="dot", function="dot", tol=ACCUMULATE),
         OpSpec("mv", pairs(kinds="mv"), method="mv", function="mv", tol=ACCUMULATE),
         OpSpec("outer", s.same_shape(real, real, min_dims=1, max_dims=1), function="outer"),
-        OpSpec("linear", s.custom(_linear_args), call=_linear_antorcha, tol=ACCUMULATE, second_order=True,
-               torch_call=lambda m, x, w, b: m.nn.functional.linear(x, w, b)),
+        OpSpec("linear", s.custom(_linear_args), functional="linear", tol=ACCUMULATE, second_order=True),
     ]
 
 
@@ -294,6 +316,7 @@ SPECS: list[OpSpec] = [
     *_arithmetic_rows(),
     *_selection_rows(),
     *_unary_rows(),
+    *_activation_rows(),
     *_logic_rows(),
     *_matmul_rows(),
     *_reduction_rows(),

@@ -1,10 +1,11 @@
 """Every public op has a row in the op-spec table.
 
-The op names are found by introspection: the public methods and operator dunders of
-`antorcha.Tensor`, and the functions of `antorcha._functional` (what `antorcha.<fn>`
-exports). Names bound to the very same function object (aliases such as `clip` for
-`clamp`) are covered together. Attributes and methods that are not ops are listed in
-`NOT_OPS`, each with the reason.
+The op names come from the declarations (`antorcha._registry`): every Tensor method,
+operator dunder and property, every function of the `antorcha` namespace and every
+function of `antorcha.nn.functional`, including the ones declared under `nn/`. Public
+Tensor members that are not declared ops are found by introspection. Names bound to the
+very same function object (aliases such as `clip` for `clamp`) are covered together.
+What is not an op, or is compared with torch elsewhere, is listed in `NOT_OPS` with the reason.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from op_specs import SPECS
 
 import antorcha
-import antorcha._functional as functional
-from antorcha._tensor_methods import TensorMethods
+import antorcha.nn.functional as F
+from antorcha import _registry
+from antorcha._tensor_inplace import TensorInplaceMethods
 
 NOT_OPS: dict[str, str] = {
     # tensor state and metadata (test_tensor_api.py)
@@ -38,7 +40,6 @@ NOT_OPS: dict[str, str] = {
     "Tensor.stride": "metadata",
     "Tensor.is_contiguous": "predicate on the layout",
     "Tensor.is_floating_point": "predicate on the dtype",
-    "Tensor.__hash__": "identity hash, as torch",
     # autograd state and entry points (test_tensor_api.py, the autograd tests)
     "Tensor.requires_grad": "autograd flag",
     "Tensor.requires_grad_": "autograd flag",
@@ -63,42 +64,64 @@ NOT_OPS: dict[str, str] = {
     "antorcha.is_floating_point": "dtype predicate",
     "antorcha.numel": "metadata",
     "antorcha.result_type": "dtype promotion (test_dtypes.py)",
+    "antorcha.typename": "type names (test_nn_modules.py, test_optim.py error messages)",
+    # nn.functional's losses and layers: each compared with torch, forward and backward, where named
+    "F.mse_loss": "test_losses.py",
+    "F.l1_loss": "test_losses.py",
+    "F.smooth_l1_loss": "test_losses.py",
+    "F.huber_loss": "test_losses.py",
+    "F.binary_cross_entropy": "test_losses.py",
+    "F.binary_cross_entropy_with_logits": "test_losses.py",
+    "F.nll_loss": "test_losses.py",
+    "F.cross_entropy": "test_losses.py",
+    "F.dropout": "random: test_nn_layers.py checks its statistics and gradient",
+    "F.embedding": "test_nn_layers.py",
+    "F.layer_norm": "test_nn_layers.py",
+    "F.one_hot": "test_nn_layers.py (integer output, not differentiable)",
 }
 
 
+def _declared_dunders() -> set[str]:
+    """Operator methods: the declared ones, and the in-place mixin's (`+=`, `x[i] = v`)."""
+    declared = {name for d in _registry.DECLARATIONS for name in d.method_names() if name.startswith("_")}
+    inplace = {name for name in vars(TensorInplaceMethods) if name.startswith("__") and name.endswith("__")}
+    return declared | (inplace - {"__slots__", "__module__", "__doc__", "__qualname__", "__firstlineno__",
+                                  "__static_attributes__"})
+
+
 def _tensor_members() -> dict[str, Any]:
-    """Public Tensor attributes and the operator dunders, by qualified name -> the object behind it."""
+    """Public Tensor attributes and the declared operator dunders -> the object behind each."""
+    dunders = _declared_dunders()
     members = {}
     for name in dir(antorcha.Tensor):
-        if name.startswith("_") and not (name.startswith("__") and name in TensorMethods.__dict__):
-            continue
-        if name in ("__doc__", "__module__", "__slots__"):
+        if name.startswith("_") and name not in dunders:
             continue
         members[f"Tensor.{name}"] = inspect.getattr_static(antorcha.Tensor, name)
     return members
 
 
 def _functions() -> dict[str, Any]:
-    members = {}
-    for name, value in vars(functional).items():
-        if name.startswith("_") or inspect.isclass(value) or inspect.ismodule(value) or not callable(value):
-            continue
-        if not getattr(value, "__module__", "").startswith("antorcha"):
-            continue  # imported helpers such as typing.Any
-        members[f"antorcha.{name}"] = value
+    """The antorcha namespace's functions: every declared one, and the few non-ops beside them."""
+    members = {f"antorcha.{name}": fn for name, fn in _registry.torch_functions().items()}
+    for name in antorcha._functional.__all__:
+        members.setdefault(f"antorcha.{name}", getattr(antorcha, name))
     return members
 
 
+def _nn_functional() -> dict[str, Any]:
+    return {f"F.{name}": getattr(F, name) for name in F.__all__}
+
+
 def public_ops() -> dict[str, Any]:
-    return {**_tensor_members(), **_functions()}
+    return {**_tensor_members(), **_functions(), **_nn_functional()}
 
 
 def _aliases(members: dict[str, Any]) -> dict[str, set[str]]:
-    """Each name -> every name bound to the same object (itself included)."""
+    """Each name -> every name bound to the same object (itself included); a property counts as its getter."""
     by_object: dict[int, set[str]] = defaultdict(set)
     for name, obj in members.items():
-        by_object[id(obj)].add(name)
-    return {name: by_object[id(obj)] for name, obj in members.items()}
+        by_object[id(getattr(obj, "fget", None) or obj)].add(name)
+    return {name: by_object[id(getattr(obj, "fget", None) or obj)] for name, obj in members.items()}
 
 
 def covered_names() -> set[str]:
@@ -141,6 +164,21 @@ def test_every_spec_form_exists_in_torch_too() -> None:
             assert hasattr(torch.Tensor, spec.method), f"{spec.name}: torch.Tensor has no {spec.method}"
         if spec.function:
             assert hasattr(torch, spec.function), f"{spec.name}: torch has no {spec.function}"
+        if spec.functional:
+            has = hasattr(torch.nn.functional, spec.functional)
+            assert has, f"{spec.name}: torch has no F.{spec.functional}"
+
+
+def test_every_declaration_is_bound_where_it_says() -> None:
+    """A declared name is the declared function itself, on Tensor, in antorcha and in nn.functional."""
+    for d in _registry.DECLARATIONS:
+        for name in d.torch_names():
+            assert getattr(antorcha, name) is d.function, f"antorcha.{name}"
+        for name in d.functional_names():
+            assert getattr(F, name) is d.function, f"F.{name}"
+        for name in d.method_names():
+            member = inspect.getattr_static(antorcha.Tensor, name)
+            assert (member.fget if isinstance(member, property) else member) is d.function, f"Tensor.{name}"
 
 
 def test_the_table_is_large_enough() -> None:

@@ -293,6 +293,47 @@ def second_order(m: Any, call: Callable, case: Case, device: str) -> tuple[tuple
     return first, m.autograd.grad(list(grads), targets, list(ws), allow_unused=True)
 
 
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.differentiable], ids=lambda spec: spec.name)
+def test_backward_frees_everything_a_node_kept(spec: OpSpec) -> None:
+    """After backward (no retain_graph), no node of the graph holds an array: saved tensors and
+    arrays kept as ctx attributes (masks, coefficients, differences) are all released."""
+    run_examples(spec, NORMAL, 3, lambda case: check_graph_freed(spec, case))
+
+
+def check_graph_freed(spec: OpSpec, case: Case) -> None:
+    for label, call, _ in spec.forms():
+        inputs, _ = make_inputs(antorcha, case, "float64", "cpu", True, False)
+        out, error = call_op(call, antorcha, inputs, convert_kwargs(antorcha, case.kwargs, "cpu"))
+        if error is not None:
+            continue  # the op refuses this case (the main test checks torch refuses it too)
+        outs = [o for o in flat(out) if isinstance(o, antorcha.Tensor) and o.grad_fn is not None]
+        if not outs:
+            continue
+        rng = np.random.default_rng(case.seed)
+        cotangents = [antorcha.tensor(rng.standard_normal(tuple(o.shape))) for o in outs]
+        antorcha.autograd.backward(outs, cotangents)
+        for node in _graph_nodes([o.grad_fn for o in outs]):
+            kept = [name for name, value in vars(node).items() if _holds_array(value)]
+            assert not kept, f"{spec.name} [{label}]: {node.name()} still holds {kept} after backward"
+
+
+def _graph_nodes(roots: list) -> list:
+    seen, stack = [], list(roots)
+    while stack:
+        node = stack.pop()
+        if node is None or any(node is s for s in seen):
+            continue
+        seen.append(node)
+        stack.extend(child for child, _ in node.next_functions)
+    return seen
+
+
+def _holds_array(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return any(_holds_array(item) for item in value)
+    return isinstance(value, (np.ndarray, antorcha.Tensor))
+
+
 def _print_deviations() -> None:
     worst = sorted(DEVIATIONS.items(), key=lambda item: -item[1])
     for (name, dtype), deviation in worst[: int(os.environ.get("ANTORCHA_PRINT_DEVIATIONS", "40"))]:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from antorcha import _grad_mode as grad_mode
 from antorcha._device import xp_of
-from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.engine import run_backward
-from antorcha.autograd.function import Function, Node, once_differentiable
-from antorcha.autograd.grad_mode import (
+from antorcha._grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.engine import run_backward
+from antorcha.autograd.function import Function, Node, once_differentiable
 from antorcha.autograd.gradcheck import gradcheck, gradgradcheck
+
+# torch.autograd.grad_mode is where torch keeps no_grad & co.: the same module here, one object
+sys.modules[f"{__name__}.grad_mode"] = grad_mode
 
 __all__ = [
     "Function",
@@ -23,6 +28,7 @@ __all__ = [
     "backward",
     "enable_grad",
     "grad",
+    "grad_mode",
     "gradcheck",
     "gradgradcheck",
     "inference_mode",

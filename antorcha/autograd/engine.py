@@ -1,79 +1,101 @@
 """The backward pass: walk the graph in dependency order, without recursion.
 
-`run_backward` counts, for every node reachable from the roots, how many edges
-lead into it; a node runs once all of its consumers have sent their gradients
-(Kahn's algorithm), so a chain of 100,000 ops needs no deep Python stack.
+`run_backward` first prepares a `_Plan`: for every node reachable from the roots, how
+many edges lead into it (for `autograd.grad`, only the nodes with a requested tensor
+below them). Then one loop runs each node once all of its consumers have sent their
+gradients (Kahn's algorithm), so a chain of 100,000 ops needs no deep Python stack.
+
+The engine also knows who holds each gradient. A gradient that only the engine holds
+(`_Pending.owned`) may be overwritten: the next gradient for the same tensor is added
+into it, a leaf takes it as its `.grad` without a copy, and the node that receives it
+is told (`Node.may_overwrite_grad`) so that its backward may write its result there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from antorcha._device import xp_of as _xp
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import AccumulateGrad, Node, edge_of
-from antorcha.autograd.grad_mode import STATE
+from antorcha.autograd.function import AccumulateGrad, Node, Op, edge_of
 
 
-def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
+@dataclass
+class _Plan:
+    """What one backward call will run."""
+
+    dependencies: dict[Node, int]  # how many consumers each node still waits for
+    ready: list[Node]  # nodes whose consumers are all done
+    runs: set[Node] | None = None  # autograd.grad: the nodes with a requested tensor below them
+    receives: set[Node] | None = None  # autograd.grad: the nodes that get gradients at all
+    targets: dict[tuple[Node, int], list[int]] = field(default_factory=dict)  # (node, nr) -> capture index
+
+
+@dataclass
+class _Pending:
+    """The gradients that have reached one node, per output, and whether only the engine holds each."""
+
+    grads: list
+    owned: list[bool]
+
+
+def _walk(roots: list[Node]) -> dict[Node, list[Node]]:
+    """Every node reachable from the roots -> the nodes it feeds gradients into (with repeats)."""
+    children: dict[Node, list[Node]] = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in children:
+            continue
+        children[node] = [child for child, _ in node.next_functions if child is not None]
+        stack.extend(children[node])
+    return children
+
+
+def _plan_backward(roots: list[Node]) -> _Plan:
     dependencies: dict[Node, int] = {}
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
-            if child is None:
-                continue
+    for kids in _walk(roots).values():
+        for child in kids:
             dependencies[child] = dependencies.get(child, 0) + 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return dependencies
+    return _Plan(dependencies, [n for n in roots if dependencies.get(n, 0) == 0])
 
 
-def _prune_to_targets(
-    roots: list[Node], target_nodes: set[Node]
-) -> tuple[set[Node], set[Node], dict[Node, int]]:
-    """For autograd.grad: only nodes with a target below them run, as in torch.
-
-    Returns (nodes to run, nodes that receive gradients, dependency counts among them).
-    """
+def _plan_grad(roots: list[Node], targets: dict[tuple[Node, int], list[int]]) -> _Plan:
+    """For autograd.grad: only nodes with a target below them run, as in torch."""
+    children = _walk(roots)
     parents: dict[Node, list[Node]] = {}
-    seen = set(roots)
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        for child, _ in node.next_functions:
-            if child is None:
-                continue
+    for node, kids in children.items():
+        for child in kids:
             parents.setdefault(child, []).append(node)
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    runnable: set[Node] = set()
-    stack = [node for node in target_nodes if node in seen]
+    target_nodes = {node for node, _ in targets if node in children}
+    runs: set[Node] = set()
+    stack = list(target_nodes)
     while stack:
         for parent in parents.get(stack.pop(), ()):
-            if parent not in runnable:
-                runnable.add(parent)
+            if parent not in runs:
+                runs.add(parent)
                 stack.append(parent)
-    relevant = runnable | (target_nodes & seen)
+    receives = runs | target_nodes
     dependencies: dict[Node, int] = {}
-    for node in runnable:
-        for child, _ in node.next_functions:
-            if child in relevant:
+    for node in runs:
+        for child in children[node]:
+            if child in receives:
                 dependencies[child] = dependencies.get(child, 0) + 1
-    return runnable, relevant, dependencies
+    ready = [n for n in roots if n in receives and dependencies.get(n, 0) == 0]
+    return _Plan(dependencies, ready, runs, receives, targets)
 
 
-def _apply_pre_hooks(node: Node, grads: list) -> None:
+def _apply_pre_hooks(node: Node, pending: _Pending) -> None:
     for nr, hooks in node._pre_hooks.items():
-        if nr < len(grads) and grads[nr] is not None:
+        if nr < len(pending.grads) and pending.grads[nr] is not None:
+            pending.owned[nr] = False  # a hook may keep the tensor it was shown
             for hook in list(hooks):
-                replaced = hook(grads[nr])
+                replaced = hook(pending.grads[nr])
                 if replaced is not None:
-                    _check_hook_result(hook, grads[nr], replaced)
-                    grads[nr] = replaced
+                    _check_hook_result(hook, pending.grads[nr], replaced)
+                    pending.grads[nr] = replaced
 
 
 def _check_hook_result(hook: object, grad: Tensor, replaced: object) -> None:
@@ -91,20 +113,61 @@ def _check_hook_result(hook: object, grad: Tensor, replaced: object) -> None:
         )
 
 
-def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, create_graph: bool) -> None:
+def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, owned: bool, create_graph: bool) -> None:
     variable = node.variable
     if variable is None:
         return
     if variable._grad is None:
-        # copy: the same gradient array may reach several leaves (e.g. from an add);
-        # ascontiguousarray also turns a transposed gradient into a plain C-order array
-        variable._grad = (
-            grad if create_graph else wrap(_xp(grad._data).array(grad._data, order="C"), device=grad._device)
-        )
+        if create_graph:
+            variable._grad = grad
+        elif owned and grad._data.flags.c_contiguous:
+            variable._grad = grad  # nothing else holds it: no copy
+        else:  # a copy: the caller, a hook or another leaf may hold the same array; C order
+            variable._grad = wrap(xp_of(grad._data).array(grad._data, order="C"), device=grad._device)
     elif create_graph:
         variable._grad = variable._grad + grad
     else:
         variable._grad._data += grad._data
+
+
+def _is_fresh(grad: Tensor) -> bool:
+    """An array of its own (not a view, not read-only): safe to overwrite once nothing else holds it."""
+    array = grad._data
+    return array.base is None and array.flags.writeable
+
+
+def _owned_results(node: Node, results: tuple, pending: _Pending, create_graph: bool) -> list[bool]:
+    """Which of a backward's results only the engine holds."""
+    if create_graph or node._hooks or not issubclass(node._fn, Op):
+        return [False] * len(results)  # a graph is built from them, a hook sees them, or user code made them
+    incoming = {id(g._data): owned for g, owned in zip(pending.grads, pending.owned) if g is not None}
+    seen: dict[int, int] = {}
+    for grad in results:
+        if grad is not None:
+            seen[id(grad._data)] = seen.get(id(grad._data), 0) + 1
+    owned = []
+    for grad in results:
+        if grad is None:
+            owned.append(False)
+            continue
+        key = id(grad._data)
+        # a result sent to two inputs (add's backward) is shared; a passed-through gradient
+        # stays as owned as it came in
+        owned.append(seen[key] == 1 and incoming.get(key, True) and _is_fresh(grad))
+    return owned
+
+
+def _send(pending: dict[Node, _Pending], child: Node, nr: int, grad: Tensor, owned: bool) -> None:
+    entry = pending.get(child)
+    if entry is None:
+        entry = pending[child] = _Pending([None] * child._n_outputs, [False] * child._n_outputs)
+    current = entry.grads[nr]
+    if current is None:
+        entry.grads[nr], entry.owned[nr] = grad, owned
+    elif entry.owned[nr] and not STATE.enabled and current._data.shape == grad._data.shape:
+        current._data += grad._data  # only the engine holds it: add in place
+    else:
+        entry.grads[nr], entry.owned[nr] = current + grad, not STATE.enabled
 
 
 def run_backward(
@@ -120,73 +183,79 @@ def run_backward(
     With `capture`, nothing accumulates and the gradients reaching those tensors are
     returned instead (autograd.grad).
     """
-    buffers: dict[Node, list] = {}
+    pending: dict[Node, _Pending] = {}
     root_nodes: list[Node] = []
     for tensor, grad in zip(roots, root_grads):
         node, nr = edge_of(tensor)
         if node is None:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        buffer = buffers.setdefault(node, [None] * node._n_outputs)
-        buffer[nr] = grad if buffer[nr] is None else buffer[nr] + grad
+        _send(pending, node, nr, grad, owned=False)  # the caller holds the root gradient
         if node not in root_nodes:
             root_nodes.append(node)
 
-    targets: dict[tuple[Node, int], list[int]] = {}
-    captured: list[Tensor | None] = []
-    if capture is not None:
+    captured: list[Tensor | None] = [None] * len(capture) if capture is not None else []
+    if capture is None:
+        plan = _plan_backward(root_nodes)
+    else:
+        targets: dict[tuple[Node, int], list[int]] = {}
         for index, tensor in enumerate(capture):
             node, nr = edge_of(tensor)
             if node is not None:
                 targets.setdefault((node, nr), []).append(index)
-        captured = [None] * len(capture)
+        plan = _plan_grad(root_nodes, targets)
 
-    runnable: set[Node] | None = None
-    relevant: set[Node] = set()
-    if capture is None:
-        dependencies = _count_dependencies(root_nodes)
-    else:
-        runnable, relevant, dependencies = _prune_to_targets(root_nodes, {node for node, _ in targets})
-        root_nodes = [n for n in root_nodes if n in relevant]
-    ready = [n for n in root_nodes if dependencies.get(n, 0) == 0]
     previous_mode = STATE.enabled
     STATE.enabled = create_graph  # backward formulas build a graph only for create_graph
     try:
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node, None) or [None] * node._n_outputs
-            if node._pre_hooks:
-                _apply_pre_hooks(node, grads)
-            if targets:
-                for nr, grad in enumerate(grads):
-                    for index in targets.get((node, nr), ()):
-                        captured[index] = grad
-            if runnable is not None and node not in runnable:
-                continue  # a target with no other target below it
-            if isinstance(node, AccumulateGrad):
-                if capture is None and grads[0] is not None:
-                    _accumulate_into_leaf(node, grads[0], create_graph)
-                continue
-            results = node._run(grads)
-            if node._hooks:
-                for hook in node._hooks:
-                    hook(results, tuple(grads))
-            if not retain_graph:
-                node._release()
-            for (child, nr), grad in zip(node.next_functions, results):
-                if child is None or (runnable is not None and child not in relevant):
-                    continue
-                if grad is not None:
-                    buffer = buffers.get(child)
-                    if buffer is None:
-                        buffer = buffers[child] = [None] * child._n_outputs
-                    buffer[nr] = grad if buffer[nr] is None else buffer[nr] + grad
-                remaining = dependencies[child] - 1
-                dependencies[child] = remaining
-                if remaining == 0:
-                    ready.append(child)
-            # drop this step's references now: a gradient held only by the buffers is one
-            # a later backward formula may reuse in place (see ops/unary.py, Relu)
-            results = grads = grad = buffer = None
+        with quiet_float_errors():  # torch's backward never warns about inf or NaN either
+            while plan.ready:
+                node = plan.ready.pop()
+                _run_node(node, plan, pending, captured, retain_graph, create_graph, capture is None)
     finally:
         STATE.enabled = previous_mode
     return captured if capture is not None else None
+
+
+def _run_node(
+    node: Node,
+    plan: _Plan,
+    pending: dict[Node, _Pending],
+    captured: list,
+    retain_graph: bool,
+    create_graph: bool,
+    accumulate: bool,
+) -> None:
+    """Run one node's backward and send its gradients on; `accumulate`: leaves take theirs."""
+    entry = pending.pop(node, None) or _Pending([None] * node._n_outputs, [False] * node._n_outputs)
+    if node._pre_hooks:
+        _apply_pre_hooks(node, entry)
+    for nr, grad in enumerate(entry.grads):
+        for index in plan.targets.get((node, nr), ()):
+            captured[index] = grad
+            entry.owned[nr] = False  # returned to the caller
+    if plan.runs is not None and node not in plan.runs:
+        return  # a target with no other target below it
+    if isinstance(node, AccumulateGrad):
+        if accumulate and entry.grads[0] is not None:
+            _accumulate_into_leaf(node, entry.grads[0], entry.owned[0], create_graph)
+        return
+    node._overwritable = tuple(owned and not create_graph and not node._hooks for owned in entry.owned)
+    try:
+        results = node._run(entry.grads)
+    finally:
+        node._overwritable = ()
+    if node._hooks:
+        for hook in node._hooks:
+            hook(results, tuple(entry.grads))
+    if not retain_graph:
+        node._release()
+    owned = _owned_results(node, results, entry, create_graph)
+    for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
+        if child is None or (plan.receives is not None and child not in plan.receives):
+            continue
+        if grad is not None:
+            _send(pending, child, nr, grad, is_owned)
+        remaining = plan.dependencies[child] - 1
+        plan.dependencies[child] = remaining
+        if remaining == 0:
+            plan.ready.append(child)

@@ -16,13 +16,14 @@ input's shape and casts them to its dtype.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from antorcha import _dtypes
+from antorcha._grad_mode import STATE, no_grad
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.grad_mode import STATE
 
 _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -46,6 +47,8 @@ class Node:
     _freed = False
     _n_outputs = 1
     _materialize_grads = True
+    _frees_ctx = False  # whether arrays kept as ctx attributes are freed with the saved tensors
+    _overwritable: tuple[bool, ...] = ()  # set by the engine while this node's backward runs
 
     next_functions: tuple[tuple[Node | None, int], ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
@@ -80,7 +83,8 @@ class Node:
         which = which.get(role, role)
         return RuntimeError(
             "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [{_legacy_type_name(array.dtype)} {list(array.shape)}], which is "
+            f"inplace operation: [{_dtypes._FROM_NUMPY[array.dtype].legacy_name} {list(array.shape)}], "
+            "which is "
             f"{which}, is at version {current}; expected version {version} instead."
         )
 
@@ -112,6 +116,16 @@ class Node:
     def set_materialize_grads(self, value: bool) -> None:
         self._materialize_grads = value
 
+    def may_overwrite_grad(self, output_nr: int = 0) -> bool:
+        """Whether backward may write its result into the incoming gradient's memory.
+
+        The engine says so only for a gradient that nothing else holds: no hook saw it,
+        autograd.grad does not return it, no other node received the same tensor, it is
+        not the caller's, and no graph is being built from it (create_graph).
+        """
+        flags = self._overwritable
+        return output_nr < len(flags) and flags[output_nr]
+
     # ---- hooks ---------------------------------------------------------------
     def register_hook(self, hook: Callable) -> _RemovableHandle:
         """hook(grad_inputs, grad_outputs), called after this node's backward."""
@@ -130,12 +144,21 @@ class Node:
 
     # ---- running backward ----------------------------------------------------
     def _release(self) -> None:
-        if self._saved is not None:
+        """Free what forward kept for backward: the saved tensors, and arrays kept as attributes."""
+        freed = self._saved is not None
+        if self._frees_ctx:
+            kept = [name for name, value in self.__dict__.items() if _holds_array(value)]
+            for name in kept:
+                del self.__dict__[name]
+            freed = freed or bool(kept)
+        if freed:
             self._saved = None
             self._saved_versions = ()  # they hold the saved tensors too
             self._freed = True
 
     def _run(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
+        if self._freed:
+            raise RuntimeError(_SECOND_BACKWARD)
         if all(g is None for g in grads):
             return (None,) * len(self.next_functions)
         if self._n_outputs > 1 and self._materialize_grads:
@@ -172,6 +195,15 @@ class Node:
         if grad._data.dtype != np_dtype:
             grad = grad.to(_dtypes._FROM_NUMPY[np_dtype])
         return grad
+
+
+def _holds_array(value: Any) -> bool:
+    """An array or Tensor, or a tuple/list holding one (an index key)."""
+    if isinstance(value, (tuple, list)):
+        return any(_holds_array(item) for item in value)
+    return isinstance(value, Tensor) or hasattr(value, "__array_interface__") or hasattr(
+        value, "__cuda_array_interface__"
+    )
 
 
 def _zeros_for(meta: tuple) -> Tensor:
@@ -262,11 +294,6 @@ def _resolve_saved(node: Node, inputs: tuple[Tensor, ...], out_array: Any) -> bo
     return output_saved
 
 
-def _legacy_type_name(np_dtype: Any) -> str:
-    name = str(np_dtype)
-    return {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor"}.get(name, name)
-
-
 class Op:
     """An internal differentiable op; subclasses define forward on arrays, backward on Tensors."""
 
@@ -276,7 +303,7 @@ class Op:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("backward_name", f"{cls.__name__}Backward0")
-        cls._node_cls = type(name, (Node,), {"_fn": cls, "__module__": cls.__module__})
+        cls._node_cls = type(name, (Node,), {"_fn": cls, "__module__": cls.__module__, "_frees_ctx": True})
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> Any:
@@ -416,6 +443,42 @@ def _resolve_user_saved(node: Node, args: tuple, outputs: list) -> None:
     node._saved_versions = tuple(versions)
 
 
-def once_differentiable(fn: Callable) -> Callable:
-    """Decorator kept for torch compatibility: backward already runs without building a graph."""
-    return fn
+def once_differentiable(backward: Callable) -> Callable:
+    """Mark a Function's backward as not differentiable itself, as torch's decorator does.
+
+    The backward runs without recording. Under `create_graph=True`, the gradients it
+    returns are linked to its inputs through a node that raises if anything
+    differentiates through them, instead of silently giving a zero second derivative.
+    """
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        with no_grad():
+            results = backward(ctx, *grads)
+        recording_inputs = [g for g in grads if isinstance(g, Tensor) and g._requires_grad]
+        if not STATE.enabled or not recording_inputs:
+            return results
+        single = not isinstance(results, tuple)
+        marked = tuple(
+            _OnceDifferentiable.apply(r, *recording_inputs) if isinstance(r, Tensor) else r
+            for r in ((results,) if single else results)
+        )
+        return marked[0] if single else marked
+
+    return wrapper
+
+
+class _OnceDifferentiable(Op):
+    """Stands for a backward marked @once_differentiable in a graph built by create_graph."""
+
+    backward_name = "DelayedError"
+
+    @staticmethod
+    def forward(ctx: Any, result: Any, *grads: Any) -> Any:
+        return result
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Any:
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )

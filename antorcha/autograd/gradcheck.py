@@ -24,7 +24,7 @@ def _numerical_jacobian(
     fn: Callable, inputs: tuple, index: int, output_sizes: list[int], eps: float
 ) -> list[np.ndarray]:
     """d(outputs)/d(inputs[index]) by central differences, one column per input element."""
-    from antorcha.autograd.grad_mode import no_grad
+    from antorcha._grad_mode import no_grad
 
     target = inputs[index]
     flat = target._data.reshape(-1)  # a view: perturbing it perturbs the input
@@ -107,7 +107,7 @@ def gradgradcheck(fn: Callable, inputs: Any, grad_outputs: Any = None, **kwargs:
     """gradcheck of the gradient itself (second derivatives), with a fixed random cotangent."""
     from antorcha import autograd
     from antorcha._creation import randn_like
-    from antorcha.autograd.grad_mode import enable_grad
+    from antorcha._grad_mode import enable_grad
 
     args = _inputs_tuple(inputs)
     outputs = _outputs_tuple(fn(*args))

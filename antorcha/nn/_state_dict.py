@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from antorcha._device import move_array
+from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor
-from antorcha.autograd.grad_mode import no_grad
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
 from antorcha.nn.module import Module
-from antorcha.ops import unary as _un
 
 
 class ReLU(Module):
@@ -14,7 +13,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return input.relu_() if self.inplace else _un.relu(input)
+        return input.relu_() if self.inplace else input.relu()
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -60,12 +59,12 @@ class SiLU(Module):
 
 class Sigmoid(Module):
     def forward(self, input: Tensor) -> Tensor:
-        return _un.sigmoid(input)
+        return input.sigmoid()
 
 
 class Tanh(Module):
     def forward(self, input: Tensor) -> Tensor:
-        return _un.tanh(input)
+        return input.tanh()
 
 
 class Softplus(Module):

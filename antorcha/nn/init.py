@@ -9,8 +9,8 @@ from typing import Any
 
 from antorcha import random
 from antorcha._device import xp_of
+from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor
-from antorcha.autograd.grad_mode import no_grad
 
 __all__ = [
     "calculate_gain",

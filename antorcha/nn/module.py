@@ -11,24 +11,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from antorcha._functional import typename
+from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor
-from antorcha.autograd.grad_mode import no_grad
 from antorcha.nn import _hooks
 from antorcha.nn._state_dict import StateDictMixin
 from antorcha.nn.parameter import Buffer, Parameter
 
 _set = object.__setattr__
-
-
-def typename(obj: Any) -> str:
-    """torch.typename: 'antorcha.FloatTensor' for a tensor, the qualified class name otherwise."""
-    if isinstance(obj, Tensor):
-        return obj.type()
-    module = getattr(obj, "__module__", "") or ""
-    qualname = getattr(obj, "__qualname__", None)
-    if qualname is None:
-        module, qualname = type(obj).__module__, type(obj).__qualname__
-    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
 def _addindent(text: str, num_spaces: int) -> str:

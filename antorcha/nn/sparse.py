@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha._creation import empty
+from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor
-from antorcha.autograd.grad_mode import no_grad
 from antorcha.nn import functional as F
 from antorcha.nn import init
 from antorcha.nn.module import Module

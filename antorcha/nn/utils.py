@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from antorcha._device import xp_of
+from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.grad_mode import no_grad
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
@@ -123,7 +123,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Point each parameter's data at its slice of `vec` (they share memory afterwards, as in torch)."""
     if not isinstance(vec, Tensor):
-        from antorcha.nn.module import typename
+        from antorcha._functional import typename
 
         raise TypeError(f"expected antorcha.Tensor, but got: {typename(vec)}")
     device = None

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from antorcha import _dtypes
-from antorcha._device import xp_of
-from antorcha._grad_mode import STATE
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops._common import as_operands, broadcast_error, require_float, scalar_tensor
-
-
-def _quiet() -> np.errstate:
-    """torch never warns about inf/nan results; NumPy would."""
-    return np.errstate(all="ignore")
+from antorcha.ops._common import as_operands, broadcast_error, scalar_tensor
 
 
 # ---- binary arithmetic --------------------------------------------------------
@@ -54,13 +47,6 @@ class Mul(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad[:2]
-        g = grad._data
-        if not STATE.enabled and g.dtype == a._data.dtype == b._data.dtype:
-            # first order, one dtype: the same products on the arrays, without two Tensor ops
-            device = grad._device
-            return (wrap(g * b._data, device=device) if need_a else None), (
-                wrap(g * a._data, device=device) if need_b else None
-            )
         return (grad * b if need_a else None), (grad * a if need_b else None)
 
 
@@ -68,7 +54,7 @@ class Div(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with _quiet():
+        with quiet_float_errors():
             return a / b
 
     @staticmethod
@@ -87,7 +73,7 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        with _quiet():
+        with quiet_float_errors():
             out = a**b
         ctx.save_for_backward(a, b, out)
         return out
@@ -116,7 +102,7 @@ class PowScalar(Op):
         ctx.exponent = exponent
         if exponent == 2:
             return a * a
-        with _quiet():
+        with quiet_float_errors():
             return a**exponent
 
     @staticmethod
@@ -164,7 +150,7 @@ class Remainder(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with _quiet():
+        with quiet_float_errors():
             return xp_of(a).remainder(a, b)
 
     @staticmethod
@@ -180,7 +166,7 @@ class Fmod(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with _quiet():
+        with quiet_float_errors():
             return xp_of(a).fmod(a, b)
 
     @staticmethod
@@ -197,7 +183,7 @@ class DivFloor(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        with _quiet():
+        with quiet_float_errors():
             return xp_of(a).floor_divide(a, b)
 
     @staticmethod
@@ -234,19 +220,25 @@ def _reflected(op: type[Op], a: Tensor, b: Any) -> Tensor:
     return op.apply(b, a)
 
 
-def add(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    return _binary(Add, a, b if alpha == 1 else b * alpha)
+@register(dunders=("__add__", "__radd__"))
+def add(input: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+    return _binary(Add, input, other if alpha == 1 else other * alpha)
 
 
-def sub(a: Tensor, b: Any, alpha: float = 1) -> Tensor:
-    _reject_bool_subtraction(a, b)
-    return _binary(Sub, a, b if alpha == 1 else b * alpha)
+@register(dunders=("__sub__",), aliases=("subtract",))
+def sub(input: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+    _reject_bool_subtraction(input, other)
+    return _binary(Sub, input, other if alpha == 1 else other * alpha)
 
 
-def rsub(a: Tensor, b: Any) -> Tensor:
-    """`b - a` for a Python scalar b."""
-    _reject_bool_subtraction(a, b)
-    return _reflected(Sub, a, b)
+@register(method=False, dunders=("__rsub__",))
+def rsub(input: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+    """`other - alpha * input` (torch.rsub); `2 - x` for a Python scalar."""
+    _reject_bool_subtraction(input, other)
+    scaled = mul(input, alpha) if alpha != 1 else input
+    if isinstance(other, Tensor):
+        return sub(other, scaled)
+    return _reflected(Sub, scaled, other)
 
 
 def _reject_bool_subtraction(a: Tensor, b: Any) -> None:
@@ -257,59 +249,64 @@ def _reject_bool_subtraction(a: Tensor, b: Any) -> None:
         )
 
 
-def mul(a: Tensor, b: Any) -> Tensor:
-    return _binary(Mul, a, b)
+@register(dunders=("__mul__", "__rmul__"), aliases=("multiply",))
+def mul(input: Tensor, other: Any) -> Tensor:
+    return _binary(Mul, input, other)
 
 
-def div(a: Tensor, b: Any, rounding_mode: str | None = None) -> Tensor:
+@register(aliases=("divide",))
+def div(input: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
-        return _binary(DivFloor, a, b)
+        return _binary(DivFloor, input, other)
     if rounding_mode == "trunc":
-        return true_divide(a, b).trunc().to(_dtypes.result_type(a, b))
+        return true_divide(input, other).trunc().to(_dtypes.result_type(input, other))
     if rounding_mode is not None:
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
-    return true_divide(a, b)
+    return true_divide(input, other)
 
 
-def true_divide(a: Tensor, b: Any) -> Tensor:
+@register(dunders=("__truediv__",))
+def true_divide(input: Tensor, other: Any) -> Tensor:
     """`/`: integer operands divide as floats of the default dtype, as in torch."""
-    b_is_float = isinstance(b, float) or (isinstance(b, Tensor) and b._data.dtype.kind == "f")
-    if a._data.dtype.kind != "f" and not b_is_float:
-        a = a.to(_dtypes.get_default_dtype())
-    return _binary(Div, a, b)
+    other_is_float = isinstance(other, float) or (isinstance(other, Tensor) and other._data.dtype.kind == "f")
+    integer_division = input._data.dtype.kind != "f" and not other_is_float
+    a = input.to(_dtypes.get_default_dtype()) if integer_division else input
+    return _binary(Div, a, other)
 
 
-def rtrue_divide(a: Tensor, b: Any) -> Tensor:
-    if a._data.dtype.kind != "f" and not isinstance(b, float):
-        a = a.to(_dtypes.get_default_dtype())
-    return _reflected(Div, a, b)
+@register(method=False, torch=False, dunders=("__rtruediv__",))
+def rtrue_divide(input: Tensor, other: Any) -> Tensor:
+    """`other / input` for a Python scalar `other`."""
+    a = input.to(_dtypes.get_default_dtype()) if input._data.dtype.kind != "f" else input
+    return _reflected(Div, a, other)
 
 
-def pow(a: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
-    if isinstance(exponent, Tensor):
-        return _binary(Pow, a, exponent)
+@register(dunders=("__pow__",))
+def pow(input: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-        target = _dtypes.result_type(a, exponent)
-        if a.dtype is not target:
-            a = a.to(target)
-        if a._data.dtype.kind in "iu" and exponent < 0:
+        base = input.to(_dtypes.result_type(input, exponent))
+        if base._data.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        return PowScalar.apply(a, params=(exponent,))
-    return _binary(Pow, a, exponent)
+        return PowScalar.apply(base, params=(exponent,))
+    return _binary(Pow, input, exponent)
 
 
-def rpow(a: Tensor, base: Any) -> Tensor:
-    return _reflected(Pow, a, base)
+@register(method=False, torch=False, dunders=("__rpow__",))
+def rpow(input: Tensor, base: Any) -> Tensor:
+    """`base ** input` for a Python scalar base."""
+    return _reflected(Pow, input, base)
 
 
-def maximum(a: Tensor, b: Tensor) -> Tensor:
-    return _binary(Maximum, a, _require_tensor(b, "maximum"))
+@register()
+def maximum(input: Tensor, other: Tensor) -> Tensor:
+    return _binary(Maximum, input, _require_tensor(other, "maximum"))
 
 
-def minimum(a: Tensor, b: Tensor) -> Tensor:
-    return _binary(Minimum, a, _require_tensor(b, "minimum"))
+@register()
+def minimum(input: Tensor, other: Tensor) -> Tensor:
+    return _binary(Minimum, input, _require_tensor(other, "minimum"))
 
 
 def _require_tensor(b: Any, name: str) -> Tensor:
@@ -318,41 +315,53 @@ def _require_tensor(b: Any, name: str) -> Tensor:
     return b
 
 
-def remainder(a: Tensor, b: Any) -> Tensor:
-    return _binary(Remainder, a, b)
+@register(dunders=("__mod__",))
+def remainder(input: Tensor, other: Any) -> Tensor:
+    return _binary(Remainder, input, other)
 
 
-def fmod(a: Tensor, b: Any) -> Tensor:
-    return _binary(Fmod, a, b)
+@register(method=False, torch=False, dunders=("__rmod__",))
+def rremainder(input: Tensor, other: Any) -> Tensor:
+    """`other % input` for a Python scalar `other`."""
+    return _reflected(Remainder, input, other)
 
 
-def floor_divide(a: Tensor, b: Any) -> Tensor:
+@register()
+def fmod(input: Tensor, other: Any) -> Tensor:
+    return _binary(Fmod, input, other)
+
+
+@register(dunders=("__floordiv__",))
+def floor_divide(input: Tensor, other: Any) -> Tensor:
     """`//` rounds toward -inf like Python; torch gives it no gradient."""
-    a, b = as_operands(a, b)
+    a, b = as_operands(input, other)
     return _floor_divide_arrays(a, b)
 
 
-def floor_divide_reflected(a: Tensor, b: Any) -> Tensor:
-    """`b // a` for a Python scalar b."""
-    a, b = as_operands(a, b)
+@register(method=False, torch=False, dunders=("__rfloordiv__",))
+def rfloor_divide(input: Tensor, other: Any) -> Tensor:
+    """`other // input` for a Python scalar `other`."""
+    a, b = as_operands(input, other)
     return _floor_divide_arrays(b, a)
 
 
 def _floor_divide_arrays(a: Tensor, b: Tensor) -> Tensor:
-    with _quiet():
+    with quiet_float_errors():
         try:
             return wrap(xp_of(a._data).floor_divide(a._data, b._data), device=a._device)
         except ValueError:
             raise broadcast_error(a.shape, b.shape) from None
 
 
-def where(condition: Tensor, a: Any, b: Any) -> Tensor:
+@register(method=False)
+def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     if condition._data.dtype.kind != "b":
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype}"
         )
+    a, b = input, other
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         dtype = _dtypes.result_type(a, b)
         a, b = scalar_tensor(a, condition, dtype), scalar_tensor(b, condition, dtype)
@@ -367,6 +376,17 @@ def where(condition: Tensor, a: Any, b: Any) -> Tensor:
             f"where(): shapes {list(condition.shape)}, {list(a.shape)} and {list(b.shape)} "
             "cannot be broadcast together"
         ) from None
+
+
+@register("where", torch=False)
+def where_method(input: Tensor, condition: Tensor, other: Any) -> Tensor:
+    """`x.where(condition, y)`: torch's method puts the tensor first."""
+    return where(condition, input, other)
+
+
+@register()
+def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return input + (end - input) * weight
 
 
 # ---- clamp ---------------------------------------------------------------------
@@ -391,7 +411,9 @@ class ClampScalar(Op):
         return where(inside, grad, 0.0)
 
 
-def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
+@register(aliases=("clip",))
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    x = input
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -407,7 +429,17 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     return ClampScalar.apply(x, params=(min, max))
 
 
-# ---- casts and comparisons ---------------------------------------------------------
+@register()
+def clamp_min(input: Tensor, min: Any) -> Tensor:
+    return clamp(input, min, None)
+
+
+@register()
+def clamp_max(input: Tensor, max: Any) -> Tensor:
+    return clamp(input, None, max)
+
+
+# ---- casts ---------------------------------------------------------
 class ToCopy(Op):
     """A dtype cast; the gradient is cast back to the input's dtype centrally."""
 
@@ -426,58 +458,6 @@ def cast(x: Tensor, dtype: _dtypes.dtype) -> Tensor:
     if x._requires_grad and dtype.is_floating_point:
         return ToCopy.apply(x, params=(dtype.np,))
     return wrap(x._data.astype(dtype.np), device=x._device)
-
-
-def compare(name: str, a: Tensor, b: Any) -> Tensor:
-    """`== != < <= > >=`: never differentiable, result is bool."""
-    if isinstance(b, (Tensor, int, float, bool, np.number)):
-        a, b = as_operands(a, b)
-    else:
-        return wrap(np.full(a.shape, name == "ne"), device=a._device)
-    try:
-        return wrap(getattr(xp_of(a._data), name)(a._data, b._data), device=a._device)
-    except ValueError:
-        raise broadcast_error(a.shape, b.shape) from None
-
-
-def logical(name: str, a: Tensor, b: Any) -> Tensor:
-    """`& | ^` on bool or int tensors (bitwise for ints, as in torch)."""
-    a, b = as_operands(a, b)
-    if a._data.dtype.kind == "f":
-        raise RuntimeError(f"\"{name}_cpu\" not implemented for '{a.dtype.name.capitalize()}'")
-    try:
-        return wrap(getattr(xp_of(a._data), name)(a._data, b._data), device=a._device)
-    except ValueError:
-        raise broadcast_error(a.shape, b.shape) from None
-
-
-def invert(a: Tensor) -> Tensor:
-    if a._data.dtype.kind == "f":
-        raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {a.dtype}")
-    return wrap(~a._data, device=a._device)
-
-
-def unary_predicate(name: str, x: Tensor) -> Tensor:
-    return wrap(getattr(xp_of(x._data), name)(x._data), device=x._device)
-
-
-class NanToNum(Op):
-    @staticmethod
-    def forward(ctx: Any, x: Any, nan: float, posinf: float | None, neginf: float | None) -> Any:
-        ctx.save_for_backward(x)
-        return xp_of(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return where(x.isfinite(), grad, 0.0)
-
-
-def nan_to_num(
-    x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
-) -> Tensor:
-    require_float(x, "nan_to_num")
-    return NanToNum.apply(x, params=(nan, posinf, neginf))
 
 
 class _Overwritten(Op):

@@ -11,19 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from antorcha._device import xp_of
+from antorcha._device import add_at, xp_of
+from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import normalize_dim
-
-
-def _add_at(xp: Any, target: Any, key: Any, values: Any) -> None:
-    if xp is np:
-        np.add.at(target, key, values)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(target, key, values)
 
 
 def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
@@ -115,7 +107,7 @@ class IndexPutIntoZeros(Op):
         xp = xp_of(grad)
         out = xp.zeros(shape, dtype=grad.dtype)
         if advanced:
-            _add_at(xp, out, key, grad)
+            add_at(out, key, grad)
         else:
             out[key] = grad
         return out
@@ -125,23 +117,24 @@ class IndexPutIntoZeros(Op):
         return Index.apply(grad, params=(ctx.key, ctx.advanced))
 
 
-def getitem(x: Tensor, key: Any) -> Tensor:
-    if x.ndim == 0 and isinstance(key, (int, slice)) and not isinstance(key, bool):
+@register(method="__getitem__", torch=False)
+def getitem(input: Tensor, key: Any) -> Tensor:
+    if input.ndim == 0 and isinstance(key, (int, slice)) and not isinstance(key, bool):
         raise IndexError(
             "invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number"
         )
-    converted, advanced = _convert_key(x, key)
+    converted, advanced = _convert_key(input, key)
     if not advanced and Ellipsis not in converted:
-        converted += (Ellipsis,)  # NumPy returns a scalar copy for x[0] of a 1-D array, x[0, ...] a view
+        converted += (Ellipsis,)  # NumPy: x[0] of a 1-D array is a scalar copy, x[0, ...] a view
     op = Index if advanced else (Select if any(isinstance(k, int) for k in converted) else Slice)
     try:
-        out = op.apply(x, params=(converted, advanced))
+        out = op.apply(input, params=(converted, advanced))
     except IndexError as error:
-        raise _index_error(error, x, converted) from None
+        raise _index_error(error, input, converted) from None
     if not advanced:
-        out._vc = x._counter()  # a basic index is a view
-        out._base = x if x._base is None else x._base
-        if x._base is None:  # remembered so an in-place op on the view can update x's graph
+        out._vc = input._counter()  # a basic index is a view
+        out._base = input if input._base is None else input._base
+        if input._base is None:  # remembered so an in-place op on the view can update input's graph
             out._extras()["view_key"] = key
     return out
 
@@ -221,7 +214,8 @@ class MaskedFill(Op):
         return where(mask, 0.0, grad), None
 
 
-def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+@register()
+def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype "
@@ -236,18 +230,18 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
         if value._requires_grad:
             from antorcha.ops.elementwise import where
 
-            return where(mask, value.to(x.dtype), x)
+            return where(mask, value.to(input.dtype), input)
         value = value.item()
     try:
-        np.broadcast_shapes(x.shape, mask.shape)
-        if np.broadcast_shapes(x.shape, mask.shape) != tuple(x.shape):
+        np.broadcast_shapes(input.shape, mask.shape)
+        if np.broadcast_shapes(input.shape, mask.shape) != tuple(input.shape):
             raise ValueError
     except ValueError:
         raise RuntimeError(
-            f"The size of tensor a ({list(x.shape)}) must match the size of tensor b "
+            f"The size of tensor a ({list(input.shape)}) must match the size of tensor b "
             f"({list(mask.shape)}) for masked_fill (mask must broadcast to the input's shape)"
         ) from None
-    return MaskedFill.apply(x, mask, params=(value,))
+    return MaskedFill.apply(input, mask, params=(value,))
 
 
 class Gather(Op):
@@ -276,7 +270,7 @@ class ScatterAddIntoZeros(Op):
         out = xp.zeros(shape, dtype=grad.dtype)
         grid = list(xp.indices(index.shape, sparse=True))
         grid[dim] = index
-        _add_at(xp, out, tuple(grid), grad)
+        add_at(out, tuple(grid), grad)
         return out
 
     @staticmethod
@@ -309,9 +303,10 @@ def _check_gather_index(x: Tensor, dim: int, index: Tensor, name: str) -> int:
     return d
 
 
-def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = _check_gather_index(x, dim, index, "gather")
-    return Gather.apply(x, index, params=(d,))
+@register()
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = _check_gather_index(input, dim, index, "gather")
+    return Gather.apply(input, index, params=(d,))
 
 
 class IndexSelect(Op):
@@ -328,27 +323,29 @@ class IndexSelect(Op):
         return IndexPutIntoZeros.apply(grad, params=(ctx.shape, key, True)), None
 
 
-def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+@register()
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError("index_select(): Expected dtype int32/int64 for index")
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    d = normalize_dim(dim, x.ndim)
+    d = normalize_dim(dim, input.ndim)
     index = index.reshape(-1)
-    size = x.shape[d] if x.ndim else 1
+    size = input.shape[d] if input.ndim else 1
     if index.numel() and (int(index._data.max()) >= size or int(index._data.min()) < 0):
         raise IndexError(f"index out of range in self (dimension {d} has size {size})")
-    return IndexSelect.apply(x, index, params=(d,))
+    return IndexSelect.apply(input, index, params=(d,))
 
 
-def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
-    xp = xp_of(x._data)
-    if x.ndim == 0:  # torch: shape (0 or 1, 0), or as a tuple one index of the flattened tensor
-        count = int(bool(x._data))
+@register()
+def nonzero(input: Tensor, as_tuple: bool = False) -> Any:
+    xp = xp_of(input._data)
+    if input.ndim == 0:  # torch: shape (0 or 1, 0), or as a tuple one index of the flattened tensor
+        count = int(bool(input._data))
         if as_tuple:
-            return (wrap(xp.zeros((count,), dtype=np.int64), device=x._device),)
-        return wrap(xp.zeros((count, 0), dtype=np.int64), device=x._device)
-    indices = xp.nonzero(x._data)
+            return (wrap(xp.zeros((count,), dtype=np.int64), device=input._device),)
+        return wrap(xp.zeros((count, 0), dtype=np.int64), device=input._device)
+    indices = xp.nonzero(input._data)
     if as_tuple:
-        return tuple(wrap(i.astype(np.int64), device=x._device) for i in indices)
-    return wrap(xp.stack(indices, axis=1).astype(np.int64), device=x._device)
+        return tuple(wrap(i.astype(np.int64), device=input._device) for i in indices)
+    return wrap(xp.stack(indices, axis=1).astype(np.int64), device=input._device)

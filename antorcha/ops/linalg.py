@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha._device import xp_of
-from antorcha._grad_mode import STATE
-from antorcha._tensor import Tensor, wrap
+from antorcha._registry import register
+from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
 from antorcha.ops._common import as_operands
 
@@ -51,11 +51,6 @@ class Mm(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad[:2]
-        if not STATE.enabled and a.ndim == 2 and b.ndim == 2:  # first-order 2-D: straight on the arrays
-            g, device = grad._data, grad._device
-            grad_a = wrap(g @ b._data.T, device=device) if need_a else None
-            grad_b = wrap((g.T @ a._data).T, device=device) if need_b else None
-            return grad_a, grad_b
         grad_a = matmul(grad, b.mT) if need_a else None
         grad_b = matmul(a.mT, grad) if need_b else None
         return grad_a, grad_b
@@ -71,9 +66,6 @@ class Addmm(Op):
     @staticmethod
     def forward(ctx: Any, bias: Any, x: Any, weight_t: Any) -> Any:
         ctx.save_for_backward(x, weight_t)
-        rows, inner = x.shape
-        if inner + 1 < weight_t.shape[1] and bias.ndim == 1 and rows > 256:
-            return _matmul_with_bias_row(x, weight_t, bias)
         out = x @ weight_t
         out += bias
         return out
@@ -82,40 +74,12 @@ class Addmm(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, weight_t = ctx.saved_tensors
         need_bias, need_x, need_w = ctx.needs_input_grad[:3]
-        if not STATE.enabled:  # first-order: straight on the arrays, no intermediate Tensors
-            return _addmm_backward_arrays(grad, x._data, weight_t._data, need_bias, need_x, need_w)
         grad_bias = grad if need_bias else None  # summed over the batch by Node._conform
         grad_x = matmul(grad, weight_t.mT) if need_x else None
-        grad_w = matmul(x.mT, grad) if need_w else None
+        # (in, out) as the transpose of a C-order (out, in) product: weight.t()'s backward
+        # turns it back into the weight's own layout without a copy
+        grad_w = matmul(grad.mT, x).mT if need_w else None
         return grad_bias, grad_x, grad_w
-
-
-def _matmul_with_bias_row(x: Any, weight_t: Any, bias: Any) -> Any:
-    """x @ weight_t + bias as one GEMM over [x, 1] and [weight_t; bias].
-
-    When the output is much wider than the input (the lesson's 10 -> 100 layer), a
-    separate `out += bias` is a full extra pass over the (B, out) result; a ones
-    column in x folds the bias into the matrix product instead.
-    """
-    xp = xp_of(x)
-    augmented_x = xp.empty((x.shape[0], x.shape[1] + 1), dtype=x.dtype)  # (B, in + 1)
-    augmented_x[:, :-1] = x
-    augmented_x[:, -1] = 1
-    augmented_w = xp.concatenate([weight_t, bias.reshape(1, -1).astype(weight_t.dtype)])  # (in + 1, out)
-    return augmented_x @ augmented_w
-
-
-def _addmm_backward_arrays(
-    grad: Tensor, x: Any, weight_t: Any, need_bias: bool, need_x: bool, need_w: bool
-) -> tuple:
-    g, device = grad._data, grad._device
-    grad_bias = wrap(g.sum(axis=0), device=device) if need_bias else None  # (out,)
-    grad_x = None
-    if need_x:  # (B, in); with one output column the product is an outer product: a broadcast multiply
-        grad_x = wrap(g * weight_t.T if g.shape[1] == 1 else g @ weight_t.T, device=device)
-    # (out, in) in C order, handed over transposed: TBackward0 turns it back without a copy
-    grad_w = wrap((g.T @ x).T, device=device) if need_w else None  # (in, out)
-    return grad_bias, grad_x, grad_w
 
 
 def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
@@ -133,7 +97,9 @@ def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
     )
 
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+@register(dunders=("__matmul__",))
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    a, b = input, other
     if not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
     if a.ndim == 0 or b.ndim == 0:
@@ -163,13 +129,17 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         ) from None
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+@register()
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    a, b = input, mat2
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {a.ndim}-D and {b.ndim}-D")
     return matmul(a, b)
 
 
-def bmm(a: Tensor, b: Tensor) -> Tensor:
+@register()
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    a, b = input, mat2
     if a.ndim != 3 or b.ndim != 3:
         raise RuntimeError(
             f"batch1 must be a 3D tensor and batch2 must be a 3D tensor (got {a.ndim}D and {b.ndim}D)"
@@ -182,14 +152,18 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     return matmul(a, b)
 
 
-def dot(a: Tensor, b: Tensor) -> Tensor:
+@register()
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
+    a, b = input, tensor
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     return matmul(a, b)
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+@register(method=False, torch=False, functional=True)
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with torch's addmm path for 2-D inputs."""
+    x = input
     if x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({int(x.numel() // max(x.shape[-1], 1))}x"
@@ -197,10 +171,27 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if x.dtype is not weight.dtype:
         raise RuntimeError(
-            f"mat1 and mat2 must have the same dtype, but got {x.dtype.name.capitalize()} and "
-            f"{weight.dtype.name.capitalize()}"
+            f"mat1 and mat2 must have the same dtype, but got {x.dtype.scalar_name} and "
+            f"{weight.dtype.scalar_name}"
         )
     if x.ndim == 2 and bias is not None:
         return Addmm.apply(bias, x, weight.t())
     out = matmul(x, weight.t())
     return out + bias if bias is not None else out
+
+
+@register(method=False, torch=False, dunders=("__rmatmul__",))
+def rmatmul(input: Tensor, other: Tensor) -> Tensor:
+    return matmul(other, input)
+
+
+@register()
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {input.ndim}, {vec.ndim}")
+    return matmul(input, vec)
+
+
+@register()
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    return input.unsqueeze(-1) * vec2

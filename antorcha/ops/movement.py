@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from antorcha._device import as_device, move_array, xp_of
+from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
 from antorcha.ops._common import normalize_dim
@@ -69,34 +70,48 @@ class View(Op):
         return grad.reshape(ctx.shape)
 
 
-def reshape(x: Tensor, *shape: Any) -> Tensor:
-    target = _infer_shape(shape, x._data.size)
-    return _as_view(View.apply(x, params=(target, True)), x)
+@register()
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    target = _infer_shape(shape, input._data.size)
+    return _as_view(View.apply(input, params=(target, True)), input)
 
 
-def view(x: Tensor, *shape: Any) -> Tensor:
+@register(torch=False)
+def view(input: Tensor, *shape: Any) -> Tensor:
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
-        return x.to(shape[0])  # view(dtype) is not supported as a reinterpret; treat as cast
-    target = _infer_shape(shape, x._data.size)
-    return _as_view(View.apply(x, params=(target, False)), x)
+        return input.to(shape[0])  # view(dtype) is not supported as a reinterpret; treat as cast
+    target = _infer_shape(shape, input._data.size)
+    return _as_view(View.apply(input, params=(target, False)), input)
 
 
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    if x.ndim == 0:
-        return reshape(x, 1)
-    start, end = normalize_dim(start_dim, x.ndim), normalize_dim(end_dim, x.ndim)
+@register(torch=False)
+def view_as(input: Tensor, other: Tensor) -> Tensor:
+    return view(input, *other.shape)
+
+
+@register(torch=False)
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    return reshape(input, *other.shape)
+
+
+@register()
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if input.ndim == 0:
+        return reshape(input, 1)
+    start, end = normalize_dim(start_dim, input.ndim), normalize_dim(end_dim, input.ndim)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    shape = x.shape
+    shape = input.shape
     merged = int(np.prod(shape[start : end + 1], dtype=np.int64))
-    return reshape(x, *shape[:start], merged, *shape[end + 1 :])
+    return reshape(input, *shape[:start], merged, *shape[end + 1 :])
 
 
-def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
-    d = normalize_dim(dim, x.ndim)
+@register()
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
+    d = normalize_dim(dim, input.ndim)
     sizes = tuple(sizes)
-    inner = _infer_shape(sizes, x.shape[d])
-    return reshape(x, *x.shape[:d], *inner, *x.shape[d + 1 :])
+    inner = _infer_shape(sizes, input.shape[d])
+    return reshape(input, *input.shape[:d], *inner, *input.shape[d + 1 :])
 
 
 # ---- transpose and permute --------------------------------------------------------
@@ -119,44 +134,54 @@ class T(Permute):
     pass
 
 
-def permute(x: Tensor, *dims: Any) -> Tensor:
+@register()
+def permute(input: Tensor, *dims: Any) -> Tensor:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
-    if len(dims) != x.ndim:
+    if len(dims) != input.ndim:
         raise RuntimeError(
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the length "
-            f"of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal to "
+            f"of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is not equal to "
             f"len(dims) = {len(dims)}"
         )
-    axes = tuple(normalize_dim(d, x.ndim) for d in dims)
+    axes = tuple(normalize_dim(d, input.ndim) for d in dims)
     if len(set(axes)) != len(axes):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return _as_view(Permute.apply(x, params=(axes,)), x)
+    return _as_view(Permute.apply(input, params=(axes,)), input)
 
 
-def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    if x.ndim == 0:
-        return _as_view(View.apply(x, params=((), True)), x)
-    a, b = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
-    axes = list(range(x.ndim))
+@register(aliases=("swapaxes",))
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    if input.ndim == 0:
+        return _as_view(View.apply(input, params=((), True)), input)
+    a, b = normalize_dim(dim0, input.ndim), normalize_dim(dim1, input.ndim)
+    axes = list(range(input.ndim))
     axes[a], axes[b] = axes[b], axes[a]
-    return _as_view(Transpose.apply(x, params=(tuple(axes),)), x)
+    return _as_view(Transpose.apply(input, params=(tuple(axes),)), input)
 
 
-def t(x: Tensor) -> Tensor:
-    if x.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-    if x.ndim < 2:
-        return _as_view(View.apply(x, params=(x.shape, True)), x)
-    return _as_view(T.apply(x, params=((1, 0),)), x)
+@register()
+def t(input: Tensor) -> Tensor:
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    if input.ndim < 2:
+        return _as_view(View.apply(input, params=(input.shape, True)), input)
+    return _as_view(T.apply(input, params=((1, 0),)), input)
 
 
-def matrix_transpose(x: Tensor) -> Tensor:
-    if x.ndim < 2:
+@register(method="mT", torch=False, as_property=True)
+def matrix_transpose(input: Tensor) -> Tensor:
+    if input.ndim < 2:
         raise RuntimeError(
-            f"tensor.mT is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor."
+            f"tensor.mT is only supported on matrices or batches of matrices. Got {input.ndim}-D tensor."
         )
-    return transpose(x, -2, -1)
+    return transpose(input, -2, -1)
+
+
+@register(method="T", torch=False, as_property=True)
+def reversed_dims(input: Tensor) -> Tensor:
+    """`x.T`: every dimension in reverse order."""
+    return permute(input, *reversed(range(input.ndim)))
 
 
 # ---- squeeze / unsqueeze / expand ----------------------------------------------------
@@ -178,17 +203,20 @@ class Unsqueeze(Squeeze):
         return xp_of(x).expand_dims(x, dim)
 
 
-def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+@register()
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     if dim is None:
-        axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
+        axes = tuple(i for i, s in enumerate(input.shape) if s == 1)
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        axes = tuple(i for i in (normalize_dim(d, x.ndim) for d in dims) if x.ndim and x.shape[i] == 1)
-    return _as_view(Squeeze.apply(x, params=(axes,)), x)
+        picked = (normalize_dim(d, input.ndim) for d in dims)
+        axes = tuple(i for i in picked if input.ndim and input.shape[i] == 1)
+    return _as_view(Squeeze.apply(input, params=(axes,)), input)
 
 
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    return _as_view(Unsqueeze.apply(x, params=(normalize_dim(dim, x.ndim + 1),)), x)
+@register()
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    return _as_view(Unsqueeze.apply(input, params=(normalize_dim(dim, input.ndim + 1),)), input)
 
 
 class Expand(Op):
@@ -202,19 +230,20 @@ class Expand(Op):
         return grad  # Node._conform sums it back to the input's shape
 
 
-def expand(x: Tensor, *sizes: Any) -> Tensor:
+@register(torch=False)
+def expand(input: Tensor, *sizes: Any) -> Tensor:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
-    if len(sizes) < x.ndim:
+    if len(sizes) < input.ndim:
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(x.shape)}}}, size={list(sizes)}): the number of sizes "
+            f"expand(torch.FloatTensor{{{list(input.shape)}}}, size={list(sizes)}): the number of sizes "
             f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
-            f"tensor ({x.ndim})"
+            f"tensor ({input.ndim})"
         )
-    lead = len(sizes) - x.ndim
+    lead = len(sizes) - input.ndim
     shape = []
     for i, size in enumerate(sizes):
-        current = x.shape[i - lead] if i >= lead else None
+        current = input.shape[i - lead] if i >= lead else None
         if size == -1:
             if current is None:
                 raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension ({i})")
@@ -222,13 +251,19 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
         elif current is not None and current != 1 and current != size:
             raise RuntimeError(
                 f"The expanded size of the tensor ({size}) must match the existing size ({current}) at "
-                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(x.shape)}"
+                f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                f"Tensor sizes: {list(input.shape)}"
             )
         shape.append(int(size))
     shape_t = tuple(shape)
-    if shape_t == x._data.shape:
-        return _as_view(View.apply(x, params=(shape_t, True)), x)
-    return _as_view(Expand.apply(x, params=(shape_t,)), x)
+    if shape_t == input._data.shape:
+        return _as_view(View.apply(input, params=(shape_t, True)), input)
+    return _as_view(Expand.apply(input, params=(shape_t,)), input)
+
+
+@register(torch=False)
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, *other.shape)
 
 
 class Repeat(Op):
@@ -249,14 +284,15 @@ class Repeat(Op):
         return summed.reshape(ctx.shape)
 
 
-def repeat(x: Tensor, *repeats: Any) -> Tensor:
+@register(torch=False)
+def repeat(input: Tensor, *repeats: Any) -> Tensor:
     if len(repeats) == 1 and isinstance(repeats[0], (tuple, list)):
         repeats = tuple(repeats[0])
-    if len(repeats) < x.ndim:
+    if len(repeats) < input.ndim:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
         )
-    return Repeat.apply(x, params=(tuple(int(r) for r in repeats),))
+    return Repeat.apply(input, params=(tuple(int(r) for r in repeats),))
 
 
 # ---- joining and splitting ------------------------------------------------------------
@@ -273,6 +309,7 @@ class Cat(Op):
         return tuple(split(grad, ctx.sizes, ctx.dim))
 
 
+@register(method=False, aliases=("concat", "concatenate"))
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
@@ -310,6 +347,7 @@ def _check_same_device_all(tensors: list, name: str) -> None:
             )
 
 
+@register(method=False)
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
@@ -342,9 +380,10 @@ class Stack(Op):
         return unbind(grad, ctx.dim)
 
 
-def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    d = normalize_dim(dim, x.ndim)
-    length = x.shape[d]
+@register()
+def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    d = normalize_dim(dim, input.ndim)
+    length = input.shape[d]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
         if size <= 0 and length:
@@ -363,24 +402,26 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     pieces, start = [], 0
     for size in sizes:
         index = (slice(None),) * d + (slice(start, start + size),)
-        pieces.append(x[index])
+        pieces.append(input[index])
         start += size
     return tuple(pieces)
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+@register()
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = normalize_dim(dim, x.ndim)
-    length = x.shape[d]
+    d = normalize_dim(dim, input.ndim)
+    length = input.shape[d]
     if not length:  # torch gives `chunks` empty pieces
-        return tuple(x[(slice(None),) * d + (slice(0, 0),)] for _ in range(chunks))
-    return split(x, -(-length // chunks), dim)
+        return tuple(input[(slice(None),) * d + (slice(0, 0),)] for _ in range(chunks))
+    return split(input, -(-length // chunks), dim)
 
 
-def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    d = normalize_dim(dim, x.ndim)
-    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+@register()
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    d = normalize_dim(dim, input.ndim)
+    return tuple(input[(slice(None),) * d + (i,)] for i in range(input.shape[d]))
 
 
 # ---- triangles, flips, copies ----------------------------------------------------------
@@ -400,16 +441,18 @@ class Triu(Tril):
     pass
 
 
-def tril(x: Tensor, diagonal: int = 0) -> Tensor:
-    if x.ndim < 2:
+@register()
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    return Tril.apply(x, params=(diagonal, False))
+    return Tril.apply(input, params=(diagonal, False))
 
 
-def triu(x: Tensor, diagonal: int = 0) -> Tensor:
-    if x.ndim < 2:
+@register()
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Triu.apply(x, params=(diagonal, True))
+    return Triu.apply(input, params=(diagonal, True))
 
 
 class Flip(Op):
@@ -423,9 +466,10 @@ class Flip(Op):
         return flip(grad, ctx.dims)
 
 
-def flip(x: Tensor, dims: Any) -> Tensor:
+@register()
+def flip(input: Tensor, dims: Any) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip.apply(x, params=(tuple(normalize_dim(d, x.ndim) for d in dims),))
+    return Flip.apply(input, params=(tuple(normalize_dim(d, input.ndim) for d in dims),))
 
 
 class Clone(Op):
@@ -438,14 +482,16 @@ class Clone(Op):
         return grad
 
 
-def clone(x: Tensor) -> Tensor:
-    return Clone.apply(x)
+@register()
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
+    return Clone.apply(input)
 
 
-def contiguous(x: Tensor) -> Tensor:
-    if x._data.flags.c_contiguous:
-        return x
-    return Clone.apply(x)
+@register(torch=False)
+def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
+    if input._data.flags.c_contiguous:
+        return input
+    return Clone.apply(input)
 
 
 class ToDevice(Op):
@@ -472,10 +518,12 @@ def to_device(x: Tensor, target: Any) -> Tensor:
     return out
 
 
-def broadcast_to(x: Tensor, shape: Any) -> Tensor:
-    return expand(x, *tuple(shape))
+@register()
+def broadcast_to(input: Tensor, shape: Any) -> Tensor:
+    return expand(input, *tuple(shape))
 
 
+@register(method=False)
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     from antorcha.ops._common import broadcast_shapes
 

@@ -1,4 +1,6 @@
-"""Reductions: sum, mean, prod, max/min, var/std, logsumexp, softmax, cumsum, norm.
+"""Reductions: sum, mean, prod, max/min, arg max/min, var/std, any/all, cumsum, norm.
+
+The softmax family is in `softmax.py`.
 
 `sum_to_shape` is the adjoint of broadcasting; `Node._conform` calls it to turn a
 gradient in the output's shape into one in each input's shape.
@@ -6,18 +8,17 @@ gradient in the output's shape into one in each input's shape.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import xp_of
-from antorcha._grad_mode import STATE
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._common import normalize_dim, normalize_dims, require_float
-from antorcha.ops.elementwise import _quiet, where
+from antorcha.ops.elementwise import where
 
 
 class ReturnTypes(NamedTuple):
@@ -31,15 +32,11 @@ def _keepdim_shape(shape: tuple, dims: tuple[int, ...]) -> tuple:
     return tuple(1 if i in dims else s for i, s in enumerate(shape))
 
 
-def _restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bool) -> Tensor:
+def restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bool) -> Tensor:
     """Bring a reduced gradient back to `shape` by broadcasting over the reduced dims."""
     if not keepdim:
         grad = grad.reshape(_keepdim_shape(shape, dims))
     return grad.expand(shape)
-
-
-# Below this many elements a summed gradient is materialised rather than broadcast as a view
-_SMALL_BROADCAST = 4096
 
 
 # ---- sum and mean --------------------------------------------------------------
@@ -52,26 +49,21 @@ class Sum(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
-        if not STATE.enabled:  # first order: the gradient broadcast back, no graph ops
-            g = grad._data if ctx.keepdim else grad._data.reshape(_keepdim_shape(ctx.shape, dims))
-            if math.prod(ctx.shape) <= _SMALL_BROADCAST:  # xp.full is ~4x cheaper than broadcast_to here
-                return wrap(xp_of(g).full(ctx.shape, g, dtype=g.dtype), device=grad._device)
-            return wrap(xp_of(g).broadcast_to(g, ctx.shape), device=grad._device)  # a view: no memory
-        return _restore_dims(grad, ctx.shape, dims, ctx.keepdim)
+        return restore_dims(grad, ctx.shape, dims, ctx.keepdim)
 
 
 class Mean(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, keepdim: bool, np_dtype: Any) -> Any:
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        with _quiet():
+        with quiet_float_errors():
             return x.mean(axis=dims, keepdims=keepdim, dtype=np_dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
         count = int(np.prod([ctx.shape[d] for d in dims], dtype=np.int64))
-        return _restore_dims(grad / count if count else grad * float("nan"), ctx.shape, dims, ctx.keepdim)
+        return restore_dims(grad / count if count else grad * float("nan"), ctx.shape, dims, ctx.keepdim)
 
 
 class SumDim(Sum):
@@ -89,7 +81,9 @@ def _dims_arg(x: Tensor, dim: Any) -> tuple | None:
     return None if x.ndim == 0 else dims  # a 0-dim tensor accepts dim 0 or -1: reduce over nothing
 
 
-def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001
+@register()
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+    x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64  # torch sums integers and bools as int64
@@ -97,12 +91,14 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
     return (Sum if dims is None else SumDim).apply(x, params=(dims, keepdim, np_dtype))
 
 
-def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+@register()
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    x = input
     target = _dtypes.as_dtype(dtype) if dtype is not None else x.dtype
     if not target.is_floating_point:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {target.name.capitalize()}"
+            f"complex dtype. Got: {target.scalar_name}"
         )
     if target is not x.dtype:
         x = x.to(target)
@@ -146,10 +142,10 @@ class Prod(Op):
         x, out = ctx.saved_tensors
         dim = ctx.dim
         dims = tuple(range(x.ndim)) if dim is None else (dim,)
-        grad = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        grad = restore_dims(grad, x.shape, dims, ctx.keepdim)
         xa = x._data
         if not (xa == 0).any():
-            return grad * _restore_dims(out, x.shape, dims, ctx.keepdim) / x
+            return grad * restore_dims(out, x.shape, dims, ctx.keepdim) / x
         # with zeros, divide-by-x fails: multiply the products of the elements before and after
         return grad * wrap(_product_of_others(xa, dim), device=x._device)
 
@@ -174,7 +170,9 @@ class ProdAll(Prod):
     backward_name = "ProdBackward0"
 
 
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+@register()
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64
@@ -208,8 +206,8 @@ class _ExtremumAll(Op):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         x, out = ctx.saved_tensors
         dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
-        out_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
-        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        out_full = restore_dims(out, x.shape, dims, ctx.keepdim)
+        grad_full = restore_dims(grad, x.shape, dims, ctx.keepdim)
         hits = (x == out_full).to(grad.dtype)
         count = sum(hits, dims, keepdim=True)
         return grad_full * hits / count
@@ -289,28 +287,34 @@ def _extremum(x: Tensor, largest: bool, dim: Any, keepdim: bool, other: Any = No
     return ReturnTypes(values, indices_t.to(_dtypes.int64))
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
-    return _extremum(x, True, dim, keepdim, other)
+@register()
+def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(input, True, dim, keepdim, other)
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
-    return _extremum(x, False, dim, keepdim, other)
+@register()
+def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(input, False, dim, keepdim, other)
 
 
-def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return Amax.apply(x, params=(True, _dims_arg(x, dim), keepdim))
+@register()
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return Amax.apply(input, params=(True, _dims_arg(input, dim), keepdim))
 
 
-def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return Amin.apply(x, params=(False, _dims_arg(x, dim), keepdim))
+@register()
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return Amin.apply(input, params=(False, _dims_arg(input, dim), keepdim))
 
 
-def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg_extremum(x, True, dim, keepdim)
+@register()
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg_extremum(input, True, dim, keepdim)
 
 
-def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg_extremum(x, False, dim, keepdim)
+@register()
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg_extremum(input, False, dim, keepdim)
 
 
 def _arg_extremum(x: Tensor, largest: bool, dim: int | None, keepdim: bool) -> Tensor:
@@ -338,7 +342,7 @@ class Var(Op):
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
         ctx.save_for_backward(x)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
-        with _quiet():
+        with quiet_float_errors():
             return xp_of(x).var(x, axis=dims, ddof=correction, keepdims=keepdim)
 
     @staticmethod
@@ -348,13 +352,13 @@ class Var(Op):
         count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
         centered = x - mean(x, dims, keepdim=True)
         scale = 2.0 / (count - ctx.correction) if count > ctx.correction else float("inf")
-        return _restore_dims(grad, x.shape, dims, ctx.keepdim) * centered * scale
+        return restore_dims(grad, x.shape, dims, ctx.keepdim) * centered * scale
 
 
 class Std(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
-        with _quiet():
+        with quiet_float_errors():
             out = xp_of(x).std(x, axis=dims, ddof=correction, keepdims=keepdim)
         ctx.save_for_backward(x, out)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
@@ -366,8 +370,8 @@ class Std(Op):
         dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
         count = int(np.prod([x.shape[d] for d in dims], dtype=np.int64))
         centered = x - mean(x, dims, keepdim=True)
-        std_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
-        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
+        std_full = restore_dims(out, x.shape, dims, ctx.keepdim)
+        grad_full = restore_dims(grad, x.shape, dims, ctx.keepdim)
         denominator = std_full * (count - ctx.correction)
         # a zero std has an undefined derivative; torch masks it to zero
         return where(std_full == 0, 0.0, grad_full * centered / denominator)
@@ -381,113 +385,20 @@ def _correction(unbiased: Any, correction: Any) -> float:
     return 1.0 if unbiased else 0.0
 
 
+@register()
 def var(
-    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
 ) -> Tensor:
-    require_float(x, "var")
-    return Var.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
+    require_float(input, "var")
+    return Var.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
 
 
+@register()
 def std(
-    x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
 ) -> Tensor:
-    require_float(x, "std")
-    return Std.apply(x, params=(_dims_arg(x, dim), _correction(unbiased, correction), keepdim))
-
-
-# ---- softmax family ------------------------------------------------------------------
-class Logsumexp(Op):
-    @staticmethod
-    def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool) -> Any:
-        xp = xp_of(x)
-        peak = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
-        peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
-        with _quiet():
-            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
-        result = out if keepdim else out.squeeze(axis=dims)
-        ctx.save_for_backward(x, result)  # the returned array, so grad-of-grad sees it depend on x
-        ctx.dims, ctx.keepdim = dims, keepdim
-        return result
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        x, out = ctx.saved_tensors
-        grad_full = _restore_dims(grad, x.shape, ctx.dims, ctx.keepdim)
-        return grad_full * (x - _restore_dims(out, x.shape, ctx.dims, ctx.keepdim)).exp()
-
-
-def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    if x._data.dtype.kind != "f":
-        x = x.to(_dtypes.get_default_dtype())
-    dims = normalize_dims(dim, x.ndim)
-    return Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
-
-
-class Softmax(Op):
-    @staticmethod
-    def forward(ctx: Any, x: Any, dim: int) -> Any:
-        xp = xp_of(x)
-        if x.size == 0:  # nothing to normalize (and max() of nothing has no identity)
-            out = x.copy()
-            ctx.save_for_backward(out)
-            ctx.dim = dim
-            return out
-        shifted = x - x.max(axis=dim, keepdims=True)
-        out = xp.exp(shifted, out=shifted)
-        out /= out.sum(axis=dim, keepdims=True)
-        ctx.save_for_backward(out)
-        ctx.dim = dim
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors
-        return out * (grad - sum(grad * out, ctx.dim, keepdim=True))
-
-
-class LogSoftmax(Op):
-    @staticmethod
-    def forward(ctx: Any, x: Any, dim: int) -> Any:
-        xp = xp_of(x)
-        if x.size == 0:
-            out = x.copy()
-            ctx.save_for_backward(out)
-            ctx.dim = dim
-            return out
-        shifted = x - x.max(axis=dim, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
-        ctx.save_for_backward(out)
-        ctx.dim = dim
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (out,) = ctx.saved_tensors
-        return grad - out.exp() * sum(grad, ctx.dim, keepdim=True)
-
-
-def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
-    if dtype is not None:
-        x = x.to(dtype)
-    elif x._data.dtype.kind != "f":
-        raise RuntimeError(f"softmax not implemented for '{x.dtype.name}' (expected a floating point tensor)")
-    if dim is None:  # torch's legacy implicit dim
-        dim = 0 if x.ndim in (0, 1, 3) else 1
-    return x, normalize_dim(dim, x.ndim)
-
-
-def softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    x, d = _softmax_input(x, dim, dtype)
-    if x.ndim == 0:
-        return Softmax.apply(x.reshape(1), params=(0,)).reshape(())
-    return Softmax.apply(x, params=(d,))
-
-
-def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    x, d = _softmax_input(x, dim, dtype)
-    if x.ndim == 0:
-        return LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
-    return LogSoftmax.apply(x, params=(d,))
+    require_float(input, "std")
+    return Std.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
 
 
 # ---- cumsum and norm -----------------------------------------------------------------
@@ -503,7 +414,9 @@ class Cumsum(Op):
         return cumsum(grad.flip(ctx.dim), ctx.dim).flip(ctx.dim)
 
 
-def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+@register()
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64
@@ -535,7 +448,7 @@ class LinalgVectorNorm(Op):
         elif p == 1:
             out = magnitude.sum(axis=dims, keepdims=keepdim)
         else:
-            with _quiet():
+            with quiet_float_errors():
                 out = (magnitude**p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
         ctx.save_for_backward(x, out)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
@@ -546,8 +459,8 @@ class LinalgVectorNorm(Op):
         x, out = ctx.saved_tensors
         p = ctx.p
         dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
-        grad_full = _restore_dims(grad, x.shape, dims, ctx.keepdim)
-        norm_full = _restore_dims(out, x.shape, dims, ctx.keepdim)
+        grad_full = restore_dims(grad, x.shape, dims, ctx.keepdim)
+        norm_full = restore_dims(out, x.shape, dims, ctx.keepdim)
         if p == 0:
             return grad_full * 0.0
         if p == 1:
@@ -562,7 +475,9 @@ class LinalgVectorNorm(Op):
         return where(norm_full == 0, 0.0, grad_full * scaled)
 
 
-def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+@register()
+def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    x = input
     if dtype is not None:
         x = x.to(dtype)
     require_float(x, "linalg.vector_norm")
@@ -573,8 +488,13 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtyp
     return LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
 
 
-def any_all(x: Tensor, which: str, dim: Any, keepdim: bool) -> Tensor:
-    """any()/all(): bool results, never differentiable."""
-    dims = _dims_arg(x, dim)
-    reduce_fn = x._data.any if which == "any" else x._data.all
-    return wrap(reduce_fn(axis=dims, keepdims=keepdim), device=x._device)
+@register()
+def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element is nonzero: a bool result, never differentiable."""
+    return wrap(input._data.any(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)
+
+
+@register()
+def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element is nonzero: a bool result, never differentiable."""
+    return wrap(input._data.all(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)

@@ -1,31 +1,34 @@
-"""Unary math: exp, log, sqrt, trig, tanh, sigmoid, relu, abs, sign, rounding.
+"""Unary math: exp, log, sqrt, trig, tanh, sigmoid, erf, relu, abs, sign, rounding.
 
-Most are built by `_unary` from an array forward and a Tensor-level derivative
-rule, saying whether the derivative needs the input or the output.
+Most are one line each: `_float_math` builds the Op from an array forward and a
+Tensor-level derivative rule (saying whether the derivative needs the input or the
+output) and declares its public function.
 """
 
 from __future__ import annotations
 
-import sys
+import math
 from typing import Any
 
+import numpy as np
+
 from antorcha import _dtypes
-from antorcha._device import xp_of
-from antorcha._grad_mode import STATE
+from antorcha._device import cupyx_module, quiet_float_errors, xp_of
+from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops.elementwise import _quiet
 from antorcha.ops.elementwise import pow as _pow
 
 
 def _unary(name: str, forward: Any, backward: Any, save: str = "input", float_only: bool = True) -> type[Op]:
     """Build a one-input Op from an array forward and a Tensor-level derivative rule.
 
-    `save` says what the derivative needs: "input", "output" or "nothing".
+    `save` says what the derivative needs: "input", "output" or "nothing". `float_only`
+    ops compute integer inputs in the default float dtype, as torch's math functions do.
     """
 
     def fwd(ctx: Any, x: Any) -> Any:
-        with _quiet():
+        with quiet_float_errors():
             out = forward(xp_of(x), x)
         if save == "input":
             ctx.save_for_backward(x)
@@ -42,6 +45,33 @@ def _unary(name: str, forward: Any, backward: Any, save: str = "input", float_on
     return cls
 
 
+def _float_math(op_name: str, public_name: str, forward: Any, backward: Any, save: str = "input") -> type[Op]:
+    """A `_unary` op plus its public function `antorcha.<public_name>` / `Tensor.<public_name>`."""
+    op = _unary(op_name, forward, backward, save)
+
+    def public(input: Tensor) -> Tensor:
+        if input._data.dtype.kind != "f":
+            return op.apply(input.to(_dtypes.get_default_dtype()))  # torch's int -> float promotion
+        return op.apply(input)
+
+    public.__name__ = public.__qualname__ = public_name
+    public.__module__ = __name__
+    public.__doc__ = f"Elementwise {public_name}, differentiable (`{op_name}Backward0`)."
+    register()(public)
+    return op
+
+
+_2_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_erf_scalar = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf_array(x: Any) -> Any:
+    """erf on an array. NumPy has no erf: the C library's, element by element (exact, not fast)."""
+    if xp_of(x) is not np:
+        return cupyx_module("cupyx.scipy.special").erf(x)
+    return np.asarray(_erf_scalar(x.astype(np.float64, copy=False)), dtype=np.float64).astype(x.dtype)
+
+
 def _stable_sigmoid(xp: Any, x: Any) -> Any:
     # exp(-|x|) never overflows, and the small branch keeps tiny values exact
     e = xp.exp(-xp.abs(x))
@@ -50,21 +80,22 @@ def _stable_sigmoid(xp: Any, x: Any) -> Any:
 
 
 Neg = _unary("Neg", lambda xp, x: -x, lambda g, _: -g, "nothing", float_only=False)
-Exp = _unary("Exp", lambda xp, x: xp.exp(x), lambda g, y: g * y, "output")
-Log = _unary("Log", lambda xp, x: xp.log(x), lambda g, x: g / x)
-Log1p = _unary("Log1P", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
-Sqrt = _unary("Sqrt", lambda xp, x: xp.sqrt(x), lambda g, y: g / (y * 2), "output")
-Rsqrt = _unary("Rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, y: g * y**3 * -0.5, "output")
-Sin = _unary("Sin", lambda xp, x: xp.sin(x), lambda g, x: g * cos(x))
-Cos = _unary("Cos", lambda xp, x: xp.cos(x), lambda g, x: -g * sin(x))
-Tanh = _unary("Tanh", lambda xp, x: xp.tanh(x), lambda g, y: g * (1 - y * y), "output")
-Sigmoid = _unary("Sigmoid", _stable_sigmoid, lambda g, y: g * y * (1 - y), "output")
-Abs = _unary("Abs", lambda xp, x: xp.abs(x), lambda g, x: g * sign(x), float_only=False)
-Reciprocal = _unary("Reciprocal", lambda xp, x: 1 / x, lambda g, y: -g * y * y, "output")
-Log2 = _unary("Log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * 0.6931471805599453))
-Log10 = _unary("Log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * 2.302585092994046))
-Expm1 = _unary("Expm1", lambda xp, x: xp.expm1(x), lambda g, y: g * (y + 1), "output")
-Tan = _unary("Tan", lambda xp, x: xp.tan(x), lambda g, y: g * (1 + y * y), "output")
+Abs = _unary("Abs", lambda xp, x: xp.abs(x), lambda g, x: g * x.sign(), float_only=False)
+Exp = _float_math("Exp", "exp", lambda xp, x: xp.exp(x), lambda g, y: g * y, "output")
+Expm1 = _float_math("Expm1", "expm1", lambda xp, x: xp.expm1(x), lambda g, y: g * (y + 1), "output")
+Log = _float_math("Log", "log", lambda xp, x: xp.log(x), lambda g, x: g / x)
+Log1p = _float_math("Log1P", "log1p", lambda xp, x: xp.log1p(x), lambda g, x: g / (x + 1))
+Log2 = _float_math("Log2", "log2", lambda xp, x: xp.log2(x), lambda g, x: g / (x * 0.6931471805599453))
+Log10 = _float_math("Log10", "log10", lambda xp, x: xp.log10(x), lambda g, x: g / (x * 2.302585092994046))
+Sqrt = _float_math("Sqrt", "sqrt", lambda xp, x: xp.sqrt(x), lambda g, y: g / (y * 2), "output")
+Rsqrt = _float_math("Rsqrt", "rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, y: g * y**3 * -0.5, "output")
+Sin = _float_math("Sin", "sin", lambda xp, x: xp.sin(x), lambda g, x: g * x.cos())
+Cos = _float_math("Cos", "cos", lambda xp, x: xp.cos(x), lambda g, x: -g * x.sin())
+Tan = _float_math("Tan", "tan", lambda xp, x: xp.tan(x), lambda g, y: g * (1 + y * y), "output")
+Tanh = _float_math("Tanh", "tanh", lambda xp, x: xp.tanh(x), lambda g, y: g * (1 - y * y), "output")
+Sigmoid = _float_math("Sigmoid", "sigmoid", _stable_sigmoid, lambda g, y: g * y * (1 - y), "output")
+Reciprocal = _float_math("Reciprocal", "reciprocal", lambda xp, x: 1 / x, lambda g, y: -g * y * y, "output")
+Erf = _float_math("Erf", "erf", lambda xp, x: erf_array(x), lambda g, x: g * (-x * x).exp() * _2_OVER_SQRT_PI)
 
 
 class Relu(Op):
@@ -77,85 +108,66 @@ class Relu(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        if not STATE.enabled:  # first order: one multiply by the mask (np.where is ~10x slower)
-            if _owned_by_the_engine(grad) and grad._data.shape == out._data.shape:
-                _masked_by_positive(grad._data, out._data, into=grad._data)
-                return grad  # reused in place: saves a full-size array at the backward peak
-            return wrap(_masked_by_positive(grad._data, out._data), device=grad._device)
-        return grad * (out > 0).to(grad.dtype)
+        return threshold_backward(grad, out, 0, reuse_grad=ctx.may_overwrite_grad(0))
 
 
-# How many references the engine itself holds on a gradient passed to a backward
-# formula (and on its array), measured once by running a tiny graph. A gradient
-# with no more references than that reached this node and nowhere else (no hook
-# kept it, no autograd.grad captured it, no other node shares it), so the formula
-# may overwrite it; torch's autograd steals such buffers the same way.
-_ENGINE_REFERENCES: tuple[int, int] | None = None
-_calibrating = False
+class ThresholdBackward(Op):
+    """`grad`, zeroed where y <= threshold: relu's backward as an op of its own, as torch has it.
 
-
-def _owned_by_the_engine(grad: Tensor) -> bool:
-    array = grad._data
-    if array.base is not None or not array.flags.writeable or array.ndim == 0:
-        return False  # a view shares memory with something else
-    if _ENGINE_REFERENCES is None:
-        if _calibrating:
-            _record_engine_references(sys.getrefcount(grad) - 1, sys.getrefcount(array))
-            return False
-        _calibrate()
-    tensor_refs, array_refs = _ENGINE_REFERENCES  # type: ignore[misc]
-    # -1: this function's own parameter, one frame deeper than Relu.backward's
-    return sys.getrefcount(grad) - 1 <= tensor_refs and sys.getrefcount(array) <= array_refs
-
-
-def _record_engine_references(tensor_refs: int, array_refs: int) -> None:
-    global _ENGINE_REFERENCES
-    _ENGINE_REFERENCES = (tensor_refs, array_refs)
-
-
-def _calibrate() -> None:
-    """Backpropagate through relu(x * 2) * 3 once; _owned_by_the_engine records the baseline counts.
-
-    relu must sit inside the graph, not at its root: a root's gradient is also held by the caller.
+    Its forward is the array formula, so a first-order backward costs one masked write;
+    under create_graph it records a node whose own backward is the same mask again. Zeroing
+    (rather than multiplying by a 0/1 mask) is torch's arithmetic: a NaN output lets its
+    gradient through, and an infinite gradient where relu was off gives 0, not NaN.
     """
-    global _calibrating, _ENGINE_REFERENCES
-    from antorcha._creation import ones
 
-    _calibrating = True
-    previous = STATE.enabled
-    STATE.enabled = True
-    try:
-        x = ones(2, requires_grad=True)
-        (relu(x * 2.0) * 3.0).sum().backward()
-    finally:
-        _calibrating = False
-        STATE.enabled = previous
-    if _ENGINE_REFERENCES is None:  # the calibration did not reach relu's backward: never reuse
-        _ENGINE_REFERENCES = (0, 0)
+    @staticmethod
+    def forward(ctx: Any, grad: Any, y: Any, threshold: float, reuse_grad: bool) -> Any:
+        ctx.save_for_backward(y)
+        ctx.threshold = threshold
+        into = grad if reuse_grad and grad.shape == y.shape and grad.flags.writeable else None
+        return _zeroed_where_at_most(grad, y, threshold, into)
 
-
-_MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays ~1 MiB instead of a full copy
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        (y,) = ctx.saved_tensors
+        grad_y = zeros_like_grad(grad) if ctx.needs_input_grad[1] else None  # the mask is piecewise constant
+        return threshold_backward(grad, y, ctx.threshold), grad_y
 
 
-def _masked_by_positive(grad: Any, out: Any, into: Any = None) -> Any:
-    """grad * (out > 0), building the mask block by block so a big batch needs no full-size mask.
+def zeros_like_grad(grad: Tensor) -> Tensor:
+    """The zero gradient of a piecewise-constant factor (torch returns zeros here, not None)."""
+    return wrap(xp_of(grad._data).zeros_like(grad._data), device=grad._device)
 
-    With `into`, the product is written there (it may be `grad` itself).
+
+def threshold_backward(grad: Tensor, y: Tensor, threshold: float, reuse_grad: bool = False) -> Tensor:
+    """`grad` where `y > threshold`, else 0; with `reuse_grad`, written into grad's own memory."""
+    return ThresholdBackward.apply(grad, y, params=(threshold, reuse_grad))
+
+
+_MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays small instead of a full-size copy
+
+
+def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None) -> Any:
+    """grad with 0 where y <= threshold, into `into` (which may be grad itself) or a new array.
+
+    The mask is built block by block, so a big batch needs no full-size bool array.
     """
     xp = xp_of(grad)
-    contiguous = grad.flags.c_contiguous and out.flags.c_contiguous
-    if grad.size <= _MASK_BLOCK or grad.shape != out.shape or not contiguous:
-        return xp.multiply(grad, out > 0, out=into)
-    result = (
-        xp.empty(grad.shape, dtype=grad.dtype) if into is None else into
-    )  # C order: flat views write through
-    flat_grad, flat_out, flat_result = grad.reshape(-1), out.reshape(-1), result.reshape(-1)
+    if grad.shape != y.shape:  # y broadcasts against grad: one pass over the broadcast shape
+        return xp.where(y <= threshold, grad.dtype.type(0), grad)
+    result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
+    if result is not grad:
+        xp.copyto(result, grad)
+    if not (y.flags.c_contiguous and result.flags.c_contiguous) or grad.size <= _MASK_BLOCK:
+        xp.copyto(result, 0, where=y <= threshold)
+        return result
+    flat_y, flat_result = y.reshape(-1), result.reshape(-1)  # views: both are C-contiguous
     mask = xp.empty(_MASK_BLOCK, dtype=bool)
     for start in range(0, grad.size, _MASK_BLOCK):
         stop = min(start + _MASK_BLOCK, grad.size)
         block = mask[: stop - start]
-        xp.greater(flat_out[start:stop], 0, out=block)
-        xp.multiply(flat_grad[start:stop], block, out=flat_result[start:stop])
+        xp.less_equal(flat_y[start:stop], threshold, out=block)
+        xp.copyto(flat_result[start:stop], 0, where=block)
     return result
 
 
@@ -171,111 +183,63 @@ Round = _zero_grad_op("Round", "round")
 Trunc = _zero_grad_op("Trunc", "trunc")
 
 
-def _apply_unary(op: type[Op], x: Tensor) -> Tensor:
-    if op.float_only and x._data.dtype.kind != "f":
-        x = x.to(_dtypes.get_default_dtype())  # torch's int -> float promotion for math ops
-    return op.apply(x)
-
-
-def neg(x: Tensor) -> Tensor:
-    if x._data.dtype.kind == "b":
+@register(dunders=("__neg__",), aliases=("negative",))
+def neg(input: Tensor) -> Tensor:
+    if input._data.dtype.kind == "b":
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. "
             "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    return Neg.apply(x)
+    return Neg.apply(input)
 
 
-def exp(x: Tensor) -> Tensor:
-    return _apply_unary(Exp, x)
+@register(method=False, torch=False, dunders=("__pos__",))
+def positive(input: Tensor) -> Tensor:
+    return input
 
 
-def log(x: Tensor) -> Tensor:
-    return _apply_unary(Log, x)
-
-
-def log1p(x: Tensor) -> Tensor:
-    return _apply_unary(Log1p, x)
-
-
-def log2(x: Tensor) -> Tensor:
-    return _apply_unary(Log2, x)
-
-
-def log10(x: Tensor) -> Tensor:
-    return _apply_unary(Log10, x)
-
-
-def expm1(x: Tensor) -> Tensor:
-    return _apply_unary(Expm1, x)
-
-
-def sqrt(x: Tensor) -> Tensor:
-    return _apply_unary(Sqrt, x)
-
-
-def rsqrt(x: Tensor) -> Tensor:
-    return _apply_unary(Rsqrt, x)
-
-
-def sin(x: Tensor) -> Tensor:
-    return _apply_unary(Sin, x)
-
-
-def cos(x: Tensor) -> Tensor:
-    return _apply_unary(Cos, x)
-
-
-def tan(x: Tensor) -> Tensor:
-    return _apply_unary(Tan, x)
-
-
-def tanh(x: Tensor) -> Tensor:
-    return _apply_unary(Tanh, x)
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return _apply_unary(Sigmoid, x)
-
-
-def reciprocal(x: Tensor) -> Tensor:
-    return _apply_unary(Reciprocal, x)
-
-
-def abs(x: Tensor) -> Tensor:  # noqa: A001
-    if x._data.dtype.kind == "b":
+@register(dunders=("__abs__",))
+def abs(input: Tensor) -> Tensor:  # noqa: A001
+    if input._data.dtype.kind == "b":
         raise RuntimeError("abs is not supported for bool tensors")
-    return Abs.apply(x)
+    return Abs.apply(input)
 
 
-def relu(x: Tensor) -> Tensor:
-    if x._data.dtype.kind == "b":
+@register()
+def relu(input: Tensor) -> Tensor:
+    if input._data.dtype.kind == "b":
         raise RuntimeError("relu is not supported for bool tensors")
-    return Relu.apply(x)
+    return Relu.apply(input)
 
 
-def sign(x: Tensor) -> Tensor:
-    return Sign.apply(x)
+@register()
+def sign(input: Tensor) -> Tensor:
+    return Sign.apply(input)
 
 
-def floor(x: Tensor) -> Tensor:
-    return x.clone() if x._data.dtype.kind != "f" else Floor.apply(x)
+@register()
+def floor(input: Tensor) -> Tensor:
+    return input.clone() if input._data.dtype.kind != "f" else Floor.apply(input)
 
 
-def ceil(x: Tensor) -> Tensor:
-    return x.clone() if x._data.dtype.kind != "f" else Ceil.apply(x)
+@register()
+def ceil(input: Tensor) -> Tensor:
+    return input.clone() if input._data.dtype.kind != "f" else Ceil.apply(input)
 
 
-def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
+@register()
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
     if decimals:
         scale = 10.0**decimals
-        return Round.apply(x * scale) / scale
-    return x.clone() if x._data.dtype.kind != "f" else Round.apply(x)
+        return Round.apply(input * scale) / scale
+    return input.clone() if input._data.dtype.kind != "f" else Round.apply(input)
 
 
-def trunc(x: Tensor) -> Tensor:
-    return x.clone() if x._data.dtype.kind != "f" else Trunc.apply(x)
+@register()
+def trunc(input: Tensor) -> Tensor:
+    return input.clone() if input._data.dtype.kind != "f" else Trunc.apply(input)
 
 
-def square(x: Tensor) -> Tensor:
-    return _pow(x, 2)
+@register()
+def square(input: Tensor) -> Tensor:
+    return _pow(input, 2)

@@ -1,12 +1,13 @@
 """The foreach-style fast path: a whole param group updated by one kernel call.
 
 For small parameters an update is dominated by the fixed cost of each ufunc call, not by
-the arithmetic (a 10x16 Adam update is ~13 calls of ~1 us each). `FlatGroup` lays the
+the arithmetic (a 10x16 Adam update is a dozen ufunc calls on tiny arrays). `FlatGroup` lays the
 group's state end to end in one flat array per state key (the per-parameter state Tensors
 become views of it, so `optimizer.state[p]` and `state_dict()` are unchanged), copies the
 gradients and parameters into flat buffers, runs the same kernel once on the flat arrays
 and copies the parameters back. Elementwise IEEE operations do not depend on the layout,
-so the result is bit-for-bit the per-parameter result, with ~2x fewer calls.
+so the result is bit-for-bit the per-parameter result, with one set of calls per group
+instead of one per parameter.
 
 A plan is only built when it is exact and cheap: all parameters with a gradient share
 dtype and device, their 'step' counts (and scalar states such as NAdam's 'mu_product')
@@ -25,7 +26,7 @@ from antorcha._tensor import Tensor
 
 # Above this many elements per group the arithmetic dominates and the extra copies of the
 # parameters and gradients (and the flat buffers' memory) would cost more than the saved
-# calls. A CUDA kernel launch costs ~10x a NumPy call, hence the larger limit there.
+# calls. A CUDA kernel launch costs much more than a NumPy call, hence the larger limit there.
 FLAT_MAX_NUMEL = 1 << 18
 FLAT_MAX_NUMEL_CUDA = 1 << 22
 

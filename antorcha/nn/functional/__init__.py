@@ -1,55 +1,13 @@
-"""antorcha.nn.functional: the functional form of every layer, activation and loss (torch.nn.functional)."""
+"""antorcha.nn.functional: the functional form of every layer, activation and loss (torch.nn.functional).
 
-from antorcha.nn.functional._activation import (
-    erf,
-    gelu,
-    leaky_relu,
-    log_softmax,
-    logsigmoid,
-    relu,
-    relu_,
-    sigmoid,
-    silu,
-    softmax,
-    softplus,
-    tanh,
-)
-from antorcha.nn.functional._layers import dropout, embedding, layer_norm, linear, one_hot
-from antorcha.nn.functional._loss import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    huber_loss,
-    l1_loss,
-    mse_loss,
-    nll_loss,
-    smooth_l1_loss,
-)
+The functions are declared where their ops are (`@register_functional()`): activations in
+`_activation.py`, layers in `_layers.py`, losses in `_loss.py` and `_nll.py`, and
+`linear` in `antorcha/ops/linalg.py`. This module gathers them by name.
+"""
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "dropout",
-    "embedding",
-    "erf",
-    "gelu",
-    "huber_loss",
-    "l1_loss",
-    "layer_norm",
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "logsigmoid",
-    "mse_loss",
-    "nll_loss",
-    "one_hot",
-    "relu",
-    "relu_",
-    "sigmoid",
-    "silu",
-    "smooth_l1_loss",
-    "softmax",
-    "softplus",
-    "tanh",
-]
+from antorcha._registry import functional_functions
+from antorcha.nn.functional import _activation, _layers, _loss, _nll  # noqa: F401 - they declare the names
+
+globals().update(functional_functions())
+
+__all__ = sorted(functional_functions())

@@ -1,61 +1,190 @@
-"""Functional activations: relu, leaky_relu, gelu, silu, sigmoid, tanh, softplus, logsigmoid,
-softmax and log_softmax."""
+"""Functional activations, each op beside its function: relu, leaky_relu, gelu, silu, sigmoid,
+tanh, softplus, logsigmoid, softmax and log_softmax.
+
+Forwards work on raw `xp` arrays. Backwards are written with antorcha ops, so that
+`create_graph=True` gives correct higher-order gradients.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register_functional
 from antorcha._tensor import Tensor
-from antorcha.nn import _ops
+from antorcha.autograd.function import Op
 from antorcha.nn.functional._common import require_floating
-from antorcha.ops import reduce as _reduce
-from antorcha.ops import unary as _un
+from antorcha.ops import softmax as _softmax
+from antorcha.ops.elementwise import where
+from antorcha.ops.unary import erf_array, zeros_like_grad
 
+_SQRT1_2 = 1 / math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_COEF = 0.044715
 
+@register_functional()
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input.relu_() if inplace else _un.relu(input)
+    return input.relu_() if inplace else input.relu()
 
 
+@register_functional()
 def relu_(input: Tensor) -> Tensor:
     return input.relu_()
 
 
+class LeakyRelu(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, negative_slope: float) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return xp.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return LeakyReluBackward.apply(grad, x, params=(ctx.negative_slope,))
+
+
+class LeakyReluBackward(Op):
+    """grad * (1 where x > 0, else the slope): leaky_relu's backward as an op, as torch has it."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any, negative_slope: float) -> Any:
+        xp = xp_of(grad)
+        ctx.save_for_backward(x)
+        ctx.negative_slope = negative_slope
+        return xp.where(x > 0, grad, grad * grad.dtype.type(negative_slope))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        (x,) = ctx.saved_tensors
+        grad_x = zeros_like_grad(grad) if ctx.needs_input_grad[1] else None  # piecewise constant in x
+        return LeakyReluBackward.apply(grad, x, params=(ctx.negative_slope,)), grad_x
+
+
+@register_functional()
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     require_floating(input, "leaky_relu_cpu")
-    out = _ops.LeakyRelu.apply(input, params=(negative_slope,))
+    out = LeakyRelu.apply(input, params=(negative_slope,))
     return input.copy_(out) if inplace else out
 
 
+class Gelu(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, approximate: str) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x * x * x)
+            return 0.5 * x * (1 + xp.tanh(inner))
+        return 0.5 * x * (1 + erf_array(x * _SQRT1_2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            x_sq = x * x
+            t = ((x + x_sq * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI).tanh()
+            d_inner = (x_sq * (3 * _GELU_TANH_COEF) + 1) * _SQRT_2_OVER_PI
+            return grad * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * d_inner)
+        cdf = ((x * _SQRT1_2).erf() + 1) * 0.5
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return grad * (cdf + x * pdf)
+
+
+@register_functional()
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     require_floating(input, "GeluKernelImpl")
-    return _ops.Gelu.apply(input, params=(approximate,))
+    return Gelu.apply(input, params=(approximate,))
 
 
+class Silu(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        # x * sigmoid(x) = x / (1 + exp(-x)); exp(-x) overflowing to inf gives the right -0
+        with quiet_float_errors():
+            return x / (1 + xp.exp(-x))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        s = x.sigmoid()
+        return grad * s * (x * (1 - s) + 1)
+
+
+@register_functional()
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     require_floating(input, "silu_cpu")
-    out = _ops.Silu.apply(input)
+    out = Silu.apply(input)
     return input.copy_(out) if inplace else out
 
 
+@register_functional()
 def sigmoid(input: Tensor) -> Tensor:
-    return _un.sigmoid(input)
+    return input.sigmoid()
 
 
+@register_functional()
 def tanh(input: Tensor) -> Tensor:
-    return _un.tanh(input)
+    return input.tanh()
 
 
+class Softplus(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, beta: float, threshold: float) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        scaled = x * beta
+        linear = scaled > threshold
+        with quiet_float_errors():
+            soft = xp.log1p(xp.exp(xp.where(linear, 0, scaled))) / beta
+        return xp.where(linear, x, soft).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        scaled = x * ctx.beta
+        return where(scaled > ctx.threshold, grad, grad * scaled.sigmoid())
+
+
+@register_functional()
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     require_floating(input, "softplus_cpu")
-    return _ops.Softplus.apply(input, params=(beta, threshold))
+    return Softplus.apply(input, params=(beta, threshold))
 
 
+def log_sigmoid_array(x: Any) -> Any:
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), finite for every finite x."""
+    xp = xp_of(x)
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class LogSigmoid(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return log_sigmoid_array(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * (-x).sigmoid()
+
+
+@register_functional()
 def logsigmoid(input: Tensor) -> Tensor:
     require_floating(input, "log_sigmoid_cpu")
-    return _ops.LogSigmoid.apply(input)
+    return LogSigmoid.apply(input)
 
 
 def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -67,17 +196,15 @@ def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@register_functional()
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     if dim is None:
         dim = _implicit_dim("softmax", input.ndim, _stacklevel)
-    return _reduce.softmax(input, dim, dtype=dtype)
+    return _softmax.softmax(input, dim, dtype=dtype)
 
 
+@register_functional()
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     if dim is None:
         dim = _implicit_dim("log_softmax", input.ndim, _stacklevel)
-    return _reduce.log_softmax(input, dim, dtype=dtype)
-
-
-def erf(input: Tensor) -> Tensor:
-    return _ops.erf(input)
+    return _softmax.log_softmax(input, dim, dtype=dtype)

@@ -5,25 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from antorcha import _dtypes
 from antorcha._tensor import Tensor
-
-# torch's ScalarType names, used in its error messages
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
-
-def scalar_name(dtype: _dtypes.dtype) -> str:
-    return _SCALAR_NAMES.get(dtype.name, dtype.name)
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
@@ -59,7 +41,7 @@ def reduce_tensor(losses: Tensor, reduction: str) -> Tensor:
 
 def require_floating(x: Tensor, kernel: str) -> None:
     if x._data.dtype.kind != "f":
-        raise RuntimeError(f"\"{kernel}\" not implemented for '{scalar_name(x.dtype)}'")
+        raise RuntimeError(f"\"{kernel}\" not implemented for '{x.dtype.scalar_name}'")
 
 
 def constant_like(value: Tensor | None, like: Tensor) -> Any:

@@ -1,4 +1,4 @@
-"""Functional layers: linear, dropout, embedding, layer_norm and one_hot."""
+"""Functional layers: dropout, embedding, layer_norm and one_hot (F.linear is in ops/linalg.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,11 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import xp_of
+from antorcha._device import add_at, xp_of
+from antorcha._grad_mode import no_grad
+from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.grad_mode import no_grad
-from antorcha.nn import _ops
-from antorcha.ops.linalg import linear as _linear
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias (one fused addmm node for 2-D inputs)."""
-    return _linear(input, weight, bias)
+from antorcha.autograd.function import Op
 
 
 def _keep_mask(input: Tensor, p: float) -> Any:
@@ -31,6 +26,7 @@ def _keep_mask(input: Tensor, p: float) -> Any:
     return keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - p))
 
 
+@register_functional()
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -64,6 +60,7 @@ def _embedding_renorm(weight: Tensor, indices: Any, max_norm: float, norm_type: 
         weight._bump_version()
 
 
+@register_functional()
 def embedding(
     input: Tensor,
     weight: Tensor,
@@ -85,9 +82,10 @@ def embedding(
     indices = _check_indices(input, num_embeddings)
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
-    return _ops.Embedding.apply(weight, params=(indices, padding_idx, bool(scale_grad_by_freq)))
+    return Embedding.apply(weight, params=(indices, padding_idx, bool(scale_grad_by_freq)))
 
 
+@register_functional()
 def layer_norm(
     input: Tensor,
     normalized_shape: Any,
@@ -116,9 +114,10 @@ def layer_norm(
         inputs.append(weight)
         if bias is not None:
             inputs.append(bias)
-    return _ops.NativeLayerNorm.apply(*inputs, params=(n_dims, eps))
+    return NativeLayerNorm.apply(*inputs, params=(n_dims, eps))
 
 
+@register_functional()
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype is not _dtypes.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
@@ -134,3 +133,95 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("Class values must be smaller than num_classes.")
     out = (data[..., None] == xp.arange(num_classes)).astype(np.int64)
     return wrap(out, device=tensor._device)
+
+
+class NativeLayerNorm(Op):
+    """Normalize over the last `n_dims` dims, then scale and shift: inputs (x[, weight[, bias]])."""
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any) -> Any:
+        *arrays, n_dims, eps = args
+        x = arrays[0]
+        xp = xp_of(x)
+        axes = tuple(range(x.ndim - n_dims, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        rstd = 1 / xp.sqrt((centered * centered).mean(axis=axes, keepdims=True) + eps)
+        out = centered * rstd
+        if len(arrays) > 1:
+            out *= arrays[1]
+        if len(arrays) > 2:
+            out += arrays[2]
+        ctx.save_for_backward(*arrays[:2])
+        ctx.axes, ctx.eps = axes, eps
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        saved = ctx.saved_tensors
+        x, weight = saved[0], (saved[1] if len(saved) > 1 else None)
+        axes = ctx.axes
+        # the statistics recomputed as functions of x, so that create_graph differentiates them too
+        centered = x - x.mean(axes, keepdim=True)
+        rstd = ((centered * centered).mean(axes, keepdim=True) + ctx.eps).rsqrt()
+        x_hat = centered * rstd
+        needs = ctx.needs_input_grad
+        grad_x = None
+        if needs[0]:
+            g_hat = grad * weight if weight is not None else grad
+            grad_x = rstd * (
+                g_hat - g_hat.mean(axes, keepdim=True) - x_hat * (g_hat * x_hat).mean(axes, keepdim=True)
+            )
+        # weight and bias gradients are summed over the batch dims centrally (broadcast undo)
+        grad_w = grad * x_hat if len(needs) > 1 and needs[1] else None
+        grad_b = grad if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b
+
+
+class Embedding(Op):
+    """weight[indices]; the indices are a constant parameter, never differentiated."""
+
+    @staticmethod
+    def forward(ctx: Any, weight: Any, indices: Any, padding_idx: int | None, scale_by_freq: bool) -> Any:
+        xp = xp_of(weight)
+        ctx.indices, ctx.num_weights = indices, weight.shape[0]
+        ctx.padding_idx, ctx.scale_by_freq = padding_idx, scale_by_freq
+        return xp.take(weight, indices, axis=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        params = (ctx.indices, ctx.num_weights, ctx.padding_idx, ctx.scale_by_freq)
+        return EmbeddingDenseBackward.apply(grad, params=params)
+
+
+class EmbeddingDenseBackward(Op):
+    """Scatter-add of output gradients into weight rows; the padding row gets nothing."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, grad: Any, indices: Any, num_weights: int, padding_idx: Any, scale_by_freq: bool
+    ) -> Any:
+        xp = xp_of(grad)
+        flat_index = indices.reshape(-1)
+        flat_grad = grad.reshape(flat_index.shape[0], -1)
+        keep = None
+        if padding_idx is not None:
+            keep = flat_index != padding_idx
+            flat_index, flat_grad = flat_index[keep], flat_grad[keep]
+        if scale_by_freq:
+            counts = xp.bincount(flat_index, minlength=num_weights)
+            flat_grad = flat_grad / counts[flat_index][:, None].astype(grad.dtype)
+        out = xp.zeros((num_weights, flat_grad.shape[1]), dtype=grad.dtype)
+        add_at(out, flat_index, flat_grad)
+        ctx.indices, ctx.keep, ctx.scale_by_freq = indices, keep, scale_by_freq
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        if ctx.scale_by_freq:
+            raise RuntimeError("double backward of embedding with scale_grad_by_freq=True is not supported")
+        out = Embedding.apply(grad, params=(ctx.indices, None, False))
+        if ctx.keep is not None:
+            mask = ctx.keep.reshape(ctx.indices.shape + (1,)).astype(grad._data.dtype)
+            out = out * wrap(mask, device=grad._device)  # the padding rows get no gradient
+        return out

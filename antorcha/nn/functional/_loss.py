@@ -6,29 +6,178 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from antorcha import _dtypes
-from antorcha._tensor import Tensor
-from antorcha.nn import _loss_ops
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register_functional
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.nn.functional._activation import log_sigmoid_array, logsigmoid
 from antorcha.nn.functional._common import (
     constant_like,
     reduce_tensor,
     resolve_reduction,
-    scalar_name,
     warn_target_size,
 )
-from antorcha.nn.functional._nll import cross_entropy, nll_loss
 from antorcha.ops._common import broadcast_shapes, check_same_device
+from antorcha.ops.elementwise import where
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "huber_loss",
-    "l1_loss",
-    "mse_loss",
-    "nll_loss",
-    "smooth_l1_loss",
-]
+_BCE_EPSILON = float(np.float32(1e-12))  # torch's floor on x (1 - x) in the BCE gradient (a C float)
+
+
+def reduce_array(losses: Any, reduction: str) -> Any:
+    if reduction == "none":
+        return losses
+    with quiet_float_errors():  # mean of nothing is nan, as in torch
+        return losses.sum() if reduction == "sum" else losses.sum() / losses.dtype.type(losses.size)
+
+
+def _grad_scale(grad: Tensor, reduction: str, count: int) -> Tensor:
+    """The incoming gradient, divided by the element count for 'mean'."""
+    return grad / count if reduction == "mean" else grad
+
+
+class MseLoss(Op):
+    """mean/sum/none of (x - y)^2 as one node; backward 2 (x - y) g / N."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any, reduction: str) -> Any:
+        diff = x - y
+        ctx.save_for_backward(x, y)
+        ctx.count, ctx.reduction = diff.size, reduction
+        if reduction == "none":
+            return diff * diff
+        flat = diff.reshape(-1)
+        total = flat.dot(flat)
+        if reduction == "mean":
+            size = diff.size  # a Python int keeps the float32 result float32 (NEP 50)
+            total = total / size if size else xp_of(diff).asarray(np.nan, dtype=diff.dtype)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, y = ctx.saved_tensors
+        needs_x, needs_y = ctx.needs_input_grad[:2]
+        scale = 2.0 / ctx.count if ctx.reduction == "mean" else 2.0
+        grad_x = (x - y) * (grad * scale)
+        return (grad_x if needs_x else None), (-grad_x if needs_y else None)
+
+
+class _PiecewiseLoss(Op):
+    """Shared forward/backward of smooth_l1 and huber: quadratic near zero, linear beyond `limit`."""
+
+    @staticmethod
+    def elementwise(xp: Any, abs_diff: Any, limit: float) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def slope(diff: Tensor, limit: float) -> Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx: Any, x: Any, y: Any, reduction: str, limit: float) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.limit = reduction, limit
+        diff = x - y
+        ctx.count = diff.size
+        return reduce_array(cls.elementwise(xp, xp.abs(diff), limit), reduction)
+
+    @classmethod
+    def backward(cls, ctx: Any, grad: Tensor) -> tuple:
+        x, y = ctx.saved_tensors
+        grad_x = _grad_scale(grad, ctx.reduction, ctx.count) * cls.slope(x - y, ctx.limit)
+        needs_x, needs_y = ctx.needs_input_grad[:2]
+        return (grad_x if needs_x else None), (-grad_x if needs_y else None)
+
+
+class SmoothL1Loss(_PiecewiseLoss):
+    @staticmethod
+    def elementwise(xp: Any, abs_diff: Any, beta: float) -> Any:
+        return xp.where(abs_diff < beta, 0.5 * abs_diff * abs_diff / beta, abs_diff - 0.5 * beta)
+
+    @staticmethod
+    def slope(diff: Tensor, beta: float) -> Tensor:
+        return where(diff.abs() < beta, diff / beta, diff.sign())
+
+
+class HuberLoss(_PiecewiseLoss):
+    @staticmethod
+    def elementwise(xp: Any, abs_diff: Any, delta: float) -> Any:
+        return xp.where(abs_diff < delta, 0.5 * abs_diff * abs_diff, delta * (abs_diff - 0.5 * delta))
+
+    @staticmethod
+    def slope(diff: Tensor, delta: float) -> Tensor:
+        return diff.clamp(-delta, delta)
+
+
+class BinaryCrossEntropy(Op):
+    """-w (y log x + (1 - y) log(1 - x)), each log floored at -100 as in torch."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any, weight: Any, reduction: str) -> Any:
+        xp = xp_of(x)
+        with quiet_float_errors():
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        losses = (y - 1) * log_1mx - y * log_x
+        if weight is not None:
+            losses = losses * weight
+        ctx.save_for_backward(x, y)
+        ctx.weight, ctx.reduction, ctx.count = weight, reduction, losses.size
+        return reduce_array(losses, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, y = ctx.saved_tensors
+        grad = _grad_scale(grad, ctx.reduction, ctx.count)
+        if ctx.weight is not None:
+            grad = grad * wrap(ctx.weight, device=grad._device)
+        needs_x, needs_y = ctx.needs_input_grad[:2]
+        grad_x = grad * (x - y) / ((1 - x) * x).clamp(min=_BCE_EPSILON) if needs_x else None
+        grad_y = grad * ((1 - x).log() - x.log()) if needs_y else None
+        return grad_x, grad_y
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """(1 - y) x - (1 + (pos_weight - 1) y) log(sigmoid(x)), stable for any finite logit."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any, weight: Any, pos_weight: Any, reduction: str) -> Any:
+        log_sig = log_sigmoid_array(x)
+        if pos_weight is not None:
+            losses = (1 - y) * x - ((pos_weight - 1) * y + 1) * log_sig
+        else:
+            losses = (1 - y) * x - log_sig
+        if weight is not None:
+            losses = losses * weight
+        ctx.save_for_backward(x, y)
+        ctx.weight, ctx.pos_weight, ctx.reduction, ctx.count = weight, pos_weight, reduction, losses.size
+        return reduce_array(losses, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, y = ctx.saved_tensors
+        grad = _grad_scale(grad, ctx.reduction, ctx.count)
+        if ctx.weight is not None:
+            grad = grad * wrap(ctx.weight, device=grad._device)
+        needs_x, needs_y = ctx.needs_input_grad[:2]
+        pos_weight = ctx.pos_weight
+        grad_x = grad_y = None
+        if pos_weight is None:
+            if needs_x:
+                grad_x = grad * (x.sigmoid() - y)
+            if needs_y:
+                grad_y = grad * -x
+            return grad_x, grad_y
+        pos = wrap(pos_weight, device=x._device)
+        if needs_x:
+            scaled_target = y * pos
+            grad_x = grad * ((scaled_target + 1 - y) * x.sigmoid() - scaled_target)
+        if needs_y:
+            grad_y = grad * (logsigmoid(-x) - logsigmoid(x) * pos)
+        return grad_x, grad_y
 
 
 def _promoted_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -61,6 +210,7 @@ def _weighted(losses: Tensor, weight: Tensor, input: Tensor, reduction: str, mea
     return weighted.sum() / weight.sum() if mean_by_weight else weighted.mean()
 
 
+@register_functional()
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -73,11 +223,12 @@ def mse_loss(
     reduction = resolve_reduction(reduction, size_average, reduce)
     input, target = _promoted_pair(input, target)
     if weight is not None:
-        losses = _loss_ops.MseLoss.apply(input, target, params=("none",))
+        losses = MseLoss.apply(input, target, params=("none",))
         return _weighted(losses, weight, input, reduction, mean_by_weight=True)
-    return _loss_ops.MseLoss.apply(input, target, params=(reduction,))
+    return MseLoss.apply(input, target, params=(reduction,))
 
 
+@register_functional()
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -95,6 +246,7 @@ def l1_loss(
     return reduce_tensor(losses, reduction)
 
 
+@register_functional()
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -110,9 +262,10 @@ def smooth_l1_loss(
     if beta == 0.0:
         return l1_loss(input, target, reduction=reduction)
     input, target = _promoted_pair(input, target)
-    return _loss_ops.SmoothL1Loss.apply(input, target, params=(reduction, float(beta)))
+    return SmoothL1Loss.apply(input, target, params=(reduction, float(beta)))
 
 
+@register_functional()
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -126,9 +279,9 @@ def huber_loss(
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     input, target = _promoted_pair(input, target)
     if weight is not None:
-        losses = _loss_ops.HuberLoss.apply(input, target, params=("none", float(delta)))
+        losses = HuberLoss.apply(input, target, params=("none", float(delta)))
         return _weighted(losses, weight, input, reduction, mean_by_weight=False)
-    return _loss_ops.HuberLoss.apply(input, target, params=(reduction, float(delta)))
+    return HuberLoss.apply(input, target, params=(reduction, float(delta)))
 
 
 def _broadcast_weight(weight: Tensor | None, like: Tensor) -> Any:
@@ -154,6 +307,7 @@ def _no_grad_for(function: str, name: str, value: Tensor | None) -> None:
         )
 
 
+@register_functional()
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -169,15 +323,16 @@ def binary_cross_entropy(
             "is deprecated. Please ensure they have the same size."
         )
     if target.dtype is not input.dtype:
-        raise RuntimeError(f"Found dtype {scalar_name(target.dtype)} but expected {scalar_name(input.dtype)}")
+        raise RuntimeError(f"Found dtype {target.dtype.scalar_name} but expected {input.dtype.scalar_name}")
     _no_grad_for("binary_cross_entropy", "weight", weight)
     weight_array = _broadcast_weight(weight, target)
     data = input._data
     if data.size and not bool(((data >= 0) & (data <= 1)).all()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    return _loss_ops.BinaryCrossEntropy.apply(input, target, params=(weight_array, reduction))
+    return BinaryCrossEntropy.apply(input, target, params=(weight_array, reduction))
 
 
+@register_functional()
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -193,8 +348,8 @@ def binary_cross_entropy_with_logits(
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
     if not target.is_floating_point():
         raise RuntimeError(
-            f"result type {scalar_name(input.dtype)} can't be cast to the desired output type "
-            f"{scalar_name(target.dtype)}"
+            f"result type {input.dtype.scalar_name} can't be cast to the desired output type "
+            f"{target.dtype.scalar_name}"
         )
     if target.dtype is not input.dtype:
         common = _dtypes.promote_types(input.dtype, target.dtype)
@@ -202,4 +357,4 @@ def binary_cross_entropy_with_logits(
     _no_grad_for("binary_cross_entropy_with_logits", "weight", weight)
     _no_grad_for("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     params = (_broadcast_weight(weight, target), _broadcast_weight(pos_weight, target), reduction)
-    return _loss_ops.BinaryCrossEntropyWithLogits.apply(input, target, params=params)
+    return BinaryCrossEntropyWithLogits.apply(input, target, params=params)

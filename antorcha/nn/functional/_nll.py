@@ -8,13 +8,62 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import xp_of
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
-from antorcha.nn import _loss_ops
-from antorcha.nn.functional._common import resolve_reduction, scalar_name
-from antorcha.ops import elementwise as _ew
-from antorcha.ops import reduce as _reduce
+from antorcha.autograd.function import Op
+from antorcha.nn.functional._common import resolve_reduction
 from antorcha.ops._common import check_same_device
+from antorcha.ops.elementwise import where
+from antorcha.ops.softmax import log_softmax
+
+
+class NllLoss(Op):
+    """-logp[n, target[n], ...] * weight[target[n]]; inputs (N, C, ...) with targets (N, ...), or an
+    unbatched (C,) input with a 0-dim target."""
+
+    @staticmethod
+    def forward(ctx: Any, logp: Any, target: Any, weight: Any, reduction: str, ignore_index: int) -> Any:
+        xp = xp_of(logp)
+        ctx.unbatched = logp.ndim == 1
+        if ctx.unbatched:
+            logp, target = logp[None], target.reshape(1)
+        valid = target != ignore_index
+        safe = xp.where(valid, target, 0)[:, None]  # ignored targets may be out of range
+        picked = xp.take_along_axis(logp, safe, axis=1)[:, 0]
+        if weight is None:
+            target_weight = valid.astype(logp.dtype)
+        else:
+            target_weight = weight[safe[:, 0]] * valid
+        losses = -picked * target_weight
+        ctx.safe, ctx.target_weight, ctx.reduction, ctx.valid = safe, target_weight, reduction, valid
+        ctx.n_classes = logp.shape[1]
+        if reduction == "none":
+            return losses.reshape(()) if ctx.unbatched else losses
+        if reduction == "sum":
+            return losses.sum()
+        ctx.total_weight = target_weight.sum()
+        with quiet_float_errors():
+            return losses.sum() / ctx.total_weight
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        # d loss / d logp is a constant: -weight[target] (over the total weight for 'mean')
+        # at each target position and zero elsewhere
+        safe, target_weight = ctx.safe, ctx.target_weight
+        xp = xp_of(target_weight)
+        shape = (safe.shape[0], ctx.n_classes) + safe.shape[2:]
+        coefficient = xp.zeros(shape, dtype=target_weight.dtype)
+        values = -target_weight
+        if ctx.reduction == "mean":
+            with quiet_float_errors():
+                values = xp.where(ctx.valid, values / ctx.total_weight, 0)  # ignored: 0, even over 0
+        xp.put_along_axis(coefficient, safe, values[:, None], axis=1)
+        if ctx.unbatched:
+            coefficient = coefficient[0]
+        elif ctx.reduction == "none":
+            grad = grad.unsqueeze(1)
+        return grad * wrap(coefficient, device=grad._device)  # a constant: -weight at each target
 
 
 def _check_weight(weight: Tensor | None, input: Tensor, n_classes: int, prefix: str = "") -> None:
@@ -27,7 +76,7 @@ def _check_weight(weight: Tensor | None, input: Tensor, n_classes: int, prefix: 
         )
     if weight.dtype is not input.dtype:
         raise RuntimeError(
-            f"expected scalar type {scalar_name(input.dtype)} but found {scalar_name(weight.dtype)}"
+            f"expected scalar type {input.dtype.scalar_name} but found {weight.dtype.scalar_name}"
         )
     if weight.requires_grad:
         raise RuntimeError(
@@ -46,7 +95,7 @@ def _check_target(input: Tensor, target: Tensor) -> None:
             f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({batch})."
         )
     if target.dtype not in (_dtypes.int64, _dtypes.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {scalar_name(target.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype.scalar_name}")
     if input.ndim == 1 and target.ndim > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if input.ndim == 2 and target.ndim != 1:
@@ -71,6 +120,7 @@ def _target_indices(target: Tensor, n_classes: int, ignore_index: int) -> Any:
     return indices
 
 
+@register_functional()
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -89,9 +139,10 @@ def nll_loss(
     _check_weight(weight, input, n_classes)
     indices = _target_indices(target, n_classes, ignore_index)
     weight_array = None if weight is None else weight._data
-    return _loss_ops.NllLoss.apply(input, params=(indices, weight_array, reduction, ignore_index))
+    return NllLoss.apply(input, params=(indices, weight_array, reduction, ignore_index))
 
 
+@register_functional()
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -115,7 +166,7 @@ def cross_entropy(
         return _cross_entropy_smoothed(input, target, weight, reduction, ignore_index, label_smoothing)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    log_probs = _reduce.log_softmax(input, class_dim)
+    log_probs = log_softmax(input, class_dim)
     return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
 
 
@@ -131,7 +182,7 @@ def _cross_entropy_probabilities(
     if not target.is_floating_point():
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, "
-            f"got {scalar_name(target.dtype)}"
+            f"got {target.dtype.scalar_name}"
         )
     n_classes = input.shape[class_dim]
     if weight is not None and (weight.ndim != 1 or weight.numel() != n_classes):
@@ -143,7 +194,7 @@ def _cross_entropy_probabilities(
         if smoothing > 1.0:
             raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing}")
         target = target * (1 - smoothing) + smoothing / n_classes
-    products = _reduce.log_softmax(input, class_dim) * target
+    products = log_softmax(input, class_dim) * target
     if weight is not None:
         products = products * (_class_view(weight, input.ndim, class_dim) if input.ndim > 1 else weight)
     if reduction == "none":
@@ -161,14 +212,14 @@ def _cross_entropy_smoothed(
     """torch's cross_entropy_loss_label_smoothing: (1 - e) nll + e / C * (sum of -log p over classes)."""
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
-    log_probs = _reduce.log_softmax(input, class_dim)
+    log_probs = log_softmax(input, class_dim)
     nll = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
     ignored = target._data == ignore_index
     if weight is not None:
         smooth = -(log_probs * _class_view(weight, input.ndim, class_dim)).sum(class_dim)
     else:
         smooth = -log_probs.sum(class_dim)
-    smooth = _ew.where(wrap(ignored, device=input._device), 0.0, smooth)
+    smooth = where(wrap(ignored, device=input._device), 0.0, smooth)
     if reduction == "mean":
         xp = xp_of(ignored)
         if weight is not None:

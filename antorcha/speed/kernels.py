@@ -5,9 +5,6 @@ layer comes out of BLAS, the fused MLP needs three more passes over it (the mask
 relu, the product with the next layer's weights); one compiled loop does all three
 while each row is in registers. With Numba installed (the `speed` extra) that loop
 is compiled on first use and cached on disk; without it the NumPy passes run.
-
-Measured on 2621 x 100 float32 (the lesson's chunk): the three NumPy passes take
-0.58 ns per element, the Numba loop 0.21 ns.
 """
 
 from __future__ import annotations
@@ -58,7 +55,7 @@ _implementation: Any = None
 def relu_mask_and_output(pre: Any, w2: Any, mask: Any, out: Any) -> None:
     """mask = (pre > 0) as 0/1 floats; out = relu(pre) @ w2.T; `pre` may be overwritten.
 
-    Numba is imported on the first call, not with antorcha (the import takes ~0.4 s).
+    Numba is imported on the first call, not with antorcha: importing it is slow.
     """
     global _implementation
     if _implementation is None:

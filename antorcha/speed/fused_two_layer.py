@@ -20,7 +20,7 @@ chunk from a thin matmul), so the backward is one matmul, M.T @ (g * [x, 1]).
 Eager autograd makes five passes over (rows, H) arrays instead, and keeps them all
 in memory. The identity holds for finite values; with an infinite or NaN input,
 weight, output or gradient, an input that needs a gradient, or create_graph, the
-backward runs the generic chunked path, whose arithmetic is eager's.
+backward runs the generic chunked path (`fused_chain.py`), whose arithmetic is torch's.
 """
 
 from __future__ import annotations
@@ -30,20 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from antorcha._grad_mode import STATE
-from antorcha._kernels import relu_mask_and_output
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor, wrap
-from antorcha._threads import rows_per_chunk, run_split
-from antorcha.autograd.function import NULL_CTX, Op
+from antorcha.autograd.function import Op
+from antorcha.speed.fused_chain import chain_backward
+from antorcha.speed.kernels import relu_mask_and_output
+from antorcha.speed.threads import rows_per_chunk, run_split
 
-# One chunk's (rows, H) buffer: fits the core's L2 (1 MiB here); measured against 256 KiB
-# (more calls) and 4 MiB (out of L2), with the benchmark's interleaved turns
-_CHUNK_BYTES = 2**20
 # The forward keeps the whole (B, H) mask for backward up to this size; above it
 # (the lesson's full batch: 800 MB) backward recomputes it chunk by chunk instead
 _KEEP_MASK_BYTES = 64 * 2**20
-# Threads pay only on big batches: at 4096 rows two workers measured 0.70x torch against
-# 0.49x for one, at 65536 rows 0.39x against 0.43x (the hand-offs and the GIL between calls)
+# Threads pay only on big batches: below this many rows per worker, the hand-offs and the
+# GIL held between NumPy calls cost more than the second core saves
 _MIN_ROWS_PER_WORKER = 16384
 # torch computes with infinities and NaNs silently; NumPy would warn
 _SILENT = {"over": "ignore", "invalid": "ignore"}
@@ -66,9 +64,9 @@ def _with_bias_column(weight: Any, bias: Any) -> Any:
 def _with_ones_column(x_rows: Any, buffer: Any) -> Any:
     """[x, 1] (rows, in + 1) for a chunk: a transposed view of `buffer`, whose last row holds ones.
 
-    Stored transposed, the copy runs over all the rows once per input column; a row-major
-    (rows, in + 1) buffer made NumPy copy 10 elements at a time (29 us against 15 for
-    2,621 rows). BLAS reads the transposed view as it is.
+    Stored transposed, the copy runs over all the rows once per input column; into a
+    row-major (rows, in + 1) buffer NumPy would copy only `in` elements per inner loop.
+    BLAS reads the transposed view as it is.
     """
     rows = x_rows.shape[0]
     np.copyto(buffer[:-1, :rows], x_rows.T)
@@ -89,8 +87,8 @@ class FusedTwoLayerReLU(Op):
     def forward(ctx: Any, x: Any, w1: Any, b1: Any, w2: Any, b2: Any, chunk: int) -> Any:
         w1_ones = _with_bias_column(w1, b1)  # (H, in + 1)
         rows, hidden = x.shape[0], w1.shape[0]
-        # under no_grad (ctx is the shared NULL_CTX) nothing is kept for backward
-        keep = ctx is not NULL_CTX and rows * hidden * x.dtype.itemsize <= _KEEP_MASK_BYTES
+        # nothing is kept for backward when no input needs a gradient (under no_grad, say)
+        keep = any(ctx.needs_input_grad) and rows * hidden * x.dtype.itemsize <= _KEEP_MASK_BYTES
         mask = np.empty((rows, hidden), dtype=x.dtype) if keep else None  # (B, H) 0/1
         with np.errstate(**_SILENT):
             out = _forward(x, w1_ones, w2, b2, chunk, mask)
@@ -115,13 +113,11 @@ def _backward(ctx: Any, grad: Tensor) -> tuple:
     w1_ones = w1_ones._data
     g = grad._data
     moments = None
-    if not STATE.enabled and not ctx.needs_input_grad[0] and ctx.finite_output:
+    if not is_grad_enabled() and not ctx.needs_input_grad[0] and ctx.finite_output:
         moments = _moments(g, x._data, w1_ones, None if mask is None else mask._data, ctx.chunk)
     # A finite output and G mean finite inputs, weights and g (an infinity or NaN in
     # any of them reaches G or the output), so the identity holds exactly
     if moments is None or not _all_finite(moments):
-        from antorcha._compile import chain_backward
-
         # create_graph, an input gradient or non-finite values: the generic chunked path
         return chain_backward(grad, x, [w1, b1, w2, b2], (True, False), ctx.chunk, ctx.needs_input_grad[0])
     grad_w1, grad_b1, grad_w2 = _gradients_from_moments(moments, w1_ones, w2._data)
@@ -192,7 +188,7 @@ def _moments(g: Any, x: Any, w1_ones: Any, mask: Any, chunk: int) -> Any:
 
 
 def _padded(columns: int) -> int:
-    """Columns rounded up to a multiple of 4: OpenBLAS ran M.T @ W 11-16% faster with 12 than 11."""
+    """Columns rounded up to a multiple of 4, the width BLAS's matmul kernels work in."""
     return -(-columns // 4) * 4
 
 
@@ -200,8 +196,7 @@ def _weighted_inputs(g: Any, x: Any) -> Any:
     """g[i, o] * [x, 1][i, k] as a (rows, O * (in + 1)) matrix, zero columns padded to `_padded`.
 
     Built transposed, one row of the result per (o, k): each multiply then runs over all
-    the rows at once. Written row by row, NumPy's inner loop is 10 elements long and the
-    build took 90 us at 4,096 rows; this way the whole product M.T @ W got 25% faster.
+    the rows at once. Written row by row, NumPy's inner loop would be only `in` elements long.
     """
     rows, outputs, inputs = x.shape[0], g.shape[1], x.shape[1]
     columns = outputs * (inputs + 1)
@@ -232,5 +227,5 @@ def _gradients_from_moments(moments: Any, w1_ones: Any, w2: Any) -> tuple:
 
 def fused_two_layer(x: Tensor, layers: list) -> Tensor:
     first, second = layers
-    chunk = rows_per_chunk(first.weight.shape[0], x._data.itemsize, _CHUNK_BYTES)
+    chunk = rows_per_chunk(first.weight.shape[0], x._data.itemsize)
     return FusedTwoLayerReLU.apply(x, first.weight, first.bias, second.weight, second.bias, params=(chunk,))

@@ -1,0 +1,159 @@
+"""Comparisons, logic and predicates: never differentiable, so plain array calls, no Op.
+
+`== != < <= > >=` give bool tensors with torch's promotion; `& | ^ ~` are bitwise on ints
+and logical on bools, as in torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha._device import xp_of
+from antorcha._registry import register
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.ops._common import as_operands, broadcast_error, require_float
+from antorcha.ops.elementwise import where
+
+
+def _compare(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
+    if not isinstance(b, (Tensor, int, float, bool, np.number)):
+        # torch: a tensor never equals a non-number (`x == None` is all False)
+        xp = xp_of(a._data)
+        return wrap(xp.full(a._data.shape, ufunc_name == "not_equal"), device=a._device)
+    a, b = as_operands(a, b)
+    try:
+        return wrap(getattr(xp_of(a._data), ufunc_name)(a._data, b._data), device=a._device)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+
+
+@register(dunders=("__eq__",))
+def eq(input: Tensor, other: Any) -> Tensor:
+    return _compare("equal", input, other)
+
+
+@register(dunders=("__ne__",))
+def ne(input: Tensor, other: Any) -> Tensor:
+    return _compare("not_equal", input, other)
+
+
+@register(dunders=("__lt__",))
+def lt(input: Tensor, other: Any) -> Tensor:
+    return _compare("less", input, other)
+
+
+@register(dunders=("__le__",))
+def le(input: Tensor, other: Any) -> Tensor:
+    return _compare("less_equal", input, other)
+
+
+@register(dunders=("__gt__",))
+def gt(input: Tensor, other: Any) -> Tensor:
+    return _compare("greater", input, other)
+
+
+@register(dunders=("__ge__",))
+def ge(input: Tensor, other: Any) -> Tensor:
+    return _compare("greater_equal", input, other)
+
+
+@register()
+def equal(input: Tensor, other: Tensor) -> bool:
+    return input.shape == other.shape and bool(eq(input, other).all())
+
+
+@register()
+def allclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
+    a, b = as_operands(input, other)
+    return bool(xp_of(a._data).allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def _bitwise(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
+    a, b = as_operands(a, b)
+    if a._data.dtype.kind == "f":
+        raise RuntimeError(f"\"{ufunc_name}_cpu\" not implemented for '{a.dtype.scalar_name}'")
+    try:
+        return wrap(getattr(xp_of(a._data), ufunc_name)(a._data, b._data), device=a._device)
+    except ValueError:
+        raise broadcast_error(a.shape, b.shape) from None
+
+
+@register(dunders=("__and__", "__rand__"))
+def bitwise_and(input: Tensor, other: Any) -> Tensor:
+    return _bitwise("bitwise_and", input, other)
+
+
+@register(dunders=("__or__", "__ror__"))
+def bitwise_or(input: Tensor, other: Any) -> Tensor:
+    return _bitwise("bitwise_or", input, other)
+
+
+@register(dunders=("__xor__", "__rxor__"))
+def bitwise_xor(input: Tensor, other: Any) -> Tensor:
+    return _bitwise("bitwise_xor", input, other)
+
+
+@register(dunders=("__invert__",))
+def bitwise_not(input: Tensor) -> Tensor:
+    if input._data.dtype.kind == "f":
+        raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {input.dtype}")
+    return wrap(~input._data, device=input._device)
+
+
+@register()
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    return _bitwise("logical_and", input.bool(), other.bool())
+
+
+@register()
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    return _bitwise("logical_or", input.bool(), other.bool())
+
+
+def _predicate(ufunc_name: str, x: Tensor) -> Tensor:
+    return wrap(getattr(xp_of(x._data), ufunc_name)(x._data), device=x._device)
+
+
+@register()
+def logical_not(input: Tensor) -> Tensor:
+    return _predicate("logical_not", input)
+
+
+@register()
+def isnan(input: Tensor) -> Tensor:
+    return _predicate("isnan", input)
+
+
+@register()
+def isinf(input: Tensor) -> Tensor:
+    return _predicate("isinf", input)
+
+
+@register()
+def isfinite(input: Tensor) -> Tensor:
+    return _predicate("isfinite", input)
+
+
+class NanToNum(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, nan: float, posinf: float | None, neginf: float | None) -> Any:
+        ctx.save_for_backward(x)
+        return xp_of(x).nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return where(isfinite(x), grad, 0.0)
+
+
+@register()
+def nan_to_num(
+    input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:
+    require_float(input, "nan_to_num")
+    return NanToNum.apply(input, params=(nan, posinf, neginf))

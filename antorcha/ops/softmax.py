@@ -1,0 +1,112 @@
+"""The softmax family: logsumexp, softmax and log_softmax, each one graph node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antorcha import _dtypes
+from antorcha._device import quiet_float_errors, xp_of
+from antorcha._registry import register
+from antorcha._tensor import Tensor
+from antorcha.autograd.function import Op
+from antorcha.ops._common import normalize_dim, normalize_dims
+from antorcha.ops.reduce import restore_dims
+from antorcha.ops.reduce import sum as sum_over
+
+
+class Logsumexp(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: tuple, keepdim: bool) -> Any:
+        xp = xp_of(x)
+        peak = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
+        peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
+        with quiet_float_errors():
+            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        result = out if keepdim else out.squeeze(axis=dims)
+        ctx.save_for_backward(x, result)  # the returned array, so grad-of-grad sees it depend on x
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, out = ctx.saved_tensors
+        grad_full = restore_dims(grad, x.shape, ctx.dims, ctx.keepdim)
+        return grad_full * (x - restore_dims(out, x.shape, ctx.dims, ctx.keepdim)).exp()
+
+
+@register()
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    x = input
+    if x._data.dtype.kind != "f":
+        x = x.to(_dtypes.get_default_dtype())
+    dims = normalize_dims(dim, x.ndim)
+    return Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
+
+
+class Softmax(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        xp = xp_of(x)
+        if x.size == 0:  # nothing to normalize (and max() of nothing has no identity)
+            out = x.copy()
+            ctx.save_for_backward(out)
+            ctx.dim = dim
+            return out
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = xp.exp(shifted, out=shifted)
+        out /= out.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return out * (grad - sum_over(grad * out, ctx.dim, keepdim=True))
+
+
+class LogSoftmax(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        xp = xp_of(x)
+        if x.size == 0:
+            out = x.copy()
+            ctx.save_for_backward(out)
+            ctx.dim = dim
+            return out
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * sum_over(grad, ctx.dim, keepdim=True)
+
+
+def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind != "f":
+        raise RuntimeError(f"softmax not implemented for '{x.dtype.name}' (expected a floating point tensor)")
+    if dim is None:  # torch's legacy implicit dim
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return x, normalize_dim(dim, x.ndim)
+
+
+@register()
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype)
+    if x.ndim == 0:
+        return Softmax.apply(x.reshape(1), params=(0,)).reshape(())
+    return Softmax.apply(x, params=(d,))
+
+
+@register()
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype)
+    if x.ndim == 0:
+        return LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
+    return LogSoftmax.apply(x, params=(d,))
