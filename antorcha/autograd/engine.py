@@ -14,31 +14,47 @@ is told (`Node.may_overwrite_grad`) so that its backward may write its result th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import AccumulateGrad, Node, Op, edge_of
+from antorcha.autograd.function import AccumulateGrad, Node, edge_of
 
 
-@dataclass
 class _Plan:
     """What one backward call will run."""
 
-    dependencies: dict[Node, int]  # how many consumers each node still waits for
-    ready: list[Node]  # nodes whose consumers are all done
-    runs: set[Node] | None = None  # autograd.grad: the nodes with a requested tensor below them
-    receives: set[Node] | None = None  # autograd.grad: the nodes that get gradients at all
-    targets: dict[tuple[Node, int], list[int]] = field(default_factory=dict)  # (node, nr) -> capture index
+    __slots__ = ("dependencies", "ready", "receives", "runs", "targets")
+
+    def __init__(
+        self,
+        dependencies: dict[Node, int],
+        ready: list[Node],
+        runs: set[Node] | None = None,
+        receives: set[Node] | None = None,
+        targets: dict[tuple[Node, int], list[int]] | None = None,
+    ) -> None:
+        self.dependencies = dependencies  # how many consumers each node still waits for
+        self.ready = ready  # nodes whose consumers are all done
+        self.runs = runs  # autograd.grad: the nodes with a requested tensor below them
+        self.receives = receives  # autograd.grad: the nodes that get gradients at all
+        self.targets = targets or {}  # autograd.grad: (node, output nr) -> indices of the capture
 
 
-@dataclass
 class _Pending:
     """The gradients that have reached one node, per output, and whether only the engine holds each."""
 
-    grads: list
-    owned: list[bool]
+    __slots__ = ("grads", "owned")
+
+    def __init__(self, grads: list, owned: list[bool]) -> None:
+        self.grads = grads
+        self.owned = owned
+
+
+def _pending_for(node: Node) -> _Pending:
+    n = node._n_outputs
+    return _Pending([None] * n, [False] * n)
 
 
 def _walk(roots: list[Node]) -> dict[Node, list[Node]]:
@@ -55,10 +71,18 @@ def _walk(roots: list[Node]) -> dict[Node, list[Node]]:
 
 
 def _plan_backward(roots: list[Node]) -> _Plan:
+    """Every node reachable from the roots, with how many edges lead into it (one walk)."""
     dependencies: dict[Node, int] = {}
-    for kids in _walk(roots).values():
-        for child in kids:
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        for child, _ in stack.pop().next_functions:
+            if child is None:
+                continue
             dependencies[child] = dependencies.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
     return _Plan(dependencies, [n for n in roots if dependencies.get(n, 0) == 0])
 
 
@@ -131,36 +155,55 @@ def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, owned: bool, creat
 
 
 def _is_fresh(grad: Tensor) -> bool:
-    """An array of its own (not a view, not read-only): safe to overwrite once nothing else holds it."""
-    array = grad._data
-    return array.base is None and array.flags.writeable
+    """An array of its own, not a view of another (a broadcast, a reshape): safe to overwrite
+    once nothing else holds it. (Arrays the ops make are writable; views are what is not.)"""
+    return grad._data.base is None
 
 
-def _owned_results(node: Node, results: tuple, pending: _Pending, create_graph: bool) -> list[bool]:
-    """Which of a backward's results only the engine holds."""
-    if create_graph or node._hooks or not issubclass(node._fn, Op):
-        return [False] * len(results)  # a graph is built from them, a hook sees them, or user code made them
-    incoming = {id(g._data): owned for g, owned in zip(pending.grads, pending.owned) if g is not None}
-    seen: dict[int, int] = {}
-    for grad in results:
-        if grad is not None:
-            seen[id(grad._data)] = seen.get(id(grad._data), 0) + 1
-    owned = []
-    for grad in results:
-        if grad is None:
-            owned.append(False)
-            continue
-        key = id(grad._data)
-        # a result sent to two inputs (add's backward) is shared; a passed-through gradient
-        # stays as owned as it came in
-        owned.append(seen[key] == 1 and incoming.get(key, True) and _is_fresh(grad))
-    return owned
+# Reusing a gradient's memory saves an allocation and a pass over it, which only pays for
+# large arrays: smaller gradients are never marked as the engine's, so tiny graphs skip the checks.
+REUSE_MIN_ELEMENTS = 4096
+
+
+def _owned_results(results: tuple, pending: _Pending) -> list[bool]:
+    """Which of the results of a built-in op's backward only the engine holds."""
+    return [
+        grad is not None
+        and grad._data.size >= REUSE_MIN_ELEMENTS
+        and grad._data.base is None
+        and _held_once(index, grad._data, results, pending)
+        for index, grad in enumerate(results)
+    ]
+
+
+def _owned_single(grad: Tensor | None, pending: _Pending) -> bool:
+    """`_owned_results` for a node with one input: fresh, and not an incoming gradient passed on
+    unless that one was the engine's alone."""
+    if grad is None or grad._data.size < REUSE_MIN_ELEMENTS or grad._data.base is not None:
+        return False
+    data = grad._data
+    for incoming, owned in zip(pending.grads, pending.owned):
+        if incoming is not None and incoming._data is data:
+            return owned
+    return True
+
+
+def _held_once(index: int, array: Any, results: tuple, pending: _Pending) -> bool:
+    """A result sent to no other input (add's backward sends one to both), passed through
+    from an incoming gradient only if that one was the engine's alone."""
+    for other_index, other in enumerate(results):
+        if other_index != index and other is not None and other._data is array:
+            return False
+    for incoming, owned in zip(pending.grads, pending.owned):
+        if incoming is not None and incoming._data is array:
+            return owned
+    return True
 
 
 def _send(pending: dict[Node, _Pending], child: Node, nr: int, grad: Tensor, owned: bool) -> None:
     entry = pending.get(child)
     if entry is None:
-        entry = pending[child] = _Pending([None] * child._n_outputs, [False] * child._n_outputs)
+        entry = pending[child] = _pending_for(child)
     current = entry.grads[nr]
     if current is None:
         entry.grads[nr], entry.owned[nr] = grad, owned
@@ -208,54 +251,73 @@ def run_backward(
     STATE.enabled = create_graph  # backward formulas build a graph only for create_graph
     try:
         with quiet_float_errors():  # torch's backward never warns about inf or NaN either
-            while plan.ready:
-                node = plan.ready.pop()
-                _run_node(node, plan, pending, captured, retain_graph, create_graph, capture is None)
+            _run_plan(plan, pending, captured, retain_graph, create_graph, accumulate=capture is None)
     finally:
         STATE.enabled = previous_mode
     return captured if capture is not None else None
 
 
-def _run_node(
-    node: Node,
+def _run_plan(
     plan: _Plan,
     pending: dict[Node, _Pending],
     captured: list,
     retain_graph: bool,
     create_graph: bool,
-    accumulate: bool,
+    accumulate: bool,  # leaves take their gradients (backward), or not (autograd.grad)
 ) -> None:
-    """Run one node's backward and send its gradients on; `accumulate`: leaves take theirs."""
-    entry = pending.pop(node, None) or _Pending([None] * node._n_outputs, [False] * node._n_outputs)
-    if node._pre_hooks:
-        _apply_pre_hooks(node, entry)
+    """The loop: run each ready node's backward and send its gradients on (one function, with
+    locals, because it runs once per node)."""
+    ready, dependencies, receives = plan.ready, plan.dependencies, plan.receives
+    while ready:
+        node = ready.pop()
+        entry = pending.pop(node, None) or _pending_for(node)
+        if node._pre_hooks:
+            _apply_pre_hooks(node, entry)
+        if plan.targets:
+            _capture(plan, node, entry, captured)
+            if node not in plan.runs:  # type: ignore[operator]
+                continue  # a target with no other target below it
+        if type(node) is AccumulateGrad:
+            if accumulate and entry.grads[0] is not None:
+                _accumulate_into_leaf(node, entry.grads[0], entry.owned[0], create_graph)
+            continue
+        if not create_graph and not node._hooks and True in entry.owned:
+            node._overwritable = tuple(entry.owned)  # the backward may write into these gradients
+            try:
+                results = node._run(entry.grads)
+            finally:
+                node._overwritable = ()
+        else:
+            results = node._run(entry.grads)
+        if node._hooks:
+            for hook in node._hooks:
+                hook(results, tuple(entry.grads))
+        if not retain_graph:
+            node._release()
+        if create_graph or node._hooks or not node._builtin_op:
+            owned = [False] * len(results)  # a graph is built from them, a hook saw them, or user code
+            # made them
+        elif len(results) == 1:
+            owned = [_owned_single(results[0], entry)]
+        else:
+            owned = _owned_results(results, entry)
+        for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
+            if child is None or (receives is not None and child not in receives):
+                continue
+            if grad is not None:
+                waiting = pending.get(child)
+                if waiting is None and child._n_outputs == 1:  # the usual case: one output, one gradient
+                    pending[child] = _Pending([grad], [is_owned])
+                else:
+                    _send(pending, child, nr, grad, is_owned)
+            remaining = dependencies[child] - 1
+            dependencies[child] = remaining
+            if remaining == 0:
+                ready.append(child)
+
+
+def _capture(plan: _Plan, node: Node, entry: _Pending, captured: list) -> None:
     for nr, grad in enumerate(entry.grads):
         for index in plan.targets.get((node, nr), ()):
             captured[index] = grad
             entry.owned[nr] = False  # returned to the caller
-    if plan.runs is not None and node not in plan.runs:
-        return  # a target with no other target below it
-    if isinstance(node, AccumulateGrad):
-        if accumulate and entry.grads[0] is not None:
-            _accumulate_into_leaf(node, entry.grads[0], entry.owned[0], create_graph)
-        return
-    node._overwritable = tuple(owned and not create_graph and not node._hooks for owned in entry.owned)
-    try:
-        results = node._run(entry.grads)
-    finally:
-        node._overwritable = ()
-    if node._hooks:
-        for hook in node._hooks:
-            hook(results, tuple(entry.grads))
-    if not retain_graph:
-        node._release()
-    owned = _owned_results(node, results, entry, create_graph)
-    for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
-        if child is None or (plan.receives is not None and child not in plan.receives):
-            continue
-        if grad is not None:
-            _send(pending, child, nr, grad, is_owned)
-        remaining = plan.dependencies[child] - 1
-        plan.dependencies[child] = remaining
-        if remaining == 0:
-            plan.ready.append(child)

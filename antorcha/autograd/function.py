@@ -21,6 +21,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from antorcha import _dtypes
 from antorcha._grad_mode import STATE, no_grad
 from antorcha._tensor import Tensor, wrap
@@ -47,7 +49,8 @@ class Node:
     _freed = False
     _n_outputs = 1
     _materialize_grads = True
-    _frees_ctx = False  # whether arrays kept as ctx attributes are freed with the saved tensors
+    _builtin_op = False  # an Op's node: antorcha's own backward, whose results are fresh arrays
+    _forward_attributes: tuple[str, ...] = ()  # the attributes an Op's forward set on its ctx
     _overwritable: tuple[bool, ...] = ()  # set by the engine while this node's backward runs
 
     next_functions: tuple[tuple[Node | None, int], ...] = ()
@@ -146,10 +149,11 @@ class Node:
     def _release(self) -> None:
         """Free what forward kept for backward: the saved tensors, and arrays kept as attributes."""
         freed = self._saved is not None
-        if self._frees_ctx:
-            kept = [name for name, value in self.__dict__.items() if _holds_array(value)]
+        if self._forward_attributes:
+            attributes = self.__dict__
+            kept = [name for name in self._forward_attributes if _holds_array(attributes[name])]
             for name in kept:
-                del self.__dict__[name]
+                del attributes[name]
             freed = freed or bool(kept)
         if freed:
             self._saved = None
@@ -159,7 +163,10 @@ class Node:
     def _run(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
         if self._freed:
             raise RuntimeError(_SECOND_BACKWARD)
-        if all(g is None for g in grads):
+        for g in grads:
+            if g is not None:
+                break
+        else:  # no gradient reached this node
             return (None,) * len(self.next_functions)
         if self._n_outputs > 1 and self._materialize_grads:
             grads = [
@@ -175,9 +182,12 @@ class Node:
                 f"function {self.name()} returned an incorrect number of gradients "
                 f"(expected {n_inputs}, got {len(result)})"
             )
+        needs = self.needs_input_grad
         return tuple(
-            self._conform(i, g) if (g is not None and self.needs_input_grad[i]) else None
-            for i, g in enumerate(result[:n_inputs])
+            [
+                self._conform(i, g) if (g is not None and needs[i]) else None
+                for i, g in enumerate(result[:n_inputs])
+            ]
         )
 
     def _conform(self, index: int, grad: Any) -> Tensor:
@@ -199,11 +209,21 @@ class Node:
 
 def _holds_array(value: Any) -> bool:
     """An array or Tensor, or a tuple/list holding one (an index key)."""
-    if isinstance(value, (tuple, list)):
-        return any(_holds_array(item) for item in value)
-    return isinstance(value, Tensor) or hasattr(value, "__array_interface__") or hasattr(
-        value, "__cuda_array_interface__"
-    )
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    if kind is tuple or kind is list:
+        for item in value:  # noqa: SIM110 - a loop, not a generator: this runs on every release
+            if type(item) not in _PLAIN and _holds_array(item):
+                return True
+        return False
+    if kind is np.ndarray or isinstance(value, Tensor):
+        return True
+    return hasattr(value, "__cuda_array_interface__")
+
+
+_PLAIN = frozenset((int, float, bool, str, type(None)))  # values that are never arrays: skipped fast
+
 
 
 def _zeros_for(meta: tuple) -> Tensor:
@@ -303,7 +323,7 @@ class Op:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("backward_name", f"{cls.__name__}Backward0")
-        cls._node_cls = type(name, (Node,), {"_fn": cls, "__module__": cls.__module__, "_frees_ctx": True})
+        cls._node_cls = type(name, (Node,), {"_fn": cls, "__module__": cls.__module__, "_builtin_op": True})
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> Any:
@@ -314,30 +334,61 @@ class Op:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Tensor, params: tuple = ()) -> Tensor:
-        """Run forward on the inputs' arrays; record a node when a gradient may be needed."""
+    def apply(cls, *inputs: Tensor, params: tuple = ()) -> Any:
+        """Run forward on the inputs' arrays; record a node when a gradient may be needed.
+
+        A forward that returns a tuple of arrays (some may be None) gives a tuple of Tensors,
+        each its own output of the node; backward then receives one gradient per output
+        (None for an output that got none).
+        """
         if STATE.enabled:
             for t in inputs:
                 if t._requires_grad:
                     return cls._record(inputs, params)
         out = cls.forward(NULL_CTX, *[t._data for t in inputs], *params)
-        return wrap(out, device=inputs[0]._device)
+        device = inputs[0]._device
+        if type(out) is tuple:
+            return tuple([None if o is None else wrap(o, device=device) for o in out])
+        return wrap(out, device=device)
 
     @classmethod
-    def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Tensor:
+    def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Any:
         node = cls._node_cls()
         node.needs_input_grad = tuple([t._requires_grad for t in inputs])
         out = cls.forward(node, *[t._data for t in inputs], *params)
+        attributes = node.__dict__
+        if len(attributes) > 1 + ("_to_save" in attributes):  # forward kept attributes on the ctx
+            node._forward_attributes = tuple(
+                [name for name in attributes if name != "needs_input_grad" and name != "_to_save"]
+            )
         node.next_functions = tuple([edge_of(t) for t in inputs])
         # raw array shape/dtype: no Size/dtype objects built per op
         node._input_meta = tuple(
             [(t._data.shape, t._data.dtype) if t._requires_grad else None for t in inputs]
         )
-        result = wrap(out, True, node, inputs[0]._device)
+        device = inputs[0]._device
+        if type(out) is tuple:
+            return _several_outputs(node, inputs, out, device)
+        result = wrap(out, True, node, device)
         if _resolve_saved(node, inputs, out):
             counter = result._counter()
             node._saved_versions += ((counter, counter[0], out, "output"),)
         return result
+
+
+def _several_outputs(node: Node, inputs: tuple[Tensor, ...], outs: tuple, device: Any) -> tuple:
+    node._n_outputs = len(outs)
+    node._materialize_grads = False  # the op's backward takes None for an output without a gradient
+    results = []
+    for nr, out in enumerate(outs):
+        if out is None:
+            results.append(None)
+            continue
+        result = wrap(out, True, node, device)
+        result._output_nr = nr
+        results.append(result)
+    _resolve_saved(node, inputs, None)  # saving its own outputs is not supported: only inputs
+    return tuple(results)
 
 
 class _FunctionMeta(type):

@@ -46,8 +46,34 @@ class Mul(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad[:2]
+        return MulGrads.apply(grad, a, b, params=ctx.needs_input_grad[:2])
+
+
+class MulGrads(Op):
+    """(grad * b, grad * a): the gradients of a * b as one op of their own (Chainer's MulGrad).
+
+    Its forward is the first-order formula on arrays; its backward differentiates it, for
+    create_graph: d/dgrad = over_a * b + over_b * a, d/da = over_b * grad, d/db = over_a * grad.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, a: Any, b: Any, need_a: bool, need_b: bool) -> tuple:
+        ctx.save_for_backward(grad, a, b)
         return (grad * b if need_a else None), (grad * a if need_b else None)
+
+    @staticmethod
+    def backward(ctx: Any, over_a: Tensor | None, over_b: Tensor | None) -> tuple:
+        grad, a, b = ctx.saved_tensors
+        over_grad = None
+        if over_a is not None:
+            over_grad = over_a * b
+        if over_b is not None:
+            over_grad = over_b * a if over_grad is None else over_grad + over_b * a
+        return (
+            over_grad,
+            over_b * grad if over_b is not None else None,
+            over_a * grad if over_a is not None else None,
+        )
 
 
 class Div(Op):

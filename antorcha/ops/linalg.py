@@ -39,20 +39,27 @@ class Mv(Op):
         return grad_a, grad_b
 
 
+def _product(a: Any, b: Any) -> Any:
+    """a @ b on arrays; with an inner dimension of 1 it is an outer product, which BLAS does slowly."""
+    return a * b if a.shape[-1] == 1 else a @ b
+
+
+def _swap(a: Any) -> Any:
+    return a.swapaxes(-1, -2)
+
+
 class Mm(Op):
     """2-D @ 2-D, and the broadcast batched case (its gradient is summed to each input's shape)."""
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return a @ b
+        return _product(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad[:2]
-        grad_a = matmul(grad, b.mT) if need_a else None
-        grad_b = matmul(a.mT, grad) if need_b else None
+        _, grad_a, grad_b = MatmulGrads.apply(grad, a, b, params=(False, *ctx.needs_input_grad[:2]))
         return grad_a, grad_b
 
 
@@ -73,13 +80,42 @@ class Addmm(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, weight_t = ctx.saved_tensors
-        need_bias, need_x, need_w = ctx.needs_input_grad[:3]
-        grad_bias = grad if need_bias else None  # summed over the batch by Node._conform
-        grad_x = matmul(grad, weight_t.mT) if need_x else None
-        # (in, out) as the transpose of a C-order (out, in) product: weight.t()'s backward
-        # turns it back into the weight's own layout without a copy
-        grad_w = matmul(grad.mT, x).mT if need_w else None
-        return grad_bias, grad_x, grad_w
+        return MatmulGrads.apply(grad, x, weight_t, params=ctx.needs_input_grad[:3])
+
+
+class MatmulGrads(Op):
+    """The gradients of `bias + a @ b` for (bias, a, b), as one op of their own (Chainer's *Grad nodes).
+
+    Its forward is the first-order formula on arrays: grad summed over the rows, grad @ bᵀ,
+    and aᵀ @ grad (made as the transpose of a C-order product: `weight.t()`'s backward turns it
+    back into the weight's own layout without a copy). Its backward differentiates that
+    formula, so create_graph gives second and higher derivatives.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, a: Any, b: Any, need_bias: bool, need_a: bool, need_b: bool) -> tuple:
+        ctx.save_for_backward(grad, a, b)
+        grad_bias = grad.sum(axis=0) if need_bias else None  # (out,): a bias is 2-D addmm only
+        grad_a = _product(grad, _swap(b)) if need_a else None
+        grad_b = _swap(_product(_swap(grad), a)) if need_b else None
+        return grad_bias, grad_a, grad_b
+
+    @staticmethod
+    def backward(ctx: Any, over_bias: Tensor | None, over_a: Tensor | None, over_b: Tensor | None) -> tuple:
+        grad, a, b = ctx.saved_tensors
+        terms = []
+        if over_bias is not None:
+            terms.append(over_bias.expand(*grad.shape))  # the adjoint of the row sum
+        if over_a is not None:
+            terms.append(matmul(over_a, b))
+        if over_b is not None:
+            terms.append(matmul(a, over_b))
+        grad_grad = None
+        for term in terms:
+            grad_grad = term if grad_grad is None else grad_grad + term
+        grad_a = matmul(grad, over_b.mT) if over_b is not None else None
+        grad_b = matmul(over_a.mT, grad) if over_a is not None else None
+        return grad_grad, grad_a, grad_b
 
 
 def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:

@@ -118,7 +118,7 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 class Permute(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, axes: tuple) -> Any:
-        ctx.inverse = tuple(np.argsort(axes))
+        ctx.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # the inverse permutation
         return x.transpose(axes)
 
     @staticmethod

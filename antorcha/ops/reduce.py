@@ -8,6 +8,7 @@ gradient in the output's shape into one in each input's shape.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -34,9 +35,36 @@ def _keepdim_shape(shape: tuple, dims: tuple[int, ...]) -> tuple:
 
 def restore_dims(grad: Tensor, shape: tuple, dims: tuple[int, ...], keepdim: bool) -> Tensor:
     """Bring a reduced gradient back to `shape` by broadcasting over the reduced dims."""
-    if not keepdim:
-        grad = grad.reshape(_keepdim_shape(shape, dims))
-    return grad.expand(shape)
+    return ExpandReduced.apply(grad, params=(shape, dims, keepdim))
+
+
+# Up to this many elements a broadcast result is materialised: NumPy's broadcast_to costs more
+# than filling a small array, and a fresh array is one the engine may reuse in place.
+_SMALL_BROADCAST = 4096
+
+
+class ExpandReduced(Op):
+    """A reduction's result broadcast back over the dims it removed: the backward of sum and mean.
+
+    Its own backward sums over those dims again, so grad-of-grad through a reduction works.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, shape: tuple, dims: tuple[int, ...], keepdim: bool) -> Any:
+        ctx.dims, ctx.keepdim = dims, keepdim
+        kept = x if keepdim else x.reshape(_keepdim_shape(shape, dims))
+        xp = xp_of(x)
+        if math.prod(shape) <= _SMALL_BROADCAST:
+            out = xp.empty(shape, dtype=x.dtype)
+            out[...] = kept
+            return out
+        return xp.broadcast_to(kept, shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        if not ctx.dims:  # nothing was reduced (a 0-dim input)
+            return grad
+        return sum(grad, ctx.dims, keepdim=ctx.keepdim)
 
 
 # ---- sum and mean --------------------------------------------------------------
@@ -49,7 +77,7 @@ class Sum(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
-        return restore_dims(grad, ctx.shape, dims, ctx.keepdim)
+        return ExpandReduced.apply(grad, params=(ctx.shape, dims, ctx.keepdim))
 
 
 class Mean(Op):
@@ -108,22 +136,25 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
 
 def sum_to_shape(grad: Tensor, shape: tuple, what: str = "gradient") -> Tensor:
     """Sum a broadcast gradient back down to `shape` (the adjoint of expand)."""
-    if grad.shape == shape:
+    grad_shape = grad._data.shape
+    if grad_shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
+    lead = len(grad_shape) - len(shape)
     if lead < 0:
-        raise RuntimeError(f"{what}: got a gradient of shape {list(grad.shape)}, expected {list(shape)}")
-    dims = list(range(lead))
+        raise RuntimeError(f"{what}: got a gradient of shape {list(grad_shape)}, expected {list(shape)}")
+    inner = []
     for i, size in enumerate(shape):
-        if size == 1 and grad.shape[lead + i] != 1:
-            dims.append(lead + i)
-        elif size != grad.shape[lead + i]:
+        if size == 1 and grad_shape[lead + i] != 1:
+            inner.append(lead + i)
+        elif size != grad_shape[lead + i]:
             raise RuntimeError(
-                f"{what}: got a gradient of shape {list(grad.shape)}, "
+                f"{what}: got a gradient of shape {list(grad_shape)}, "
                 f"expected a shape compatible with {list(shape)}"
             )
-    out = sum(grad, tuple(dims), keepdim=True) if dims else grad
-    return out.reshape(shape) if out.shape != shape else out
+    if not inner:  # only leading dims to drop: one sum gives the shape
+        return sum(grad, tuple(range(lead)))
+    out = sum(grad, (*range(lead), *inner), keepdim=True)
+    return out.reshape(shape) if lead else out
 
 
 # ---- prod ----------------------------------------------------------------------

@@ -150,25 +150,39 @@ _MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays small instead o
 def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None) -> Any:
     """grad with 0 where y <= threshold, into `into` (which may be grad itself) or a new array.
 
-    The mask is built block by block, so a big batch needs no full-size bool array.
+    A multiply by the 0/1 mask `not (y <= threshold)` (NaN in y keeps its gradient, as in
+    torch), block by block so a big batch needs no full-size bool array. The multiply turns
+    an infinite or NaN gradient under a 0 into NaN where torch gives 0: when the result is
+    not all finite, those places are zeroed in a second pass.
     """
     xp = xp_of(grad)
     if grad.shape != y.shape:  # y broadcasts against grad: one pass over the broadcast shape
         return xp.where(y <= threshold, grad.dtype.type(0), grad)
     result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
-    if result is not grad:
-        xp.copyto(result, grad)
-    if not (y.flags.c_contiguous and result.flags.c_contiguous) or grad.size <= _MASK_BLOCK:
-        xp.copyto(result, 0, where=y <= threshold)
-        return result
-    flat_y, flat_result = y.reshape(-1), result.reshape(-1)  # views: both are C-contiguous
-    mask = xp.empty(_MASK_BLOCK, dtype=bool)
-    for start in range(0, grad.size, _MASK_BLOCK):
-        stop = min(start + _MASK_BLOCK, grad.size)
-        block = mask[: stop - start]
-        xp.less_equal(flat_y[start:stop], threshold, out=block)
-        xp.copyto(flat_result[start:stop], 0, where=block)
+    contiguous = grad.flags.c_contiguous and y.flags.c_contiguous and result.flags.c_contiguous
+    if not contiguous or grad.size <= _MASK_BLOCK:
+        xp.multiply(grad, xp.logical_not(y <= threshold), out=result)
+        blocks = [(result, y)]
+    else:
+        flat_grad, flat_y, flat_result = grad.reshape(-1), y.reshape(-1), result.reshape(-1)
+        mask = xp.empty(_MASK_BLOCK, dtype=bool)
+        blocks = []
+        for start in range(0, grad.size, _MASK_BLOCK):
+            stop = min(start + _MASK_BLOCK, grad.size)
+            block = mask[: stop - start]
+            xp.logical_not(xp.less_equal(flat_y[start:stop], threshold, out=block), out=block)
+            xp.multiply(flat_grad[start:stop], block, out=flat_result[start:stop])
+            blocks.append((flat_result[start:stop], flat_y[start:stop]))
+    if not _all_finite(result):
+        for part, part_y in blocks:
+            xp.copyto(part, 0, where=part_y <= threshold)
     return result
+
+
+def _all_finite(array: Any) -> bool:
+    """One dot product: finite unless some element is inf or NaN (or the squares overflow)."""
+    flat = array.reshape(-1)
+    return bool(xp_of(array).isfinite(flat @ flat)) if flat.size else True
 
 
 def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
