@@ -73,6 +73,9 @@ class Addmm(Op):
     @staticmethod
     def forward(ctx: Any, bias: Any, x: Any, weight_t: Any) -> Any:
         ctx.save_for_backward(x, weight_t)
+        rows, inner = x.shape
+        if inner + 1 < weight_t.shape[1] and rows > _FOLD_MIN_ROWS:
+            return _bias_folded_into_the_product(x, weight_t, bias)
         out = x @ weight_t
         out += bias
         return out
@@ -81,6 +84,21 @@ class Addmm(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, weight_t = ctx.saved_tensors
         return MatmulGrads.apply(grad, x, weight_t, params=ctx.needs_input_grad[:3])
+
+
+# With fewer inputs than outputs the product is cheap next to a separate `out += bias`, a whole
+# extra pass over the (rows, out) result: a column of ones in x folds the bias into the product.
+_FOLD_MIN_ROWS = 256
+
+
+def _bias_folded_into_the_product(x: Any, weight_t: Any, bias: Any) -> Any:
+    """x @ weight_t + bias as one product of [x, 1] (rows, in + 1) and [weight_t; bias] (in + 1, out)."""
+    xp = xp_of(x)
+    augmented_x = xp.empty((x.shape[0], x.shape[1] + 1), dtype=x.dtype)
+    augmented_x[:, :-1] = x
+    augmented_x[:, -1] = 1
+    augmented_w = xp.concatenate([weight_t, bias.reshape(1, -1).astype(weight_t.dtype, copy=False)])
+    return augmented_x @ augmented_w
 
 
 class MatmulGrads(Op):
