@@ -433,3 +433,22 @@ def test_weights_requiring_grad_are_refused_like_torch(name: str, keyword: str) 
             **{keyword: antorcha.ones(3, requires_grad=True)},
         )
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_second_derivatives_in_both_inputs_and_the_cotangent_match_torch(reduction: str) -> None:
+    """MseLossGrads (mse's backward as an op) differentiated w.r.t. input, target and cotangent."""
+    x_np, y_np = random_inputs([(4, 3), (4, 3)], np.float64, seed=7)
+    rng = np.random.default_rng(8)
+    results = []
+    for lib in (torch, antorcha):
+        x, y = lib.tensor(x_np, requires_grad=True), lib.tensor(y_np, requires_grad=True)
+        loss = lib.nn.functional.mse_loss(x * x, y.exp(), reduction=reduction)
+        cotangent = lib.tensor(rng.standard_normal(tuple(loss.shape)), requires_grad=True)
+        gx, gy = lib.autograd.grad(loss, (x, y), cotangent, create_graph=True)
+        weights = lib.tensor(np.random.default_rng(9).standard_normal((2, 4, 3)))
+        second = lib.autograd.grad((gx * weights[0]).sum() + (gy * weights[1]).sum(), (x, y, cotangent))
+        results.append([t.detach().numpy() for t in (gx, gy, *second)])
+        rng = np.random.default_rng(8)
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)

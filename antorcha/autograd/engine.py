@@ -13,6 +13,7 @@ is told (`Node.may_overwrite_grad`) so that its backward may write its result th
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -163,17 +164,18 @@ def _is_fresh(grad: Tensor) -> bool:
 # Reusing a gradient's memory saves an allocation and a pass over it, which only pays for
 # large arrays: smaller gradients are never marked as the engine's, so tiny graphs skip the checks.
 REUSE_MIN_ELEMENTS = 4096
+_NONE_OWNED = itertools.repeat(False)  # zipped with any number of results
 
 
 def _owned_results(results: tuple, pending: _Pending) -> list[bool]:
     """Which of the results of a built-in op's backward only the engine holds."""
-    return [
-        grad is not None
-        and grad._data.size >= REUSE_MIN_ELEMENTS
-        and grad._data.base is None
-        and _held_once(index, grad._data, results, pending)
-        for index, grad in enumerate(results)
-    ]
+    owned = []
+    for index, grad in enumerate(results):
+        if grad is None or grad._data.size < REUSE_MIN_ELEMENTS:
+            owned.append(False)
+        else:
+            owned.append(grad._data.base is None and _held_once(index, grad._data, results, pending))
+    return owned
 
 
 def _owned_single(grad: Tensor | None, pending: _Pending) -> bool:
@@ -267,13 +269,14 @@ def _run_plan(
 ) -> None:
     """The loop: run each ready node's backward and send its gradients on (one function, with
     locals, because it runs once per node)."""
-    ready, dependencies, receives = plan.ready, plan.dependencies, plan.receives
+    ready, dependencies, receives, targets = plan.ready, plan.dependencies, plan.receives, plan.targets
+    may_reuse = not create_graph  # a graph built from a gradient keeps it: never overwritten then
     while ready:
         node = ready.pop()
         entry = pending.pop(node, None) or _pending_for(node)
         if node._pre_hooks:
             _apply_pre_hooks(node, entry)
-        if plan.targets:
+        if targets:
             _capture(plan, node, entry, captured)
             if node not in plan.runs:  # type: ignore[operator]
                 continue  # a target with no other target below it
@@ -281,7 +284,8 @@ def _run_plan(
             if accumulate and entry.grads[0] is not None:
                 _accumulate_into_leaf(node, entry.grads[0], entry.owned[0], create_graph)
             continue
-        if not create_graph and not node._hooks and True in entry.owned:
+        hooks = node._hooks
+        if may_reuse and not hooks and True in entry.owned:
             node._overwritable = tuple(entry.owned)  # the backward may write into these gradients
             try:
                 results = node._run(entry.grads)
@@ -289,24 +293,22 @@ def _run_plan(
                 node._overwritable = ()
         else:
             results = node._run(entry.grads)
-        if node._hooks:
-            for hook in node._hooks:
+        if hooks:
+            for hook in hooks:
                 hook(results, tuple(entry.grads))
         if not retain_graph:
             node._release()
-        if create_graph or node._hooks or not node._builtin_op:
-            owned = [False] * len(results)  # a graph is built from them, a hook saw them, or user code
-            # made them
+        if not may_reuse or hooks or not node._builtin_op:
+            owned = _NONE_OWNED  # a graph is built from them, a hook saw them, or user code made them
         elif len(results) == 1:
-            owned = [_owned_single(results[0], entry)]
+            owned = (_owned_single(results[0], entry),)
         else:
             owned = _owned_results(results, entry)
         for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
             if child is None or (receives is not None and child not in receives):
                 continue
             if grad is not None:
-                waiting = pending.get(child)
-                if waiting is None and child._n_outputs == 1:  # the usual case: one output, one gradient
+                if child._n_outputs == 1 and child not in pending:  # the usual case: its one gradient
                     pending[child] = _Pending([grad], [is_owned])
                 else:
                     _send(pending, child, nr, grad, is_owned)

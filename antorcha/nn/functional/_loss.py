@@ -58,10 +58,30 @@ class MseLoss(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, y = ctx.saved_tensors
-        needs_x, needs_y = ctx.needs_input_grad[:2]
         scale = 2.0 / ctx.count if ctx.reduction == "mean" else 2.0
-        grad_x = (x - y) * (grad * scale)
-        return (grad_x if needs_x else None), (-grad_x if needs_y else None)
+        return MseLossGrads.apply(grad, x, y, params=(scale, *ctx.needs_input_grad[:2]))
+
+
+class MseLossGrads(Op):
+    """(d, -d) with d = 2 (x - y) g / N: mse's gradients as one op of their own (torch's
+    mse_loss_backward). Its forward is that formula on arrays; its backward differentiates it,
+    with u = over_x - over_y: d/dg = u (x - y) scale, d/dx = u g scale = -d/dy."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any, y: Any, scale: float, need_x: bool, need_y: bool) -> tuple:
+        ctx.save_for_backward(grad, x, y)
+        ctx.scale = scale
+        d = (x - y) * (grad * scale)
+        return (d if need_x else None), (-d if need_y else None)
+
+    @staticmethod
+    def backward(ctx: Any, over_x: Tensor | None, over_y: Tensor | None) -> tuple:
+        grad, x, y = ctx.saved_tensors
+        if over_x is None:
+            u = -over_y  # type: ignore[operator]
+        else:
+            u = over_x if over_y is None else over_x - over_y
+        return u * (x - y) * ctx.scale, u * grad * ctx.scale, -(u * grad * ctx.scale)
 
 
 class _PiecewiseLoss(Op):
