@@ -161,7 +161,8 @@ def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None)
     result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
     contiguous = grad.flags.c_contiguous and y.flags.c_contiguous and result.flags.c_contiguous
     if not contiguous or grad.size <= _MASK_BLOCK:
-        xp.multiply(grad, xp.logical_not(y <= threshold), out=result)
+        keep = xp.less_equal(y, threshold, out=xp.empty(y.shape, dtype=bool))  # an array even 0-dim
+        xp.multiply(grad, xp.logical_not(keep, out=keep), out=result)
         blocks = [(result, y)]
     else:
         flat_grad, flat_y, flat_result = grad.reshape(-1), y.reshape(-1), result.reshape(-1)

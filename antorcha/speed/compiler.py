@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from antorcha import enable_grad
+from antorcha._device import quiet_float_errors
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import AccumulateGrad, Node
 from antorcha.nn.module import Module
@@ -108,7 +107,7 @@ class CompiledModule(Module):
     def _trace(self, x: Tensor) -> list[Layer] | None:
         """Run the model once on two rows and read its layer chain off the graph."""
         probe = x[:2].detach()
-        with enable_grad(), np.errstate(all="ignore"):  # the probe's values are thrown away
+        with enable_grad(), quiet_float_errors():  # the probe's values are thrown away
             out = self._orig_mod(probe)
         if not isinstance(out, Tensor) or out.grad_fn is None:
             return None

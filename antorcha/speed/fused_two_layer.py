@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from antorcha._device import quiet_float_errors
 from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
@@ -44,7 +45,6 @@ _KEEP_MASK_BYTES = 64 * 2**20
 # GIL held between NumPy calls cost more than the second core saves
 _MIN_ROWS_PER_WORKER = 16384
 # torch computes with infinities and NaNs silently; NumPy would warn
-_SILENT = {"over": "ignore", "invalid": "ignore"}
 # The moment matrix G is (H, O * (in + 1)): worth it while that is narrow
 MAX_MOMENT_COLUMNS = 64
 
@@ -90,7 +90,7 @@ class FusedTwoLayerReLU(Op):
         # nothing is kept for backward when no input needs a gradient (under no_grad, say)
         keep = any(ctx.needs_input_grad) and rows * hidden * x.dtype.itemsize <= _KEEP_MASK_BYTES
         mask = np.empty((rows, hidden), dtype=x.dtype) if keep else None  # (B, H) 0/1
-        with np.errstate(**_SILENT):
+        with quiet_float_errors():
             out = _forward(x, w1_ones, w2, b2, chunk, mask)
             # relu as pre * mask turns pre = -inf into NaN: such rare inputs take the exact path
             finite = _all_finite(out)
@@ -103,7 +103,7 @@ class FusedTwoLayerReLU(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        with np.errstate(**_SILENT):
+        with quiet_float_errors():
             return _backward(ctx, grad)
 
 
