@@ -170,3 +170,27 @@ def assert_raises_like_torch(
     assert isinstance(ours, Raised), f"antorcha returned {ours!r} where torch raised {theirs}"
     assert ours.cls is theirs.cls, f"torch raised {theirs}, antorcha raised {ours}"
     return ours
+
+
+def graph_nodes(roots: list) -> list:
+    """Every node reachable from `roots` (antorcha's grad_fn objects), each once."""
+    seen: list = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node is None or any(node is s for s in seen):
+            continue
+        seen.append(node)
+        stack.extend(child for child, _ in node.next_functions)
+    return seen
+
+
+def arrays_kept(node: Any) -> list[str]:
+    """The names of a node's attributes that hold an array or Tensor (also inside tuples)."""
+
+    def holds(value: Any) -> bool:
+        if isinstance(value, (tuple, list)):
+            return any(holds(v) for v in value)
+        return isinstance(value, (np.ndarray, antorcha.Tensor))
+
+    return [name for name, value in vars(node).items() if holds(value)]

@@ -13,30 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from autograd_helpers import assert_same_outcome, leaf, random_array
+from autograd_helpers import arrays_kept, assert_same_outcome, graph_nodes, leaf, random_array
 
 import antorcha
-
-
-def _nodes(roots: list) -> list:
-    seen: list = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if node is None or any(node is s for s in seen):
-            continue
-        seen.append(node)
-        stack.extend(child for child, _ in node.next_functions)
-    return seen
-
-
-def _arrays_kept(node: Any) -> list[str]:
-    def holds(value: Any) -> bool:
-        if isinstance(value, (tuple, list)):
-            return any(holds(v) for v in value)
-        return isinstance(value, (np.ndarray, antorcha.Tensor))
-
-    return [name for name, value in vars(node).items() if holds(value)]
 
 
 def _layer_losses(lib: Any, x: Any, w: Any) -> dict[str, Any]:
@@ -74,8 +53,8 @@ def test_losses_and_layers_keep_no_array_after_backward_and_match_torch(name: st
         assert (ours is None) == (theirs is None)
         if theirs is not None:
             np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-    for node in _nodes([results["antorcha"][3].grad_fn]):
-        assert not _arrays_kept(node), f"{name}: {node.name()} keeps {_arrays_kept(node)}"
+    for node in graph_nodes([results["antorcha"][3].grad_fn]):
+        assert not arrays_kept(node), f"{name}: {node.name()} keeps {arrays_kept(node)}"
 
 
 def test_a_second_backward_through_a_freed_node_raises_as_in_torch() -> None:
@@ -169,22 +148,29 @@ def test_a_new_thread_starts_with_grad_mode_on_even_inside_no_grad() -> None:
     assert seen == [torch.is_grad_enabled()]  # torch: True (the default of a fresh thread)
 
 
+def _once_differentiable_cube(lib: Any) -> Any:
+    """x ** 3 as a Function whose backward is marked @once_differentiable."""
+
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        @lib.autograd.function.once_differentiable
+        def backward(ctx: Any, grad: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            assert not lib.is_grad_enabled()  # the marked backward runs without recording
+            return grad * 3 * x**2
+
+    return Cube
+
+
 def test_once_differentiable_refuses_a_second_derivative_as_torch() -> None:
     def scenario(lib: Any) -> Any:
-        class Cube(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
-                ctx.save_for_backward(x)
-                return x**3
-
-            @staticmethod
-            @lib.autograd.function.once_differentiable
-            def backward(ctx: Any, grad: Any) -> Any:
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x**2
-
         x = leaf(lib, random_array((3,), seed=8))
-        (g,) = lib.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+        (g,) = lib.autograd.grad(_once_differentiable_cube(lib).apply(x).sum(), x, create_graph=True)
         first = g.detach().clone()
         g.sum().backward()  # torch: RuntimeError, "trying to differentiate twice ..."
         return first
@@ -194,21 +180,8 @@ def test_once_differentiable_refuses_a_second_derivative_as_torch() -> None:
 
 def test_once_differentiable_first_order_gradient_matches_torch() -> None:
     def scenario(lib: Any) -> Any:
-        class Cube(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
-                ctx.save_for_backward(x)
-                return x**3
-
-            @staticmethod
-            @lib.autograd.function.once_differentiable
-            def backward(ctx: Any, grad: Any) -> Any:
-                (x,) = ctx.saved_tensors
-                assert not grad.requires_grad or not lib.is_grad_enabled()
-                return grad * 3 * x**2
-
         x = leaf(lib, random_array((3,), seed=9))
-        (g,) = lib.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+        (g,) = lib.autograd.grad(_once_differentiable_cube(lib).apply(x).sum(), x, create_graph=True)
         return g.detach(), g.requires_grad
 
     assert_same_outcome(scenario)

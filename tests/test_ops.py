@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from autograd_helpers import arrays_kept, graph_nodes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from op_spec import OpSpec, Tol
@@ -312,26 +313,9 @@ def check_graph_freed(spec: OpSpec, case: Case) -> None:
         rng = np.random.default_rng(case.seed)
         cotangents = [antorcha.tensor(rng.standard_normal(tuple(o.shape))) for o in outs]
         antorcha.autograd.backward(outs, cotangents)
-        for node in _graph_nodes([o.grad_fn for o in outs]):
-            kept = [name for name, value in vars(node).items() if _holds_array(value)]
+        for node in graph_nodes([o.grad_fn for o in outs]):
+            kept = arrays_kept(node)
             assert not kept, f"{spec.name} [{label}]: {node.name()} still holds {kept} after backward"
-
-
-def _graph_nodes(roots: list) -> list:
-    seen, stack = [], list(roots)
-    while stack:
-        node = stack.pop()
-        if node is None or any(node is s for s in seen):
-            continue
-        seen.append(node)
-        stack.extend(child for child, _ in node.next_functions)
-    return seen
-
-
-def _holds_array(value: Any) -> bool:
-    if isinstance(value, (tuple, list)):
-        return any(_holds_array(item) for item in value)
-    return isinstance(value, (np.ndarray, antorcha.Tensor))
 
 
 def _print_deviations() -> None:
