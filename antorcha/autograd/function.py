@@ -3,7 +3,8 @@
 * `Op` (internal): `forward(ctx, *arrays, *params)` works on raw `xp` arrays, so the
   no-grad path costs one Python call and one array op. `backward(ctx, grad)` works
   on Tensors with antorcha ops, so the same formula gives higher-order gradients
-  when run with `create_graph=True`.
+  when run with `create_graph=True`. A forward may return a tuple of arrays: the
+  op then has several outputs, and backward gets one gradient per output.
 * `Function` (public, torch's `autograd.Function`): `forward(ctx, *args)` receives
   Tensors, `backward(ctx, *grads)` returns Tensors.
 
