@@ -301,7 +301,11 @@ def _run_plan(
         if not may_reuse or hooks or not node._builtin_op:
             owned = _NONE_OWNED  # a graph is built from them, a hook saw them, or user code made them
         elif len(results) == 1:
-            owned = (_owned_single(results[0], entry),)
+            first = results[0]
+            if first is None or first._data.size < REUSE_MIN_ELEMENTS:
+                owned = _NONE_OWNED
+            else:
+                owned = (_owned_single(first, entry),)
         else:
             owned = _owned_results(results, entry)
         for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
