@@ -40,7 +40,8 @@ def result_type(tensor1: Any, tensor2: Any) -> _dtypes.dtype:
     return _dtypes.result_type(tensor1, tensor2)
 
 
-globals().update(torch_functions())
+_DECLARED = torch_functions()
+globals().update(_DECLARED)
 
 # what `from antorcha._functional import *` gives the antorcha namespace
-__all__ = sorted(["is_floating_point", "is_tensor", "numel", "result_type", "typename", *torch_functions()])
+__all__ = sorted(["is_floating_point", "is_tensor", "numel", "result_type", "typename", *_DECLARED])

@@ -112,18 +112,16 @@ def bind_tensor_methods(tensor_class: type) -> None:
 
 
 _TENSOR_CLASS: type | None = None
-_BOUND: set[str] = set()
 
 
 def _bind(tensor_class: type, declaration: Declaration) -> None:
     for public_name in declaration.method_names():
-        if public_name in _BOUND or public_name in tensor_class.__dict__:
+        if public_name in tensor_class.__dict__:  # declared twice, or already a Tensor method
             raise RuntimeError(f"Tensor.{public_name} is declared twice")
         member: Any = declaration.function
         if declaration.as_property and public_name == declaration.method:
             member = property(declaration.function, doc=declaration.function.__doc__)
         setattr(tensor_class, public_name, member)
-        _BOUND.add(public_name)
 
 
 def register_functional(name: str | None = None) -> Callable[[F], F]:

@@ -221,24 +221,33 @@ def test_function_backward_errors() -> None:
     assert_raises_like_torch(save_non_tensor, TypeError)
 
 
+def _cube(lib: Any, once_differentiable: bool = False) -> Any:
+    """x ** 3 as a Function with a differentiable backward, or one marked @once_differentiable."""
+
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        if once_differentiable:
+            assert not lib.is_grad_enabled()  # the marked backward runs without recording
+        return grad * 3 * x * x
+
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            return x**3
+
+    marked = lib.autograd.function.once_differentiable(backward) if once_differentiable else backward
+    Cube.backward = staticmethod(marked)
+    return Cube
+
+
 def test_function_double_backward(device: str) -> None:
     """backward written with differentiable ops gives second derivatives under create_graph."""
     x_data = np.array([-0.7, 0.4, 1.3])
 
     def scenario(lib: Any) -> tuple:
-        class Cube(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
-                ctx.save_for_backward(x)
-                return x**3
-
-            @staticmethod
-            def backward(ctx: Any, grad: Any) -> Any:
-                (x,) = ctx.saved_tensors
-                return grad * 3 * x * x
-
         x = leaf(lib, x_data)
-        (first,) = lib.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+        (first,) = lib.autograd.grad(_cube(lib).apply(x).sum(), x, create_graph=True)
         (second,) = lib.autograd.grad(first.sum(), x)
         return first, second
 
@@ -247,21 +256,20 @@ def test_function_double_backward(device: str) -> None:
 
 def test_once_differentiable_backward(device: str) -> None:
     def scenario(lib: Any) -> Any:
-        from_lib = lib.autograd.function.once_differentiable
-
-        class Double(lib.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, x: Any) -> Any:
-                return x * 2
-
-            @staticmethod
-            @from_lib
-            def backward(ctx: Any, grad: Any) -> Any:
-                return grad * 2
-
-        x = leaf(lib, np.ones(3))
-        Double.apply(x).sum().backward()
+        x = leaf(lib, np.array([-0.7, 0.4, 1.3]))
+        _cube(lib, once_differentiable=True).apply(x).sum().backward()
         return x.grad
+
+    assert_same_outcome(scenario, device=device)
+
+
+def test_once_differentiable_refuses_a_second_derivative_as_torch(device: str) -> None:
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((3,), seed=8))
+        (g,) = lib.autograd.grad(_cube(lib, once_differentiable=True).apply(x).sum(), x, create_graph=True)
+        first = g.detach().clone()
+        g.sum().backward()  # torch: RuntimeError, "trying to differentiate twice ..."
+        return first
 
     assert_same_outcome(scenario, device=device)
 

@@ -127,7 +127,8 @@ def _relu_scenario(lib: Any, name: str, arrays: list[np.ndarray]) -> list:
 @pytest.mark.parametrize("name", ["plain", "captured", "hooked", "retained", "shared", "root"])
 def test_relu_reuses_its_incoming_gradient_only_when_nothing_else_holds_it(name: str) -> None:
     rng = np.random.default_rng(3)
-    arrays = [rng.standard_normal(s) for s in ((6, 3), (5, 3), (5,), (1, 5), (1,))]
+    # 1,000 rows: relu's incoming gradient (1000, 5) is above the engine's reuse size
+    arrays = [rng.standard_normal(s) for s in ((1000, 3), (5, 3), (5,), (1, 5), (1,))]
     ours = _relu_scenario(antorcha, name, arrays)
     theirs = _relu_scenario(torch, name, arrays)
     for a, b in zip(ours, theirs):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
@@ -155,44 +154,20 @@ def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, owned: bool, creat
         variable._grad._data += grad._data
 
 
-def _is_fresh(grad: Tensor) -> bool:
-    """An array of its own, not a view of another (a broadcast, a reshape): safe to overwrite
-    once nothing else holds it. (Arrays the ops make are writable; views are what is not.)"""
-    return grad._data.base is None
-
-
 # Reusing a gradient's memory saves an allocation and a pass over it, which only pays for
 # large arrays: smaller gradients are never marked as the engine's, so tiny graphs skip the checks.
 REUSE_MIN_ELEMENTS = 4096
 _NONE_OWNED = itertools.repeat(False)  # zipped with any number of results
 
 
-def _owned_results(results: tuple, pending: _Pending) -> list[bool]:
-    """Which of the results of a built-in op's backward only the engine holds."""
-    owned = []
-    for index, grad in enumerate(results):
-        if grad is None or grad._data.size < REUSE_MIN_ELEMENTS:
-            owned.append(False)
-        else:
-            owned.append(grad._data.base is None and _held_once(index, grad._data, results, pending))
-    return owned
-
-
-def _owned_single(grad: Tensor | None, pending: _Pending) -> bool:
-    """`_owned_results` for a node with one input: fresh, and not an incoming gradient passed on
-    unless that one was the engine's alone."""
+def _owned(index: int, results: tuple, pending: _Pending) -> bool:
+    """Whether only the engine holds result `index` of a built-in op's backward: a large array
+    of its own (not a view), sent to no other input (add's backward sends one to both), and,
+    if it is an incoming gradient passed on, one that was the engine's alone."""
+    grad = results[index]
     if grad is None or grad._data.size < REUSE_MIN_ELEMENTS or grad._data.base is not None:
         return False
-    data = grad._data
-    for incoming, owned in zip(pending.grads, pending.owned):
-        if incoming is not None and incoming._data is data:
-            return owned
-    return True
-
-
-def _held_once(index: int, array: Any, results: tuple, pending: _Pending) -> bool:
-    """A result sent to no other input (add's backward sends one to both), passed through
-    from an incoming gradient only if that one was the engine's alone."""
+    array = grad._data
     for other_index, other in enumerate(results):
         if other_index != index and other is not None and other._data is array:
             return False
@@ -300,14 +275,8 @@ def _run_plan(
             node._release()
         if not may_reuse or hooks or not node._builtin_op:
             owned = _NONE_OWNED  # a graph is built from them, a hook saw them, or user code made them
-        elif len(results) == 1:
-            first = results[0]
-            if first is None or first._data.size < REUSE_MIN_ELEMENTS:
-                owned = _NONE_OWNED
-            else:
-                owned = (_owned_single(first, entry),)
         else:
-            owned = _owned_results(results, entry)
+            owned = [_owned(index, results, entry) for index in range(len(results))]
         for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
             if child is None or (receives is not None and child not in receives):
                 continue

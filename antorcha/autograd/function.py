@@ -226,7 +226,6 @@ def _holds_array(value: Any) -> bool:
 _PLAIN = frozenset((int, float, bool, str, type(None)))  # values that are never arrays: skipped fast
 
 
-
 def _zeros_for(meta: tuple) -> Tensor:
     from antorcha._creation import zeros
 

@@ -312,7 +312,8 @@ def rtrue_divide(input: Tensor, other: Any) -> Tensor:
 @register(dunders=("__pow__",))
 def pow(input: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-        base = input.to(_dtypes.result_type(input, exponent))
+        target = _dtypes.result_type(input, exponent)
+        base = input if input.dtype is target else input.to(target)
         if base._data.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         return PowScalar.apply(base, params=(exponent,))

@@ -23,7 +23,11 @@ def _compare(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
         # torch: a tensor never equals a non-number (`x == None` is all False)
         xp = xp_of(a._data)
         return wrap(xp.full(a._data.shape, ufunc_name == "not_equal"), device=a._device)
-    a, b = as_operands(a, b)
+    return _binary_ufunc(ufunc_name, *as_operands(a, b))
+
+
+def _binary_ufunc(ufunc_name: str, a: Tensor, b: Tensor) -> Tensor:
+    """`xp.<ufunc_name>(a, b)` on operands already promoted, with torch's broadcast error."""
     try:
         return wrap(getattr(xp_of(a._data), ufunc_name)(a._data, b._data), device=a._device)
     except ValueError:
@@ -77,10 +81,7 @@ def _bitwise(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
     a, b = as_operands(a, b)
     if a._data.dtype.kind == "f":
         raise RuntimeError(f"\"{ufunc_name}_cpu\" not implemented for '{a.dtype.scalar_name}'")
-    try:
-        return wrap(getattr(xp_of(a._data), ufunc_name)(a._data, b._data), device=a._device)
-    except ValueError:
-        raise broadcast_error(a.shape, b.shape) from None
+    return _binary_ufunc(ufunc_name, a, b)
 
 
 @register(dunders=("__and__", "__rand__"))

@@ -77,7 +77,7 @@ class Sum(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         dims = ctx.dims if ctx.dims is not None else tuple(range(len(ctx.shape)))
-        return ExpandReduced.apply(grad, params=(ctx.shape, dims, ctx.keepdim))
+        return restore_dims(grad, ctx.shape, dims, ctx.keepdim)
 
 
 class Mean(Op):

@@ -140,7 +140,7 @@ def zeros_like_grad(grad: Tensor) -> Tensor:
 
 
 def threshold_backward(grad: Tensor, y: Tensor, threshold: float, reuse_grad: bool = False) -> Tensor:
-    """`grad` where `y > threshold`, else 0; with `reuse_grad`, written into grad's own memory."""
+    """`grad`, zeroed where `y <= threshold`; with `reuse_grad`, written into grad's own memory."""
     return ThresholdBackward.apply(grad, y, params=(threshold, reuse_grad))
 
 
@@ -159,25 +159,26 @@ def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None)
     if grad.shape != y.shape:  # y broadcasts against grad: one pass over the broadcast shape
         return xp.where(y <= threshold, grad.dtype.type(0), grad)
     result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
-    contiguous = grad.flags.c_contiguous and y.flags.c_contiguous and result.flags.c_contiguous
-    if not contiguous or grad.size <= _MASK_BLOCK:
-        keep = xp.less_equal(y, threshold, out=xp.empty(y.shape, dtype=bool))  # an array even 0-dim
-        xp.multiply(grad, xp.logical_not(keep, out=keep), out=result)
-        blocks = [(result, y)]
-    else:
-        flat_grad, flat_y, flat_result = grad.reshape(-1), y.reshape(-1), result.reshape(-1)
-        mask = xp.empty(_MASK_BLOCK, dtype=bool)
-        blocks = []
-        for start in range(0, grad.size, _MASK_BLOCK):
-            stop = min(start + _MASK_BLOCK, grad.size)
-            block = mask[: stop - start]
-            xp.logical_not(xp.less_equal(flat_y[start:stop], threshold, out=block), out=block)
-            xp.multiply(flat_grad[start:stop], block, out=flat_result[start:stop])
-            blocks.append((flat_result[start:stop], flat_y[start:stop]))
+    blocks = _aligned_blocks(grad, y, result)
+    mask = xp.empty(min(grad.size, _MASK_BLOCK), dtype=bool)
+    for grad_block, y_block, result_block in blocks:
+        keep = mask[: y_block.size].reshape(y_block.shape)
+        xp.logical_not(xp.less_equal(y_block, threshold, out=keep), out=keep)
+        xp.multiply(grad_block, keep, out=result_block)
     if not _all_finite(result):
-        for part, part_y in blocks:
-            xp.copyto(part, 0, where=part_y <= threshold)
+        for _, y_block, result_block in blocks:
+            xp.copyto(result_block, 0, where=y_block <= threshold)
     return result
+
+
+def _aligned_blocks(*arrays: Any) -> list[tuple]:
+    """The same-shaped arrays as aligned flat slices of `_MASK_BLOCK` elements, or whole when
+    they are small or not all C-contiguous (a flat view would then be a copy)."""
+    size = arrays[0].size
+    if size <= _MASK_BLOCK or not all(a.flags.c_contiguous for a in arrays):
+        return [arrays]
+    flats = [a.reshape(-1) for a in arrays]
+    return [tuple(f[start : start + _MASK_BLOCK] for f in flats) for start in range(0, size, _MASK_BLOCK)]
 
 
 def _all_finite(array: Any) -> bool:

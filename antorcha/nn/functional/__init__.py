@@ -8,6 +8,7 @@ The functions are declared where their ops are (`@register_functional()`): activ
 from antorcha._registry import functional_functions
 from antorcha.nn.functional import _activation, _layers, _loss, _nll  # noqa: F401 - they declare the names
 
-globals().update(functional_functions())
+_DECLARED = functional_functions()
+globals().update(_DECLARED)
 
-__all__ = sorted(functional_functions())
+__all__ = sorted(_DECLARED)
