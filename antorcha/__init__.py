@@ -78,7 +78,7 @@ def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch'
     return compile_model(model, **options)
 
 
-_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization"}
+_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "linalg"}
 
 
 def __getattr__(name: str) -> _Any:

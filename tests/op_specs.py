@@ -19,6 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import op_specs_contraction
+import op_specs_namespace
+import op_specs_rearrange
+import op_specs_scatter
+import op_specs_sorting
+import op_specs_special
 import strategies as s
 from hypothesis import strategies as st
 from op_spec import ACCUMULATE, Call, OpSpec
@@ -323,6 +329,21 @@ SPECS: list[OpSpec] = [
     *shape_rows(),
     *index_rows(),
     *inplace_rows(),
+    *op_specs_sorting.rows(),
+    *op_specs_special.rows(),
+    *op_specs_rearrange.rows(),
+    *op_specs_scatter.rows(),
+    *op_specs_contraction.rows(),
+    *op_specs_namespace.rows(),
 ]
+# the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS
+AREA_NOT_OPS: dict[str, str] = {
+    **op_specs_sorting.NOT_OPS,
+    **op_specs_special.NOT_OPS,
+    **op_specs_rearrange.NOT_OPS,
+    **op_specs_scatter.NOT_OPS,
+    **op_specs_contraction.NOT_OPS,
+    **op_specs_namespace.NOT_OPS,
+}
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}
 assert len(BY_NAME) == len(SPECS), "spec names must be unique"

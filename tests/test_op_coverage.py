@@ -14,7 +14,7 @@ import inspect
 from collections import defaultdict
 from typing import Any
 
-from op_specs import SPECS
+from op_specs import AREA_NOT_OPS, SPECS
 
 import antorcha
 import antorcha.nn.functional as F
@@ -79,6 +79,7 @@ NOT_OPS: dict[str, str] = {
     "F.layer_norm": "test_nn_layers.py",
     "F.one_hot": "test_nn_layers.py (integer output, not differentiable)",
 }
+NOT_OPS.update(AREA_NOT_OPS)
 
 
 def _declared_dunders() -> set[str]:

@@ -4,6 +4,34 @@ Importing this package imports every op module, and with it every op's public na
 (`antorcha._registry`).
 """
 
-from antorcha.ops import elementwise, indexing, linalg, logic, movement, reduce, softmax, unary
+from antorcha.ops import (
+    contraction,
+    elementwise,
+    indexing,
+    linalg,
+    logic,
+    movement,
+    rearrange,
+    reduce,
+    scatter,
+    softmax,
+    sorting,
+    special,
+    unary,
+)
 
-__all__ = ["elementwise", "indexing", "linalg", "logic", "movement", "reduce", "softmax", "unary"]
+__all__ = [
+    "contraction",
+    "elementwise",
+    "indexing",
+    "linalg",
+    "logic",
+    "movement",
+    "rearrange",
+    "reduce",
+    "scatter",
+    "softmax",
+    "sorting",
+    "special",
+    "unary",
+]

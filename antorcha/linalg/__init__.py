@@ -1,0 +1,3 @@
+"""torch.linalg: norms, inverses, decompositions and solvers, with gradients."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Contractions and distances: einsum, cdist, cross."""
+
+from __future__ import annotations
