@@ -1,3 +1,3 @@
-"""More movement: tile, repeat_interleave, narrow, select, movedim, roll, meshgrid, diag, trace, ...."""
+"""More movement: tile, repeat_interleave, narrow, select, movedim, roll, meshgrid, diag, trace, ..."""
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-"""Writing by index: scatter, scatter_add, scatter_reduce, index_fill/add/copy, masked_scatter, ...."""
+"""Writing by index: scatter, scatter_add, scatter_reduce, index_fill/add/copy, masked_scatter, ..."""
 
 from __future__ import annotations
