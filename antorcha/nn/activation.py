@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.module import Module
 
 
@@ -13,6 +14,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "relu")
         return input.relu_() if self.inplace else input.relu()
 
     def extra_repr(self) -> str:
@@ -26,6 +28,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "leaky_relu")
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
@@ -39,6 +42,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "gelu")
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
@@ -51,6 +55,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "silu")
         return F.silu(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
@@ -59,11 +64,13 @@ class SiLU(Module):
 
 class Sigmoid(Module):
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "sigmoid")
         return input.sigmoid()
 
 
 class Tanh(Module):
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "tanh")
         return input.tanh()
 
 
@@ -74,6 +81,7 @@ class Softplus(Module):
         self.threshold = threshold
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "softplus")
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -82,6 +90,7 @@ class Softplus(Module):
 
 class LogSigmoid(Module):
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "log_sigmoid")
         return F.logsigmoid(input)
 
 

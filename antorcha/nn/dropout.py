@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.module import Module
 
 
@@ -16,6 +17,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "dropout")
         return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:

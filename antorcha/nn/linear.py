@@ -8,6 +8,7 @@ from typing import Any
 from antorcha._creation import empty
 from antorcha._tensor import Tensor
 from antorcha.nn import init
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter
 from antorcha.ops.linalg import linear as _linear
@@ -55,8 +56,18 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         params = self._parameters  # direct dict access: this is the hot path of every MLP
+        if not isinstance(input, Tensor) or input.ndim == 0:
+            _reject_input(input, params["weight"])
         return _linear(input, params["weight"], params.get("bias"))
 
     def extra_repr(self) -> str:
         has_bias = self._parameters.get("bias") is not None
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+def _reject_input(input: Any, weight: Tensor) -> None:
+    """torch's errors for what linear cannot multiply: a non-tensor, or a 0-d tensor."""
+    require_tensor(input, "linear")
+    raise RuntimeError(
+        f"both arguments to linear need to be at least 1D, but they are {input.ndim}D and {weight.ndim}D"
+    )

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.functional._common import legacy_reduction
 from antorcha.nn.module import Module
+
+
+def _require_tensors(input: Tensor, target: Tensor, function: str) -> None:
+    require_tensor(input, function)
+    require_tensor(target, function, name="target", position=2)
 
 
 class _Loss(Module):
@@ -80,6 +86,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        _require_tensors(input, target, "nll_loss_nd")
         return F.nll_loss(
             input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction
         )
@@ -100,6 +107,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        _require_tensors(input, target, "cross_entropy_loss")
         return F.cross_entropy(
             input,
             target,

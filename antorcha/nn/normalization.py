@@ -8,6 +8,7 @@ from antorcha._creation import empty
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
 from antorcha.nn import init
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter
 
@@ -48,6 +49,7 @@ class LayerNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "layer_norm")
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

@@ -9,6 +9,7 @@ from antorcha._grad_mode import no_grad
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
 from antorcha.nn import init
+from antorcha.nn._arguments import require_tensor
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter
 
@@ -65,6 +66,7 @@ class Embedding(Module):
                 self.weight._bump_version()
 
     def forward(self, input: Tensor) -> Tensor:
+        require_tensor(input, "embedding", name="indices", position=2)  # torch's embedding(weight, indices)
         return F.embedding(
             input,
             self.weight,
