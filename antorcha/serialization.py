@@ -7,13 +7,19 @@ key "antorcha". Nothing is pickled, so loading a file can never execute code.
 Tensor entries are named by their path in the saved object, joined with dots: a flat state
 dict is therefore stored under exactly its keys, and loads into PyTorch with
 `safetensors.torch.load_file`. In the other direction, a plain safetensors file (no "antorcha"
-metadata, e.g. written by `safetensors.torch.save_file`) loads as a dict of tensors.
+metadata, e.g. written by `safetensors.torch.save_file`) loads as a dict of tensors, and the
+files PyTorch's own torch.save writes (zip or legacy pickle) load through a restricted unpickler
+that runs none of their code (_torch_checkpoint.py).
 
 Structure nodes in the JSON: None, booleans, finite numbers and strings stand for themselves;
 everything else is an object with a "type" (tensor, ndarray, numpy_scalar, float, bytes,
 dtype, device, size, list, tuple, dict, ordered_dict). A tensor node names its entry and keeps
 its device, requires_grad and whether it was an nn.Parameter. Two tensors over one array load
 sharing one array; the same tensor saved twice loads as one object.
+
+Format 2 adds a CRC-32 (metadata key "antorcha.crc32") over the structure and every entry's name,
+dtype, shape and bytes, so a flipped byte anywhere that matters is an error, not a silently
+different checkpoint. Format 1 files (no checksum) still load.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import os
 import secrets
 import stat
 import sys
+import zlib
 from collections import OrderedDict
 from types import ModuleType
 from typing import Any, BinaryIO
@@ -33,11 +40,15 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import as_device, cupy_module, device, move_array
+from antorcha._device import device, move_array
+from antorcha._map_location import MapLocationCallbackError, call_map, is_callable_map, target_device
 from antorcha._tensor import Size, Tensor, wrap
+from antorcha._torch_checkpoint import is_torch_legacy, is_torch_zip, load_torch_checkpoint
 
 FORMAT_KEY = "antorcha"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CHECKSUM_KEY = "antorcha.crc32"
+_FIRST_CHECKSUMMED_VERSION = 2
 # safetensors dtype codes that antorcha has a dtype for
 _SUPPORTED_CODES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"}
 _SUPPORTED_NUMPY = {np.dtype(d) for d in ("float16", "float32", "float64", "int8", "int16", "int32", "int64")}
@@ -70,7 +81,8 @@ def save(
     encoder = _Encoder()
     root = encoder.encode(obj, ())
     structure = json.dumps({"version": FORMAT_VERSION, "root": root}, allow_nan=False, separators=(",", ":"))
-    payload = safetensors_numpy.save(encoder.arrays, metadata={"format": "pt", FORMAT_KEY: structure})
+    metadata = {"format": "pt", FORMAT_KEY: structure, CHECKSUM_KEY: _checksum(structure, encoder.arrays)}
+    payload = safetensors_numpy.save(encoder.arrays, metadata=metadata)
     if hasattr(f, "write"):
         f.write(payload)  # type: ignore[union-attr]
     else:
@@ -172,6 +184,17 @@ def _host_array(array: Any, path: tuple) -> np.ndarray:
     return array
 
 
+def _checksum(structure: str, arrays: dict[str, np.ndarray]) -> str:
+    """CRC-32 of everything a load depends on, as 8 hex digits; the same on save and on load."""
+    crc = zlib.crc32(structure.encode("utf-8"))
+    for name in sorted(arrays):
+        array = arrays[name]
+        description = json.dumps([name, array.dtype.name, list(array.shape)])
+        crc = zlib.crc32(description.encode("utf-8"), crc)
+        crc = zlib.crc32(np.ascontiguousarray(array).view(np.uint8).reshape(-1).data, crc)
+    return f"{crc:08x}"
+
+
 def _is_parameter(tensor: Tensor) -> bool:
     # a Parameter can only exist once its module is imported; never import nn just to check
     parameter_class = getattr(sys.modules.get("antorcha.nn.parameter"), "Parameter", None)
@@ -234,15 +257,24 @@ def load(
     mmap: bool | None = None,
     **pickle_load_args: Any,
 ) -> Any:
-    """Load what `save` wrote (or any safetensors file, as a dict of tensors).
+    """Load what `save` wrote, any safetensors file (as a dict of tensors), or a torch.save file.
 
     `map_location`: None (each tensor goes back to the device it was saved from), a device or
     string ('cpu', 'cuda:0'), a dict from saved location strings to devices, or a callable
-    `(tensor_on_cpu, saved_location) -> tensor or None`. `weights_only`, `mmap` and the pickle
-    arguments are accepted for PyTorch compatibility: loading never runs code anyway.
+    `(tensor_on_cpu, saved_location) -> tensor or None`.
+
+    Loading never runs code from the file. A PyTorch checkpoint goes through a restricted
+    unpickler that accepts what torch's `weights_only=True` accepts (tensors, storages,
+    containers, primitives) and refuses anything else with an error naming it — whatever
+    `weights_only` says: `weights_only=False` is accepted, but antorcha never falls back to
+    running a pickle. `pickle_module` and `mmap` are accepted and ignored; `encoding` (for
+    checkpoints written by Python 2) is honoured. Any damaged file raises RuntimeError.
     """
-    safetensors_numpy = _import_safetensors("load")
     data, source = _read(f)
+    if is_torch_zip(data) or is_torch_legacy(data):
+        encoding = pickle_load_args.get("encoding", "utf-8")
+        return load_torch_checkpoint(data, source, map_location, encoding)
+    safetensors_numpy = _import_safetensors("load")
     header = _parse_header(data, source)
     try:
         arrays = safetensors_numpy.load(data)
@@ -259,7 +291,19 @@ def load(
         )
         return {name: decoder.tensor({"type": "tensor", "name": name}) for name in names}
     tree = _parse_structure(structure, source)
+    _verify_checksum(metadata, tree, structure, arrays, source)
     return decoder.decode(tree["root"])
+
+
+def _verify_checksum(metadata: dict, tree: dict, structure: str, arrays: dict, source: str) -> None:
+    expected = metadata.get(CHECKSUM_KEY)
+    if expected is None and tree["version"] < _FIRST_CHECKSUMMED_VERSION:
+        return  # written before checksums existed
+    if expected != _checksum(structure, arrays):
+        raise RuntimeError(
+            f"{source} is damaged: its contents do not match the checksum stored in it "
+            f"({CHECKSUM_KEY}={expected!r})"
+        )
 
 
 def _import_safetensors(function: str) -> ModuleType:
@@ -267,7 +311,8 @@ def _import_safetensors(function: str) -> ModuleType:
         import safetensors.numpy
     except ImportError:
         raise RuntimeError(
-            f"antorcha.{function} needs the 'safetensors' package: pip install antorcha[files]"
+            f"antorcha.{function} needs the 'safetensors' package, a required dependency of antorcha: "
+            "pip install safetensors"
         ) from None
     return safetensors.numpy
 
@@ -286,10 +331,10 @@ def _read(f: Any) -> tuple[bytes, str]:
 
 def _not_a_checkpoint(source: str, reason: str, data: bytes) -> RuntimeError:
     hint = ""
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    if data[257:262] == b"ustar":
         hint = (
-            " It looks like a PyTorch pickle checkpoint, which antorcha never unpickles: in PyTorch, "
-            "re-save its state_dict with safetensors.torch.save_file and load that."
+            " It looks like a tar-format PyTorch checkpoint (torch before 0.4), which antorcha cannot "
+            "read: load it in PyTorch and save it again."
         )
     return RuntimeError(f"{source} is not an antorcha checkpoint ({reason}).{hint}")
 
@@ -368,8 +413,13 @@ class _Decoder:
     def decode(self, node: Any) -> Any:
         try:
             return self._node(node)
+        except MapLocationCallbackError as error:
+            raise error.error from None
         except _DamagedError as error:
             raise RuntimeError(f"{self.source} is damaged: {error}") from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as error:
+            # a node of the right shape with a value save never writes (a dtype name, a dims list...)
+            raise RuntimeError(f"{self.source} is damaged: {type(error).__name__}: {error}") from None
 
     def _node(self, node: Any) -> Any:
         if node is None or isinstance(node, (bool, int, float, str)):
@@ -434,25 +484,14 @@ class _Decoder:
 
     def _place(self, array: Any, saved_location: str, requires_grad: bool) -> Tensor:
         """The tensor on the device `map_location` picks for an array saved from `saved_location`."""
-        target: Any = saved_location
         mapping = self.map_location
-        if callable(mapping) and not isinstance(mapping, (str, device)):
+        if is_callable_map(mapping):
             host = wrap(array if type(array) is np.ndarray else array.get())
-            mapped = mapping(host, saved_location)
+            mapped = call_map(mapping, host, saved_location)
             if isinstance(mapped, Tensor):
                 return mapped.requires_grad_(requires_grad) if mapped.is_leaf else mapped
-        elif isinstance(mapping, dict):
-            target = mapping.get(saved_location, saved_location)
-        elif mapping is not None:
-            target = mapping
-        target = as_device(target)
-        if target.type == "cuda" and cupy_module() is None:
-            raise RuntimeError(
-                "Attempting to deserialize object on a CUDA device but "
-                "antorcha.cuda.is_available() is False. "
-                "If you are running on a CPU-only machine, please use antorcha.load with "
-                "map_location=antorcha.device('cpu') to map your storages to the CPU."
-            )
+            mapping = None  # None: the default, back where it was saved
+        target = target_device(mapping, saved_location)
         moved = move_array(array, target)
         return wrap(moved, requires_grad, None, target if target.type == "cpu" else None)
 

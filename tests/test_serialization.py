@@ -234,8 +234,7 @@ def test_map_location_variants() -> None:
 def cuda_saved_checkpoint() -> bytes:
     """What saving a CUDA tensor writes: the host array plus its saved location."""
     root = {"type": "dict", "items": [["w", {"type": "tensor", "name": "w", "device": "cuda:0"}]]}
-    metadata = {"format": "pt", "antorcha": json.dumps({"version": 1, "root": root})}
-    return safetensors.numpy.save({"w": np.ones((2, 2), np.float32)}, metadata=metadata)
+    return format_1_checkpoint(root, {"w": np.ones((2, 2), np.float32)})
 
 
 def test_cuda_checkpoint_maps_to_cpu() -> None:
@@ -319,12 +318,49 @@ def test_damaged_files_give_a_clear_error() -> None:
     assert header_size > 0 and broken_json != data
     for damaged, message in [
         (corrupt_header, "not an antorcha checkpoint"),
-        (corrupt_structure, "damaged: unknown node type 'what'"),
+        (corrupt_structure, "damaged: its contents do not match the checksum"),
         (broken_json, "damaged"),
         (bytes(data) + b"extra", "damaged or truncated"),
     ]:
         with pytest.raises(RuntimeError, match=message):
             load(io.BytesIO(bytes(damaged)))
+
+
+def format_1_checkpoint(root: Any, arrays: dict | None = None) -> bytes:
+    """A file as format 1 wrote it (no checksum), to reach the structure checks behind it."""
+    metadata = {"format": "pt", "antorcha": json.dumps({"version": 1, "root": root})}
+    return safetensors.numpy.save(arrays or {}, metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ({"type": "what"}, "unknown node type 'what'"),
+        ({"type": "dtype", "name": "not-a-dtype"}, "damaged: TypeError"),
+        ({"type": "size", "dims": ["x"]}, "damaged: ValueError"),
+        ({"type": "dict", "items": [[{"type": "list", "items": []}, 1]]}, "damaged: TypeError"),
+        ({"type": "tensor", "name": "missing"}, "no tensor entry named 'missing'"),
+        ({"type": "bytes", "base64": "a"}, "damaged"),
+        ({"type": "tensor", "name": "w", "shares_array_of": []}, "damaged: TypeError"),
+    ],
+)
+def test_unchecksummed_structure_damage_gives_runtime_error(root: Any, message: str) -> None:
+    data = format_1_checkpoint(root, {"w": np.ones(2, np.float32)})
+    with pytest.raises(RuntimeError, match=message):
+        load(io.BytesIO(data))
+
+
+def test_format_1_files_still_load() -> None:
+    root = {"type": "dict", "items": [["w", {"type": "tensor", "name": "w"}], ["n", 3]]}
+    loaded = load(io.BytesIO(format_1_checkpoint(root, {"w": np.arange(3.0)})))
+    assert loaded["n"] == 3
+    assert_tensors_equal(loaded["w"], np.arange(3.0))
+
+
+def test_a_checksummed_format_needs_its_checksum() -> None:
+    metadata = {"format": "pt", "antorcha": json.dumps({"version": 2, "root": 1})}
+    with pytest.raises(RuntimeError, match="do not match the checksum"):
+        load(io.BytesIO(safetensors.numpy.save({}, metadata=metadata)))
 
 
 def test_foreign_files_give_a_clear_error(tmp_path: pathlib.Path) -> None:
@@ -340,9 +376,11 @@ def test_foreign_files_give_a_clear_error(tmp_path: pathlib.Path) -> None:
         with pytest.raises(RuntimeError, match="not an antorcha checkpoint") as error:
             load(tmp_path / name)
         assert name in str(error.value)
-    torch.save({"w": torch.ones(2)}, tmp_path / "torch.pt")
-    with pytest.raises(RuntimeError, match="PyTorch pickle checkpoint"):
-        load(tmp_path / "torch.pt")
+    tar_like = bytearray(1024)
+    tar_like[257:262] = b"ustar"
+    (tmp_path / "old.tar").write_bytes(bytes(tar_like))
+    with pytest.raises(RuntimeError, match="tar-format PyTorch checkpoint"):
+        load(tmp_path / "old.tar")
 
 
 def test_newer_format_and_unsupported_dtype(tmp_path: pathlib.Path) -> None:
@@ -358,9 +396,7 @@ def test_missing_safetensors_gives_runtime_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "safetensors", None)
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     for call in (lambda: save(antorcha.ones(1), io.BytesIO()), lambda: load(io.BytesIO(b""))):
-        with pytest.raises(
-            RuntimeError, match=r"needs the 'safetensors' package: pip install antorcha\[files\]"
-        ):
+        with pytest.raises(RuntimeError, match=r"needs the 'safetensors' package, a required dependency"):
             call()
 
 

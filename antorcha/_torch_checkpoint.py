@@ -1,0 +1,184 @@
+"""Reading the files `torch.save` writes: its zip archive (torch >= 1.6) and the older pickle stream.
+
+Zip: `<name>/data.pkl` is the pickled object, `<name>/data/<key>` the raw bytes of each storage
+(stored uncompressed), `<name>/byteorder` "little" or "big". Every record is CRC-checked as it is
+read, and a storage's size is checked against its record, and the record against the file,
+before anything is allocated.
+
+Legacy (torch.save(..., _use_new_zipfile_serialization=False)): five pickles in a row — magic
+number, protocol version, system info, the object, the list of storage keys — then each storage
+as an int64 element count and its bytes. The element sizes come from the object pickle, so it
+is walked once (pickletools, which runs nothing) to learn each storage's dtype before the real
+load reads the bytes.
+
+Both end in the restricted unpickler of _torch_pickle.py, so no code from the file ever runs.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from antorcha._map_location import MapLocationCallbackError
+from antorcha._torch_pickle import (
+    CheckpointError,
+    DamagedError,
+    RestrictedUnpickler,
+    Storage,
+    StorageSource,
+    storages_to_tensors,
+)
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_READ_CHUNK = 1 << 24
+
+
+def is_torch_zip(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04"
+
+
+def is_torch_legacy(data: bytes) -> bool:
+    """The magic number pickled at the start of a pre-1.6 file (protocol 2 to 5)."""
+    magic = _LEGACY_MAGIC.to_bytes(10, "little")
+    return data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and magic in data[:24]
+
+
+def load_torch_checkpoint(data: bytes, source: str, map_location: Any, encoding: str = "utf-8") -> Any:
+    """The object in a torch.save file; RuntimeError (never anything else) when the file is damaged."""
+    try:
+        reader = _ZipReader(data) if is_torch_zip(data) else _LegacyReader(data)
+        return storages_to_tensors(reader.load(map_location, encoding))
+    except CheckpointError as error:
+        raise type(error)(f"{source}: {error}") from None
+    except MapLocationCallbackError as error:
+        raise error.error from None
+    except Exception as error:  # damaged anywhere: zip, pickle, sizes, strides...
+        detail = str(error) if isinstance(error, DamagedError) else f"{type(error).__name__}: {error}"
+        raise RuntimeError(
+            f"{source} is damaged or truncated: not a readable PyTorch checkpoint ({detail})"
+        ) from None
+
+
+def _unpickle(pickled: bytes, source: StorageSource, map_location: Any, encoding: str) -> Any:
+    stream = io.BytesIO(pickled)
+    result = RestrictedUnpickler(stream, source, map_location, encoding).load()
+    if stream.read(1):
+        raise DamagedError("bytes after the end of the pickle")
+    return result
+
+
+class _ZipReader(StorageSource):
+    def __init__(self, data: bytes) -> None:
+        self._size = len(data)
+        self._zip = zipfile.ZipFile(io.BytesIO(data))
+        self._records = {info.filename: info for info in self._zip.infolist()}
+        self._prefix = self._archive_prefix()
+        byteorder = self._records.get(self._prefix + "byteorder")
+        if byteorder is not None:
+            order = self._zip.read(byteorder).decode("ascii", "replace")
+            if order not in ("little", "big"):
+                raise DamagedError(f"byteorder {order!r}")
+            self.byteorder = order
+
+    def _archive_prefix(self) -> str:
+        pickles = [name for name in self._records if name.endswith("/data.pkl") and name.count("/") == 1]
+        if len(pickles) == 1:
+            return pickles[0].removesuffix("data.pkl")
+        if any(name.endswith("constants.pkl") for name in self._records):
+            raise CheckpointError(
+                "this is a TorchScript archive (torch.jit.save), which antorcha cannot load"
+            )
+        raise DamagedError(f"no single <name>/data.pkl record among {sorted(self._records)[:5]}")
+
+    def load(self, map_location: Any, encoding: str) -> Any:
+        pickled = self._zip.read(self._records[self._prefix + "data.pkl"])
+        return _unpickle(pickled, self, map_location, encoding)
+
+    def read(self, key: str, nbytes: int) -> np.ndarray:
+        info = self._records.get(f"{self._prefix}data/{key}")
+        if info is None:
+            raise DamagedError(f"no record for storage {key!r}")
+        if info.file_size != nbytes:
+            raise DamagedError(f"storage {key!r} needs {nbytes} bytes but its record holds {info.file_size}")
+        if info.compress_type == zipfile.ZIP_STORED and info.header_offset + info.compress_size > self._size:
+            raise DamagedError(f"storage {key!r} claims {nbytes} bytes, more than the file's {self._size}")
+        out = np.empty(nbytes, np.uint8)
+        with self._zip.open(info) as record:  # the CRC is checked when the last byte is read
+            filled = 0
+            while filled < nbytes:
+                chunk = record.read(min(_READ_CHUNK, nbytes - filled))
+                if not chunk:
+                    raise DamagedError(f"storage {key!r} ends after {filled} of {nbytes} bytes")
+                out[filled : filled + len(chunk)] = np.frombuffer(chunk, np.uint8)
+                filled += len(chunk)
+            if record.read(1):
+                raise DamagedError(f"storage {key!r} is longer than {nbytes} bytes")
+        return out
+
+
+class _LegacyReader(StorageSource):
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        stream = io.BytesIO(data)
+        if self._small_pickle(stream) != _LEGACY_MAGIC:
+            raise DamagedError("invalid magic number")
+        if self._small_pickle(stream) != _LEGACY_PROTOCOL:
+            raise DamagedError("unknown legacy protocol version")
+        info = self._small_pickle(stream)
+        if not isinstance(info, dict):
+            raise DamagedError("the system info is not a dict")
+        self.byteorder = "little" if info.get("little_endian", True) else "big"
+        start = stream.tell()
+        for _ in pickletools.genops(stream):  # walk to the end of the object pickle, running nothing
+            pass
+        self._object_pickle = data[start : stream.tell()]
+        keys = self._small_pickle(stream)
+        if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            raise DamagedError("the storage key list is not a list of strings")
+        self._keys, self._data_start = keys, stream.tell()
+        self._records: dict[str, tuple[int, int]] = {}  # key -> (offset of its bytes, bytes)
+
+    def _small_pickle(self, stream: io.BytesIO) -> Any:
+        """One of the header pickles: plain data, no globals and no storages."""
+        return RestrictedUnpickler(stream, self, None, "utf-8").load()
+
+    def load(self, map_location: Any, encoding: str) -> Any:
+        layout = _LayoutPass(self._object_pickle)
+        layout.load()
+        sizes = layout.element_sizes
+        offset = self._data_start
+        for key in self._keys:
+            if key not in sizes or offset + 8 > len(self._data):
+                raise DamagedError(f"storage {key!r} is missing")
+            numel = int.from_bytes(self._data[offset : offset + 8], self.byteorder, signed=True)
+            nbytes = numel * sizes[key]
+            if numel < 0 or offset + 8 + nbytes > len(self._data):
+                raise DamagedError(f"storage {key!r} claims {numel} elements, more than the file holds")
+            self._records[key] = (offset + 8, nbytes)
+            offset += 8 + nbytes
+        if offset != len(self._data):
+            raise DamagedError(f"{len(self._data) - offset} bytes after the last storage")
+        return _unpickle(self._object_pickle, self, map_location, encoding)
+
+    def read(self, key: str, nbytes: int) -> np.ndarray:
+        start, size = self._records.get(key, (0, -1))
+        if size != nbytes:
+            raise DamagedError(f"storage {key!r} needs {nbytes} bytes but the file holds {max(size, 0)}")
+        return np.frombuffer(self._data, np.uint8, nbytes, start).copy()
+
+
+class _LayoutPass(RestrictedUnpickler):
+    """A first pass over a legacy object pickle that only records each storage's element size."""
+
+    def __init__(self, pickled: bytes) -> None:
+        super().__init__(io.BytesIO(pickled), StorageSource(), None, "utf-8")
+        self.element_sizes: dict[str, int] = {}
+
+    def _load_storage(self, storage_type: Any, key: str, location: str, numel: int) -> Storage:
+        self.element_sizes[key] = np.dtype(storage_type.np_dtype).itemsize
+        return Storage(None, typed=True)  # no bytes: the tensors built in this pass are dropped
