@@ -13,6 +13,7 @@ from antorcha.ops import (
     movement,
     rearrange,
     reduce,
+    scan,
     scatter,
     softmax,
     sorting,
@@ -29,9 +30,13 @@ __all__ = [
     "movement",
     "rearrange",
     "reduce",
+    "scan",
     "scatter",
     "softmax",
     "sorting",
     "special",
     "unary",
 ]
+
+# torch's flat spellings of linalg (torch.det, Tensor.inverse, torch.svd, ...) are declared there
+import antorcha.linalg  # noqa: E402, F401

@@ -1,0 +1,122 @@
+"""What every linalg function shares: torch's argument checks and errors, and small matrix helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha._creation import eye
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor
+
+
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a singular or non-positive-definite input (a RuntimeError)."""
+
+
+def check_matrix(A: Any, name: str, square: bool = True, arg: str = "A") -> None:
+    """torch's checks, in its order: a Tensor, at least 2-D, square (when asked), float32/float64."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor {arg} must have at least 2 dimensions.")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(
+            f"{name}: A must be batches of square matrices, "
+            f"but they are {A.shape[-2]} by {A.shape[-1]} matrices"
+        )
+    check_float(A, name)
+
+
+def check_float(A: Tensor, name: str) -> None:
+    kind = A._data.dtype.kind
+    if kind != "f":
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got {A.dtype.scalar_name}"
+        )
+    if A._data.dtype.itemsize < 4:
+        raise RuntimeError(f"{name}: Low precision dtypes not supported. Got {A.dtype.scalar_name}")
+
+
+def batch_prefix(shape: tuple, flat_index: int) -> str:
+    """torch names the failing matrix of a batch by its flat index: '(Batch element 3): '."""
+    return f"(Batch element {flat_index}): " if len(shape) > 2 else ""
+
+
+def first_zero_pivot(matrix: np.ndarray) -> int:
+    """LAPACK getrf's `info` for one matrix: the 1-based index of the first exactly zero pivot, or 0.
+
+    Gaussian elimination with partial pivoting, as getrf does; run only to word an error.
+    """
+    lu = np.array(matrix, dtype=np.float64)
+    n = lu.shape[0]
+    for k in range(n):
+        pivot_row = k + int(np.argmax(np.abs(lu[k:, k])))
+        if lu[pivot_row, k] == 0:
+            return k + 1
+        lu[[k, pivot_row]] = lu[[pivot_row, k]]
+        lu[k + 1 :, k:] -= np.outer(lu[k + 1 :, k] / lu[k, k], lu[k, k:])
+    return 0
+
+
+def pivot_infos(a: Any) -> np.ndarray:
+    """getrf's `info` for every matrix of a batch (batch shape, int32), computed on the host."""
+    host = np.asarray(a.get() if hasattr(a, "get") else a)
+    flat = host.reshape(-1, *host.shape[-2:])
+    infos = np.array([first_zero_pivot(m) for m in flat], dtype=np.int32)
+    return infos.reshape(host.shape[:-2])
+
+
+def singular_error(shape: tuple, infos: np.ndarray, name: str, what: str) -> LinAlgError:
+    flat_index = int(np.flatnonzero(infos.reshape(-1))[0]) if infos.size else 0
+    prefix = batch_prefix(shape, flat_index)
+    if what == "solve":
+        return LinAlgError(f"{name}: {prefix}The solver failed because the input matrix is singular.")
+    pivot = int(infos.reshape(-1)[flat_index])
+    return LinAlgError(
+        f"{name}: {prefix}The diagonal element {pivot} is zero, the inversion could not be completed "
+        "because the input matrix is singular."
+    )
+
+
+def all_finite(a: Any) -> bool:
+    return bool(xp_of(a).isfinite(a).all())
+
+
+# ---- Tensor-level helpers used inside backward formulas (compositions: differentiable again) ----
+def identity_like(A: Tensor, n: int | None = None) -> Tensor:
+    size = A.shape[-1] if n is None else n
+    return eye(size, dtype=A.dtype, device=A.device)
+
+
+def diag_embed(v: Tensor) -> Tensor:
+    """(..., n) -> (..., n, n) with v on the diagonal."""
+    return v.unsqueeze(-1) * identity_like(v)
+
+
+def diagonal_of(X: Tensor) -> Tensor:
+    """(..., n, n) -> (..., n): the main diagonal."""
+    return (X * identity_like(X)).sum(-1)
+
+
+def off_diagonal_inverse_gaps(values: Tensor) -> Tensor:
+    """F[..., i, j] = 1 / (values_j - values_i) off the diagonal, 0 on it (eigh's and svd's kernel)."""
+    gaps = values.unsqueeze(-2) - values.unsqueeze(-1)  # (..., n, n): values_j - values_i
+    on_diagonal = identity_like(values) > 0
+    safe = gaps.masked_fill(on_diagonal, 1.0)
+    return (1.0 / safe).masked_fill(on_diagonal, 0.0)
+
+
+def write_result(result: Any, out: Any, name: str) -> Any:
+    """`out=`: the result copied into the caller's tensor(s), with torch's semantics."""
+    if out is None:
+        return result
+    from antorcha.ops._common import write_out
+
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{name}(): argument 'out' must be tuple of {len(result)} Tensors")
+        written = [write_out(r, o, name) for r, o in zip(result, out)]
+        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+    return write_out(result, out, name)

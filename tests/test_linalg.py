@@ -1,0 +1,499 @@
+"""antorcha.linalg against torch.linalg: values and gradients (random cotangents), float32 and float64,
+batched, on well-conditioned inputs; torch's errors for singular, non-square and non-float inputs.
+
+Eigenvectors and singular vectors are defined up to sign, so their gradients are compared only
+through gauge-invariant functions of them (V diag(f(λ)) Vᵀ, V ∘ V, U diag(S) Vh, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import antorcha
+
+Maker = Callable[[np.random.Generator, tuple, int], np.ndarray]
+TOLERANCE = {"float32": (2e-3, 2e-4), "float64": (1e-8, 1e-10)}
+
+
+# ---- well-conditioned inputs (float64 masters) ------------------------------------------------------
+def general(rng: np.random.Generator, batch: tuple, n: int, m: int | None = None) -> np.ndarray:
+    return rng.uniform(-1, 1, (*batch, n, n if m is None else m))
+
+
+def invertible(rng: np.random.Generator, batch: tuple, n: int) -> np.ndarray:
+    return general(rng, batch, n) + n * np.eye(n)
+
+
+def spd(rng: np.random.Generator, batch: tuple, n: int) -> np.ndarray:
+    b = general(rng, batch, n)
+    return b @ b.swapaxes(-1, -2) + n * np.eye(n)
+
+
+def _orthogonal(rng: np.random.Generator, batch: tuple, n: int) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.standard_normal((*batch, n, n)))
+    return q
+
+
+def separated_symmetric(rng: np.random.Generator, batch: tuple, n: int) -> np.ndarray:
+    """Symmetric, eigenvalues at least 0.8 apart (eigh's gradient divides by their gaps)."""
+    values = np.arange(n) - n / 2 + rng.uniform(-0.1, 0.1, (*batch, n))
+    q = _orthogonal(rng, batch, n)
+    return (q * values[..., None, :]) @ q.swapaxes(-1, -2)
+
+
+def separated_rectangular(rng: np.random.Generator, batch: tuple, m: int, n: int) -> np.ndarray:
+    """(m, n) with singular values 1, 2, ... (+ jitter): distinct and away from 0."""
+    k = min(m, n)
+    values = np.arange(k, 0, -1) + rng.uniform(-0.1, 0.1, (*batch, k))
+    u = _orthogonal(rng, batch, m)[..., :, :k]
+    v = _orthogonal(rng, batch, n)[..., :, :k]
+    return (u * values[..., None, :]) @ v.swapaxes(-1, -2)
+
+
+# ---- comparing ----------------------------------------------------------------------------------
+def _flat(out: Any) -> list:
+    if isinstance(out, (tuple, list)):
+        return [leaf for item in out for leaf in _flat(item)]
+    return [out]
+
+
+def compare(
+    call: Callable[..., Any],
+    arrays: list[np.ndarray],
+    dtype: str,
+    seed: int = 0,
+    tol: tuple[float, float] | None = None,
+) -> None:
+    """call(module, *tensors) on antorcha and torch: outputs, then gradients under random cotangents."""
+    rtol, atol = tol or TOLERANCE[dtype]
+    results = {}
+    for m in (antorcha, torch):
+        leaves = [m.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+        results[m] = (leaves, _flat(call(m, *leaves)))
+    (a_leaves, a_outs), (t_leaves, t_outs) = results[antorcha], results[torch]
+    assert len(a_outs) == len(t_outs)
+    rng = np.random.default_rng(seed)
+    a_diff, t_diff, a_cots, t_cots = [], [], [], []
+    for i, (a, t) in enumerate(zip(a_outs, t_outs)):
+        assert tuple(a.shape) == tuple(t.shape), f"output {i}: {tuple(a.shape)} != torch's {tuple(t.shape)}"
+        assert str(a.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], f"output {i}: {a.dtype}"
+        np.testing.assert_allclose(
+            np.asarray(a.detach()), t.detach().numpy(), rtol, atol, err_msg=f"output {i}"
+        )
+        assert a.requires_grad == t.requires_grad, f"output {i}: requires_grad {a.requires_grad}"
+        if t.requires_grad:
+            cotangent = rng.standard_normal(tuple(t.shape)).astype(dtype)
+            a_diff.append(a), t_diff.append(t)
+            a_cots.append(antorcha.tensor(cotangent)), t_cots.append(torch.tensor(cotangent))
+    if not t_diff:
+        return
+    torch.autograd.backward(t_diff, t_cots)
+    antorcha.autograd.backward(a_diff, a_cots)
+    for i, (a, t) in enumerate(zip(a_leaves, t_leaves)):
+        if t.grad is None:
+            assert a.grad is None or not np.asarray(a.grad).any(), f"grad {i}: torch has none"
+            continue
+        assert a.grad is not None, f"grad {i}: antorcha has none"
+        np.testing.assert_allclose(
+            np.asarray(a.grad), t.grad.numpy(), rtol, atol, err_msg=f"grad of input {i}"
+        )
+
+
+DTYPES = ["float32", "float64"]
+BATCHES = [(), (2,), (2, 3)]
+
+
+def _cases() -> list:
+    return [(dtype, batch) for dtype in DTYPES for batch in BATCHES]
+
+
+CASES = pytest.mark.parametrize("dtype,batch", _cases())
+
+
+# ---- inverses, determinants, solves --------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("n", [1, 3, 4])
+def test_inv_det_slogdet(dtype: str, batch: tuple, n: int) -> None:
+    rng = np.random.default_rng(n)
+    A = invertible(rng, batch, n)
+    compare(lambda m, a: m.linalg.inv(a), [A], dtype)
+    compare(lambda m, a: m.linalg.det(a), [A], dtype)
+    compare(lambda m, a: m.linalg.slogdet(a), [A * np.where(np.arange(n) == 0, -1, 1)], dtype)  # sign -1
+    compare(lambda m, a: (m.det(a), a.det(), m.inverse(a), a.inverse(), a.logdet(), m.slogdet(a)), [A], dtype)
+    compare(lambda m, a: m.linalg.inv_ex(a), [A], dtype)
+
+
+@CASES
+def test_solve_shapes(dtype: str, batch: tuple) -> None:
+    rng = np.random.default_rng(1)
+    A = invertible(rng, batch, 3)
+    compare(lambda m, a, b: m.linalg.solve(a, b), [A, rng.uniform(-1, 1, (*batch, 3, 2))], dtype)
+    compare(lambda m, a, b: m.linalg.solve(a, b), [A, rng.uniform(-1, 1, (3,))], dtype)  # a vector
+    compare(lambda m, a, b: m.linalg.solve(a, b), [A, rng.uniform(-1, 1, (*batch, 3))], dtype)  # vectors
+    compare(
+        lambda m, a, b: m.linalg.solve(a, b), [A, rng.uniform(-1, 1, (4, *batch, 3, 2))], dtype
+    )  # B batch
+    compare(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, rng.uniform(-1, 1, (*batch, 2, 3))], dtype)
+    compare(lambda m, a, b: m.linalg.solve_ex(a, b), [A, rng.uniform(-1, 1, (*batch, 3, 2))], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [-3, -1, 0, 1, 2, 3, 5])
+def test_matrix_power(dtype: str, n: int) -> None:
+    A = invertible(np.random.default_rng(2), (2,), 3) / 3
+    compare(lambda m, a: (m.linalg.matrix_power(a, n), m.matrix_power(a, n), a.matrix_power(n)), [A], dtype)
+
+
+# ---- factorisations ------------------------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky(dtype: str, batch: tuple, upper: bool) -> None:
+    A = spd(np.random.default_rng(3), batch, 4)
+    compare(lambda m, a: m.linalg.cholesky(a, upper=upper), [A], dtype)
+    compare(lambda m, a: (m.cholesky(a, upper), a.cholesky(upper=upper)), [A], dtype)
+    compare(lambda m, a: m.linalg.cholesky_ex(a, upper=upper), [A], dtype)
+
+
+@CASES
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (1, 1)])
+def test_qr(dtype: str, batch: tuple, shape: tuple) -> None:
+    A = general(np.random.default_rng(4), batch, *shape) + np.eye(*shape)
+    compare(lambda m, a: m.linalg.qr(a), [A], dtype)
+    compare(lambda m, a: (m.qr(a), a.qr(some=True)), [A], dtype)
+    if shape[0] <= shape[1]:
+        compare(lambda m, a: m.linalg.qr(a, mode="complete"), [A], dtype)
+    with torch.no_grad():
+        t_r = torch.linalg.qr(torch.tensor(A), mode="r")
+    a_r = antorcha.linalg.qr(antorcha.tensor(A), mode="r")
+    assert tuple(a_r.Q.shape) == tuple(t_r.Q.shape) == (0,)
+    np.testing.assert_allclose(np.asarray(a_r.R), t_r.R.numpy(), 1e-10, 1e-12)
+
+
+def test_qr_without_q_refuses_backward_as_torch_does() -> None:
+    for mode, shape in (("r", (3, 3)), ("complete", (4, 2))):
+        a = antorcha.randn(*shape, dtype=antorcha.float64, requires_grad=True)
+        t = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        with pytest.raises(RuntimeError) as t_error:
+            torch.linalg.qr(t, mode=mode).R.sum().backward()
+        with pytest.raises(RuntimeError) as a_error:
+            antorcha.linalg.qr(a, mode=mode).R.sum().backward()
+        assert str(a_error.value) == str(t_error.value)
+
+
+def _eigh_invariants(m: Any, a: Any, UPLO: str = "L") -> tuple:
+    values, vectors = m.linalg.eigh(a, UPLO=UPLO)
+    weighted = (vectors * values.exp().unsqueeze(-2)) @ vectors.mT  # V diag(e^λ) Vᵀ
+    return values, vectors * vectors, weighted
+
+
+@CASES
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_eigh(dtype: str, batch: tuple, n: int) -> None:
+    A = separated_symmetric(np.random.default_rng(5), batch, n)
+    compare(_eigh_invariants, [A], dtype)
+    compare(lambda m, a: _eigh_invariants(m, a, "U"), [A], dtype)
+    compare(lambda m, a: m.linalg.eigvalsh(a), [A], dtype)
+    compare(lambda m, a: m.linalg.eigvalsh(a, UPLO="U"), [A], dtype)
+
+
+def _svd_invariants(m: Any, a: Any, full_matrices: bool) -> tuple:
+    U, S, Vh = m.linalg.svd(a, full_matrices=full_matrices)
+    k = S.shape[-1]
+    U, Vh = U[..., :, :k], Vh[..., :k, :]
+    weights = m.arange(1, k + 1, dtype=a.dtype)
+    return S, (U * (S * weights).unsqueeze(-2)) @ Vh, U * U, Vh * Vh
+
+
+@CASES
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+@pytest.mark.parametrize("full_matrices", [False, True])
+def test_svd(dtype: str, batch: tuple, shape: tuple, full_matrices: bool) -> None:
+    A = separated_rectangular(np.random.default_rng(6), batch, *shape)
+    compare(lambda m, a: _svd_invariants(m, a, full_matrices), [A], dtype)
+    compare(lambda m, a: m.linalg.svdvals(a), [A], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_flat_svd_returns_v(dtype: str, shape: tuple) -> None:
+    A = separated_rectangular(np.random.default_rng(7), (2,), *shape)
+
+    def invariants(m: Any, a: Any) -> tuple:
+        U, S, V = m.svd(a)
+        _, S2, V2 = a.svd(some=False)
+        V2 = V2[..., :, : S2.shape[-1]]  # the columns past k span a null space: no basis of it is torch's
+        return S, (U * S.unsqueeze(-2)) @ V.mT, V2 * V2, S2
+
+    compare(invariants, [A], dtype)
+    compare(lambda m, a: m.svd(a, compute_uv=False), [A], dtype)
+
+
+# ---- pinv, lstsq, rank ---------------------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_pinv(dtype: str, batch: tuple, shape: tuple) -> None:
+    A = separated_rectangular(np.random.default_rng(8), batch, *shape)
+    compare(lambda m, a: (m.linalg.pinv(a), m.pinverse(a), a.pinverse()), [A], dtype)
+    symmetric = separated_symmetric(np.random.default_rng(9), batch, 4) + 0.3
+    compare(lambda m, a: m.linalg.pinv(a, hermitian=True), [symmetric], dtype)
+
+
+def test_pinv_drops_small_singular_values_as_torch() -> None:
+    A = separated_rectangular(np.random.default_rng(10), (2,), 4, 3)
+    u, s, vh = np.linalg.svd(A, full_matrices=False)
+    s[..., -1] = 1e-17  # below every cutoff tried here: dropped
+    A = (u * s[..., None, :]) @ vh
+    for kwargs in ({}, {"rtol": 1e-6}, {"atol": 1e-6}, {"atol": 0.5, "rtol": 0.1}, {"atol": 1.5}):
+        compare(lambda m, a, kw=kwargs: m.linalg.pinv(a, **kw), [A], "float64", tol=(1e-7, 1e-9))
+    compare(lambda m, a: m.linalg.pinv(a, 1e-6), [A], "float64", tol=(1e-7, 1e-9))
+    for kwargs in ({}, {"tol": 1e-6}, {"atol": 1e-12}, {"rtol": 0.4}, {"hermitian": False}):
+        a_rank = antorcha.linalg.matrix_rank(antorcha.tensor(A), **kwargs)
+        t_rank = torch.linalg.matrix_rank(torch.tensor(A), **kwargs)
+        assert a_rank.dtype is antorcha.int64 and a_rank.tolist() == t_rank.tolist(), kwargs
+
+
+@CASES
+@pytest.mark.parametrize("shape", [(5, 3), (3, 3), (3, 5)])
+@pytest.mark.parametrize("driver", [None, "gelsy", "gelsd", "gelss", "gels"])
+def test_lstsq(dtype: str, batch: tuple, shape: tuple, driver: str | None) -> None:
+    if driver == "gels" and shape[0] < shape[1]:
+        return  # gels assumes full column rank: torch's underdetermined answer is not min-norm there
+    rng = np.random.default_rng(11)
+    A = separated_rectangular(rng, batch, *shape)
+    B = rng.uniform(-1, 1, (*batch, shape[0], 2))
+    compare(lambda m, a, b: m.linalg.lstsq(a, b, driver=driver), [A, B], dtype)
+    compare(lambda m, a, b: m.linalg.lstsq(a, b[..., 0], driver=driver), [A, B], dtype)  # a vector b
+
+
+# ---- norms ------------------------------------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("ord", [2, 1, 3, 0.5, 0, float("inf"), -float("inf"), -1.5])
+def test_vector_norm(dtype: str, batch: tuple, ord: float) -> None:
+    x = general(np.random.default_rng(12), batch, 3, 4) + 0.05  # no exact zeros, no ties
+    compare(lambda m, a: m.linalg.vector_norm(a, ord), [x], dtype)
+    compare(lambda m, a: m.linalg.vector_norm(a, ord, dim=-1, keepdim=True), [x], dtype)
+    compare(lambda m, a: m.linalg.vector_norm(a, ord=ord, dim=(-2, -1)), [x], dtype)
+
+
+@CASES
+@pytest.mark.parametrize("ord", ["fro", "nuc", 1, -1, 2, -2, float("inf"), -float("inf")])
+def test_matrix_norm(dtype: str, batch: tuple, ord: Any) -> None:
+    A = separated_rectangular(np.random.default_rng(13), batch, 4, 3)
+    compare(lambda m, a: m.linalg.matrix_norm(a, ord), [A], dtype)
+    compare(lambda m, a: m.linalg.matrix_norm(a, ord, keepdim=True), [A], dtype)
+    compare(lambda m, a: m.linalg.norm(a, ord, dim=(-1, -2)), [A], dtype)
+    if not batch:
+        compare(lambda m, a: m.linalg.norm(a, ord), [A], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_norm_forms(dtype: str) -> None:
+    x = general(np.random.default_rng(14), (2,), 3, 4) + 0.05
+    compare(lambda m, a: m.linalg.norm(a), [x], dtype)
+    compare(lambda m, a: m.linalg.norm(a, dim=1), [x], dtype)
+    compare(lambda m, a: m.linalg.norm(a[0, 0], 3), [x], dtype)
+    compare(lambda m, a: m.linalg.norm(a, 3, dim=-1, keepdim=True), [x], dtype)
+    compare(lambda m, a: m.linalg.matrix_norm(a, "nuc", dim=(0, 2), keepdim=True), [x], dtype)
+    compare(lambda m, a: m.linalg.vector_norm(a, dtype=m.float64), [x], dtype)
+
+
+# ---- products ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products(dtype: str) -> None:
+    rng = np.random.default_rng(15)
+    compare(
+        lambda m, a, b: m.linalg.cross(a, b),
+        [rng.uniform(-1, 1, (2, 4, 3)), rng.uniform(-1, 1, (1, 4, 3))],
+        dtype,
+    )
+    compare(
+        lambda m, a, b: m.linalg.cross(a, b, dim=0),
+        [rng.uniform(-1, 1, (3, 2)), rng.uniform(-1, 1, (3, 2))],
+        dtype,
+    )
+    compare(
+        lambda m, a, b: m.linalg.vecdot(a, b),
+        [rng.uniform(-1, 1, (2, 1, 3)), rng.uniform(-1, 1, (4, 3))],
+        dtype,
+    )
+    compare(
+        lambda m, a, b: m.linalg.vecdot(a, b, dim=0),
+        [rng.uniform(-1, 1, (3, 2)), rng.uniform(-1, 1, (3, 1))],
+        dtype,
+    )
+    chain = [rng.uniform(-1, 1, s) for s in ((5,), (5, 2), (2, 6), (6, 3), (3,))]
+    compare(lambda m, *ts: m.linalg.multi_dot(ts), chain, dtype)
+    compare(lambda m, *ts: m.linalg.multi_dot(ts[1:4]), chain, dtype)
+    compare(lambda m, a, b: m.linalg.multi_dot([a, b]), chain[:2], dtype)
+    compare(lambda m, a, b: m.linalg.matmul(a, b), chain[1:3], dtype)
+    x = rng.uniform(-1, 1, (2, 3, 4))
+    for kwargs in ({}, {"offset": 1}, {"offset": -2}, {"offset": 5}, {"dim1": 0, "dim2": 2, "offset": -1}):
+        compare(lambda m, a, kw=kwargs: m.linalg.diagonal(a, **kw), [x], dtype)
+
+
+# ---- errors -----------------------------------------------------------------------------------------
+def _same_error(call: Callable[[Any], Any], arrays: list[np.ndarray]) -> None:
+    with pytest.raises(Exception) as t_error:
+        call(torch, *[torch.tensor(a) for a in arrays])
+    with pytest.raises(Exception) as a_error:
+        call(antorcha, *[antorcha.tensor(a) for a in arrays])
+    t_value, a_value = t_error.value, a_error.value
+    if isinstance(t_value, torch.linalg.LinAlgError):
+        assert isinstance(a_value, antorcha.linalg.LinAlgError), repr(a_value)
+    assert isinstance(
+        a_value, type(t_value).__mro__[1] if type(t_value).__module__ == "torch._C" else type(t_value)
+    )
+    assert str(a_value) == str(t_value)
+
+
+SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+BATCH_SINGULAR = np.stack([np.eye(2), SINGULAR])
+NOT_PD = np.array([[1.0, 2.0], [2.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.inv(a), [SINGULAR]),
+        (lambda m, a: m.linalg.inv(a), [BATCH_SINGULAR]),
+        (lambda m, a: m.inverse(a), [SINGULAR]),
+        (lambda m, a: m.linalg.inv_ex(a, check_errors=True), [BATCH_SINGULAR]),
+        (lambda m, a: m.linalg.matrix_power(a, -1), [SINGULAR]),
+        (lambda m, a: m.linalg.solve(a, m.ones(2, dtype=m.float64)), [SINGULAR]),
+        (lambda m, a: m.linalg.solve(a, m.ones(2, dtype=m.float64)), [BATCH_SINGULAR]),
+        (lambda m, a: m.linalg.cholesky(a), [NOT_PD]),
+        (lambda m, a: m.linalg.cholesky(a), [-np.eye(3)]),
+        (lambda m, a: m.linalg.cholesky(a), [np.stack([np.eye(2), NOT_PD])]),
+        (lambda m, a: m.cholesky(a), [NOT_PD]),
+    ],
+)
+def test_singular_and_indefinite_inputs_raise_linalg_error(call: Callable, arrays: list) -> None:
+    _same_error(call, arrays)
+
+
+RECT = np.ones((2, 3))
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.inv(a), [RECT]),
+        (lambda m, a: m.linalg.det(a), [RECT]),
+        (lambda m, a: m.linalg.slogdet(a), [RECT]),
+        (lambda m, a: m.linalg.cholesky(a), [RECT]),
+        (lambda m, a: m.linalg.eigh(a), [RECT]),
+        (lambda m, a: m.linalg.matrix_power(a, 2), [np.ones((3, 2))]),
+        (lambda m, a: m.linalg.solve(a, a), [RECT]),
+        (lambda m, a: m.linalg.inv(a), [np.ones(3)]),
+        (lambda m, a: m.linalg.svd(a), [np.ones(3)]),
+        (lambda m, a: m.linalg.qr(a), [np.ones(3)]),
+        (lambda m, a: m.linalg.inv(a.long()), [np.eye(2)]),
+        (lambda m, a: m.linalg.svd(a.long()), [np.eye(2)]),
+        (lambda m, a: m.linalg.vector_norm(a.long()), [np.eye(2)]),
+        (lambda m, a: m.linalg.inv(a.half()), [np.eye(2)]),
+        (lambda m, a: m.linalg.solve(a, m.ones(2)), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve(a, m.ones(2, 4, dtype=m.float64)), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve(a, m.ones(3, dtype=m.float32)), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve(a, m.ones(3, dtype=m.float64), left=False), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve(a, m.ones(4, 3, 1, dtype=m.float64)), [np.ones((2, 3, 3))]),
+        (lambda m, a: m.linalg.eigh(a, UPLO="X"), [np.eye(2)]),
+        (lambda m, a: m.linalg.qr(a, mode="x"), [np.eye(2)]),
+        (lambda m, a: m.linalg.matrix_norm(a, ord=3), [np.eye(2)]),
+        (lambda m, a: m.linalg.matrix_norm(a, ord="abc"), [np.eye(2)]),
+        (lambda m, a: m.linalg.matrix_norm(a), [np.ones(3)]),
+        (lambda m, a: m.linalg.matrix_norm(a, dim=(0,)), [np.ones((3, 3, 3))]),
+        (lambda m, a: m.linalg.matrix_norm(a, dim=(0, 0)), [np.ones((3, 3, 3))]),
+        (lambda m, a: m.linalg.norm(a, ord=2), [np.ones((2, 3, 3))]),
+        (lambda m, a: m.linalg.norm(a, dim=(0, 1, 2)), [np.ones((2, 3, 3))]),
+        (lambda m, a: m.linalg.vector_norm(a, dtype=m.float32), [np.ones(3)]),
+        (lambda m, a: m.linalg.lstsq(a, a[:2]), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.lstsq(a, a[0, :2]), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.lstsq(a, a, driver="bogus"), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.lstsq(a[0], a[0]), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.lstsq(a, a.float()), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.pinv(a.long()), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.matrix_rank(a.long()), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.multi_dot([a]), [np.eye(3)]),
+        (lambda m, a: m.linalg.multi_dot([a, a[0, :2]]), [np.eye(3)]),
+        (lambda m, a: m.linalg.multi_dot([a, a[0], a]), [np.eye(3)]),
+        (lambda m, a: m.linalg.multi_dot([a, a.float()]), [np.eye(3)]),
+        (lambda m, a: m.linalg.cross(a, a), [np.ones((2, 4))]),
+        (lambda m, a: m.linalg.cross(a, a[0]), [np.ones((2, 3))]),
+        (lambda m, a: m.linalg.vecdot(a, a.float()), [np.ones(3)]),
+        (lambda m, a: m.linalg.vecdot(a.long(), a.long()), [np.ones(3)]),
+        (lambda m, a: m.linalg.vecdot(a, a[:2]), [np.ones(3)]),
+        (lambda m, a: m.linalg.diagonal(a, dim1=0, dim2=0), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.matrix_power(a, 2.0), [np.eye(3)]),
+    ],
+)
+def test_bad_input_gets_torchs_error(call: Callable, arrays: list) -> None:
+    _same_error(call, arrays)
+
+
+def test_linalg_error_is_a_runtime_error() -> None:
+    assert issubclass(antorcha.linalg.LinAlgError, RuntimeError)
+
+
+def test_ex_variants_report_failures_in_info() -> None:
+    for m in (torch, antorcha):
+        inverse, info = m.linalg.inv_ex(m.tensor(BATCH_SINGULAR))
+        assert info.tolist() == [0, 2] and str(info.dtype).endswith("int32")
+        np.testing.assert_allclose(np.asarray(inverse[0]), np.eye(2))
+        _, info = m.linalg.cholesky_ex(m.tensor(np.stack([np.eye(2), NOT_PD])))
+        assert info.tolist() == [0, 2]
+
+
+def test_det_of_singular_matrix_and_its_gradient() -> None:
+    """The gradient of det at a singular matrix is its cofactor matrix. torch's first-order backward
+    returns 0 there (its LU path); its create_graph path gives the cofactors, and so does antorcha."""
+    singular = np.stack([SINGULAR, np.diag([2.0, 0.0])])
+    grads = []
+    for m in (antorcha, torch):
+        a = m.tensor(singular, requires_grad=True)
+        (grad,) = m.autograd.grad(m.linalg.det(a).sum(), a, create_graph=m is torch)
+        grads.append(np.asarray(grad.detach()))
+    np.testing.assert_allclose(grads[0], grads[1], 1e-10, 1e-12)
+    np.testing.assert_allclose(grads[0][1], np.diag([0.0, 2.0]), 1e-10, 1e-12)
+    assert antorcha.linalg.det(antorcha.tensor(SINGULAR)).item() == 0
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.inv(a), [invertible(np.random.default_rng(0), (2,), 3)]),
+        (lambda m, a: m.linalg.det(a), [invertible(np.random.default_rng(0), (2,), 3)]),
+        (lambda m, a: m.linalg.slogdet(a).logabsdet, [invertible(np.random.default_rng(0), (), 3)]),
+        (lambda m, a: m.linalg.cholesky(a), [spd(np.random.default_rng(0), (2,), 3)]),
+        (lambda m, a: _eigh_invariants(m, a)[2], [separated_symmetric(np.random.default_rng(0), (), 3)]),
+        (
+            lambda m, a: _svd_invariants(m, a, False)[1],
+            [separated_rectangular(np.random.default_rng(0), (), 4, 3)],
+        ),
+        (lambda m, a: m.linalg.qr(a).Q, [separated_rectangular(np.random.default_rng(0), (), 4, 3)]),
+        (lambda m, a: m.linalg.qr(a).R, [separated_rectangular(np.random.default_rng(0), (), 3, 4)]),
+        (lambda m, a: m.linalg.pinv(a), [separated_rectangular(np.random.default_rng(0), (), 4, 3)]),
+        (
+            lambda m, a, b: m.linalg.solve(a, b),
+            [invertible(np.random.default_rng(0), (2,), 3), np.ones((3, 2))],
+        ),
+    ],
+)
+def test_second_order_gradients(call: Callable, arrays: list) -> None:
+    """grad(create_graph=True), then the gradient of a weighted sum of those gradients."""
+    grads = {}
+    for m in (antorcha, torch):
+        rng = np.random.default_rng(1)
+        leaves = [m.tensor(a, requires_grad=True) for a in arrays]
+        out = call(m, *leaves)
+        cotangent = m.tensor(rng.standard_normal(tuple(out.shape)))
+        first = m.autograd.grad([out], leaves, [cotangent], create_graph=True)
+        weights = [m.tensor(rng.standard_normal(tuple(g.shape))) for g in first]
+        second = m.autograd.grad(list(first), leaves, weights)
+        grads[m] = [np.asarray(g.detach()) for g in (*first, *second)]
+    for a, t in zip(grads[antorcha], grads[torch]):
+        np.testing.assert_allclose(a, t, 1e-8, 1e-10)
