@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickletools
+import warnings
 import zipfile
 from typing import Any
 
@@ -134,8 +135,10 @@ class _LegacyReader(StorageSource):
             raise DamagedError("the system info is not a dict")
         self.byteorder = "little" if info.get("little_endian", True) else "big"
         start = stream.tell()
-        for _ in pickletools.genops(stream):  # walk to the end of the object pickle, running nothing
-            pass
+        with warnings.catch_warnings():  # genops warns about odd escapes in a damaged STRING
+            warnings.simplefilter("ignore")
+            for _ in pickletools.genops(stream):  # walk to the end of the object pickle, running nothing
+                pass
         self._object_pickle = data[start : stream.tell()]
         keys = self._small_pickle(stream)
         if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):

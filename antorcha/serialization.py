@@ -49,6 +49,7 @@ FORMAT_KEY = "antorcha"
 FORMAT_VERSION = 2
 CHECKSUM_KEY = "antorcha.crc32"
 _FIRST_CHECKSUMMED_VERSION = 2
+_GARBLED_KEY_BYTES = 3  # a metadata key this close to one of antorcha's is damage, not a foreign file
 # safetensors dtype codes that antorcha has a dtype for
 _SUPPORTED_CODES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"}
 _SUPPORTED_NUMPY = {np.dtype(d) for d in ("float16", "float32", "float64", "int8", "int16", "int32", "int64")}
@@ -285,6 +286,9 @@ def load(
     metadata = header.get("__metadata__") or {}
     structure = metadata.get(FORMAT_KEY) if isinstance(metadata, dict) else None
     decoder = _Decoder(arrays, map_location, source)
+    if structure is None and _damaged_antorcha_metadata(metadata):
+        keys = sorted(metadata)
+        raise RuntimeError(f"{source} is damaged: its antorcha metadata keys are garbled ({keys})")
     if structure is None:  # a plain safetensors file: its tensors, in file order
         names = sorted(
             (name for name in header if name != "__metadata__"), key=lambda n: header[n]["data_offsets"]
@@ -293,6 +297,16 @@ def load(
     tree = _parse_structure(structure, source)
     _verify_checksum(metadata, tree, structure, arrays, source)
     return decoder.decode(tree["root"])
+
+
+def _damaged_antorcha_metadata(metadata: dict) -> bool:
+    """Whether metadata without the structure key is an antorcha file whose key names were hit:
+    it keeps the checksum key, or a key a few bytes away from one of antorcha's."""
+
+    def near(key: str, ours: str) -> bool:
+        return len(key) == len(ours) and sum(a != b for a, b in zip(key, ours)) <= _GARBLED_KEY_BYTES
+
+    return any(near(key, ours) for key in metadata for ours in (FORMAT_KEY, CHECKSUM_KEY))
 
 
 def _verify_checksum(metadata: dict, tree: dict, structure: str, arrays: dict, source: str) -> None:
