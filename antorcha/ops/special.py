@@ -13,11 +13,10 @@ from typing import Any
 
 from antorcha import _dtypes
 from antorcha._device import quiet_float_errors, xp_of
-from antorcha._grad_mode import STATE
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.ops._common import as_operands, broadcast_shapes, scalar_tensor
+from antorcha.ops._common import as_operands, broadcast_shapes, scalar_tensor, write_out
 from antorcha.ops._special_arrays import (
     digamma_array,
     erfc_array,
@@ -35,20 +34,9 @@ _2_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _LN2 = math.log(2)
 
 
-# ---- out= -------------------------------------------------------------------------------------
-def write_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
-    """torch's `out=`: the result written into `out` (resized if its shape differs), no autograd."""
-    if out is None:
-        return result
-    if result._requires_grad and STATE.enabled:
-        raise RuntimeError(
-            f"{name}(): functions with out=... arguments don't support automatic differentiation, "
-            "but one of the arguments requires grad."
-        )
-    if out.shape != result.shape:  # torch resizes out to the result's shape
-        out._data = xp_of(out._data).empty(result._data.shape, dtype=out._data.dtype)
-    out._write_result(result)
-    return out
+def _written(result: Tensor, out: Tensor | None, name: str) -> Tensor:
+    """torch's `out=` (`_common.write_out`), when one is given."""
+    return result if out is None else write_out(result, out, name)
 
 
 def _as_float(t: Tensor) -> Tensor:
@@ -78,7 +66,7 @@ def _unary_float(op_name: str, public_name: str, forward: Any, backward: Any, sa
     op = _unary(op_name, forward, backward, save)
 
     def public(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-        return write_out(op.apply(_as_float(input)), out, public_name)
+        return _written(op.apply(_as_float(input)), out, public_name)
 
     public.__name__ = public.__qualname__ = public_name
     public.__module__ = __name__
@@ -153,7 +141,7 @@ def polygamma(n: int, input: Tensor, *, out: Tensor | None = None) -> Tensor:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
     x = _as_float(input)
     result = digamma(x) if n == 0 else Polygamma.apply(x, params=(n,))
-    return write_out(result, out, "polygamma")
+    return _written(result, out, "polygamma")
 
 
 @register("polygamma", torch=False)
@@ -199,13 +187,13 @@ class Frac(Op):
 @register()
 def frac(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     _float_kernel_only(input, "frac")
-    return write_out(Frac.apply(input), out, "frac")
+    return _written(Frac.apply(input), out, "frac")
 
 
 @register()
 def fix(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     """torch.fix: another name for trunc."""
-    return write_out(trunc(input), out, "fix")
+    return _written(trunc(input), out, "fix")
 
 
 # ---- two-input functions ---------------------------------------------------------------------
@@ -238,7 +226,7 @@ class Atan2(Op):
 @register(aliases=("arctan2",))
 def atan2(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     other = _require_tensor(other, "atan2", "other", 2)
-    return write_out(_binary_float(Atan2, input, other, "atan2"), out, "atan2")
+    return _written(_binary_float(Atan2, input, other, "atan2"), out, "atan2")
 
 
 class Hypot(Op):
@@ -257,7 +245,7 @@ class Hypot(Op):
 @register()
 def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     other = _require_tensor(other, "hypot", "other", 2)
-    return write_out(_binary_float(Hypot, input, other, "hypot", "refuse"), out, "hypot")
+    return _written(_binary_float(Hypot, input, other, "hypot", "refuse"), out, "hypot")
 
 
 class Logaddexp(Op):
@@ -291,13 +279,13 @@ class Logaddexp2(Op):
 @register()
 def logaddexp(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     other = _require_tensor(other, "logaddexp", "other", 2)
-    return write_out(_binary_float(Logaddexp, input, other, "logaddexp", "refuse"), out, "logaddexp")
+    return _written(_binary_float(Logaddexp, input, other, "logaddexp", "refuse"), out, "logaddexp")
 
 
 @register()
 def logaddexp2(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     other = _require_tensor(other, "logaddexp2", "other", 2)
-    return write_out(_binary_float(Logaddexp2, input, other, "logaddexp2", "refuse"), out, "logaddexp2")
+    return _written(_binary_float(Logaddexp2, input, other, "logaddexp2", "refuse"), out, "logaddexp2")
 
 
 class Copysign(Op):
@@ -317,7 +305,7 @@ class Copysign(Op):
 
 @register()
 def copysign(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
-    return write_out(_binary_float(Copysign, input, other, "copysign"), out, "copysign")
+    return _written(_binary_float(Copysign, input, other, "copysign"), out, "copysign")
 
 
 class Xlogy(Op):
@@ -346,7 +334,7 @@ def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     if not isinstance(x, Tensor):
         other = _require_tensor(other, "xlogy", "other", 2)
         x = scalar_tensor(x, other, _dtypes.result_type(x, other))
-    return write_out(_binary_float(Xlogy, x, other, "xlogy"), out, "xlogy")
+    return _written(_binary_float(Xlogy, x, other, "xlogy"), out, "xlogy")
 
 
 class Nextafter(Op):
@@ -364,7 +352,7 @@ class Nextafter(Op):
 @register()
 def nextafter(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     other = _require_tensor(other, "nextafter", "other", 2)
-    return write_out(_binary_float(Nextafter, input, other, "nextafter", "refuse"), out, "nextafter")
+    return _written(_binary_float(Nextafter, input, other, "nextafter", "refuse"), out, "nextafter")
 
 
 class Heaviside(Op):
@@ -386,7 +374,7 @@ def heaviside(input: Tensor, values: Tensor, *, out: Tensor | None = None) -> Te
     if input.dtype is not values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     broadcast_shapes(input.shape, values.shape)
-    return write_out(Heaviside.apply(input, values), out, "heaviside")
+    return _written(Heaviside.apply(input, values), out, "heaviside")
 
 
 @register()
@@ -400,7 +388,7 @@ def float_power(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tens
         exponent = exponent.to(_dtypes.float64)
     elif isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
         exponent = float(exponent)
-    return write_out(_pow(base, exponent), out, "float_power")
+    return _written(_pow(base, exponent), out, "float_power")
 
 
 # ---- addcmul / addcdiv ------------------------------------------------------------------------
@@ -452,7 +440,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1,
             out: Tensor | None = None) -> Tensor:
     """input + value * tensor1 * tensor2."""
     x, t1, t2, value = _three_operands(input, tensor1, tensor2, value)
-    return write_out(Addcmul.apply(x, t1, t2, params=(value,)), out, "addcmul")
+    return _written(Addcmul.apply(x, t1, t2, params=(value,)), out, "addcmul")
 
 
 @register()
@@ -469,7 +457,7 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1,
             "latter implementation: (input + value * tensor1 / tensor2), for all dtypes."
         )
     x, t1, t2, value = _three_operands(input, tensor1, tensor2, value)
-    return write_out(Addcdiv.apply(x, t1, t2, params=(value,)), out, "addcdiv")
+    return _written(Addcdiv.apply(x, t1, t2, params=(value,)), out, "addcdiv")
 
 
 # ---- in-place forms ---------------------------------------------------------------------------
