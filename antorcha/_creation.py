@@ -294,26 +294,30 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
-def zeros_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return _filled(t.shape, 0, d, dev, requires_grad)
+def zeros_like(
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return _filled(input.shape, 0, d, dev, requires_grad)
 
 
-def ones_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return _filled(t.shape, 1, d, dev, requires_grad)
+def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return _filled(input.shape, 1, d, dev, requires_grad)
 
 
-def empty_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return _filled(t.shape, None, d, dev, requires_grad)
+def empty_like(
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return _filled(input.shape, None, d, dev, requires_grad)
 
 
 def full_like(
-    t: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return _filled(t.shape, fill_value, d, dev, requires_grad)
+    d, dev = _like(input, dtype, device)
+    return _filled(input.shape, fill_value, d, dev, requires_grad)
 
 
 def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:

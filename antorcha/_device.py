@@ -7,6 +7,7 @@ lazily and never fails when CuPy, a GPU or the driver is missing.
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -147,7 +148,7 @@ def quiet_float_errors() -> Any:
 
     The one spelling of `np.errstate(all="ignore")` in antorcha (CuPy never warns).
     """
-    return np.errstate(all="ignore")
+    return _QuietFloatErrors()
 
 
 def add_at(target: Any, index: Any, values: Any) -> None:
@@ -163,3 +164,40 @@ def cupyx_module(name: str = "cupyx") -> ModuleType:
     import importlib
 
     return importlib.import_module(name)
+def _quiet_switch() -> tuple[Any, Any]:
+    """(enter, leave): make NumPy's float-error mode "ignore" for the current context, and restore it.
+
+    `np.errstate(all="ignore")` builds its settings object on every use; setting NumPy's own
+    context variable to one prepared "ignore" object is about six times cheaper, cheap enough for
+    every op. That variable is NumPy 2's private `_ufunc_config._extobj_contextvar`: where it is
+    missing, np.errstate does the same, slower.
+    """
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+        ignore_all = _make_extobj(all="ignore")
+        return functools.partial(_extobj_contextvar.set, ignore_all), _extobj_contextvar.reset
+    except (ImportError, AttributeError, TypeError):
+
+        def enter() -> Any:
+            state = np.errstate(all="ignore")
+            state.__enter__()
+            return state
+
+        return enter, lambda state: state.__exit__(None, None, None)
+
+
+# Op.apply runs every forward between these two: torch never warns about inf or NaN results
+enter_quiet, leave_quiet = _quiet_switch()
+
+
+class _QuietFloatErrors:
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = enter_quiet()
+
+    def __exit__(self, *exc: Any) -> None:
+        leave_quiet(self._token)
+
+

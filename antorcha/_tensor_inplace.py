@@ -98,10 +98,11 @@ class TensorInplaceMethods:
             value = value.item()
         return self._fill_array(lambda a: a.fill(value), _overwritten().Fill)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+        """U(from_, to) in place: torch calls the bounds `from` and `to` (`from` is no Python name)."""
         from antorcha import random
 
-        fill = lambda arr: random.fill_uniform(arr, a, b, self._device, generator)  # noqa: E731
+        fill = lambda arr: random.fill_uniform(arr, from_, to, self._device, generator)  # noqa: E731
         return self._fill_array(fill, _overwritten().Uniform)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
+from antorcha._device import enter_quiet, leave_quiet
 from antorcha._grad_mode import STATE, no_grad
 from antorcha._tensor import Tensor, wrap
 
@@ -345,7 +346,11 @@ class Op:
             for t in inputs:
                 if t._requires_grad:
                     return cls._record(inputs, params)
-        out = cls.forward(NULL_CTX, *[t._data for t in inputs], *params)
+        quiet = enter_quiet()  # torch never warns about inf or NaN results: neither does NumPy here
+        try:
+            out = cls.forward(NULL_CTX, *[t._data for t in inputs], *params)
+        finally:
+            leave_quiet(quiet)
         device = inputs[0]._device
         if type(out) is tuple:
             return tuple([None if o is None else wrap(o, device=device) for o in out])
@@ -355,7 +360,11 @@ class Op:
     def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Any:
         node = cls._node_cls()
         node.needs_input_grad = tuple([t._requires_grad for t in inputs])
-        out = cls.forward(node, *[t._data for t in inputs], *params)
+        quiet = enter_quiet()
+        try:
+            out = cls.forward(node, *[t._data for t in inputs], *params)
+        finally:
+            leave_quiet(quiet)
         attributes = node.__dict__
         if len(attributes) > 1 + ("_to_save" in attributes):  # forward kept attributes on the ctx
             node._forward_attributes = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from antorcha import _dtypes
 from antorcha._device import xp_of
 from antorcha._dims import normalize_dim, normalize_dims  # noqa: F401 - the ops import them from here
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor, wrap
 
 
@@ -93,3 +95,52 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
 def require_float(t: Tensor, op: str) -> None:
     if t._data.dtype.kind != "f":
         raise RuntimeError(f"{op}(): expected a floating point tensor, got {t.dtype}")
+
+
+def write_out(result: Any, out: Any, name: str) -> Any:
+    """Give a function's `out=` torch's semantics: `result` copied into `out`, which is returned.
+
+    `out` is resized to the result's shape (with torch's warning when it had elements), the values
+    are cast to its dtype where torch's casting rules allow it, and its version is bumped. As in
+    torch, out= does not record autograd: with grad mode on it refuses inputs that require grad.
+    A function with several results (max along a dim) takes a tuple of outs.
+    """
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{name}(): argument 'out' must be tuple of {len(result)} Tensors")
+        for one_result, one_out in zip(result, out, strict=True):
+            write_out(one_result, one_out, name)
+        return type(result)(*out) if hasattr(result, "_fields") else tuple(out)  # (values, indices)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if result._requires_grad or (out._requires_grad and is_grad_enabled()):
+        raise RuntimeError(
+            f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad."
+        )
+    if result.dtype.category > out.dtype.category:  # torch.can_cast: never float -> int -> bool
+        raise RuntimeError(
+            f"result type {result.dtype.scalar_name} can't be cast to the desired output type "
+            f"{out.dtype.scalar_name}"
+        )
+    check_same_device(out, result)
+    xp = xp_of(out._data)
+    if out._data.shape != result._data.shape:
+        _resize(out, result._data.shape, xp)
+    xp.copyto(out._data, result._data, casting="unsafe")
+    out._counter()[0] += 1
+    return out
+
+
+def _resize(out: Tensor, shape: tuple, xp: Any) -> None:
+    if out._data.size != 0:
+        warnings.warn(
+            f"An output with one or more elements was resized since it had shape {list(out._data.shape)}, "
+            f"which does not match the required output shape {list(shape)}. This behavior is deprecated, "
+            "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
+            "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+            "t.resize_(0).",
+            UserWarning,
+            stacklevel=4,
+        )
+    out._data = xp.empty(shape, dtype=out._data.dtype)

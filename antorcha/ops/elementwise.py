@@ -13,7 +13,7 @@ from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops._common import as_operands, broadcast_error, scalar_tensor
+from antorcha.ops._common import as_operands, broadcast_error, scalar_tensor, write_out
 
 
 # ---- binary arithmetic --------------------------------------------------------
@@ -80,8 +80,7 @@ class Div(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with quiet_float_errors():
-            return a / b
+        return a / b
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -99,8 +98,7 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        with quiet_float_errors():
-            out = a**b
+        out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -128,8 +126,7 @@ class PowScalar(Op):
         ctx.exponent = exponent
         if exponent == 2:
             return a * a
-        with quiet_float_errors():
-            return a**exponent
+        return a**exponent
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -176,8 +173,8 @@ class Remainder(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with quiet_float_errors():
-            return xp_of(a).remainder(a, b)
+        _reject_integer_division_by_zero(b)
+        return xp_of(a).remainder(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -192,8 +189,8 @@ class Fmod(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        with quiet_float_errors():
-            return xp_of(a).fmod(a, b)
+        _reject_integer_division_by_zero(b)
+        return xp_of(a).fmod(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -209,12 +206,18 @@ class DivFloor(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        with quiet_float_errors():
-            return xp_of(a).floor_divide(a, b)
+        _reject_integer_division_by_zero(b)
+        return xp_of(a).floor_divide(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         return grad * 0.0, grad * 0.0
+
+
+def _reject_integer_division_by_zero(divisor: Any) -> None:
+    """torch raises for an integer division by zero (floats give inf or nan); NumPy would give 0."""
+    if divisor.dtype.kind in "iu" and not divisor.all():
+        raise RuntimeError("ZeroDivisionError")
 
 
 class Where(Op):
@@ -247,14 +250,16 @@ def _reflected(op: type[Op], a: Tensor, b: Any) -> Tensor:
 
 
 @register(dunders=("__add__", "__radd__"))
-def add(input: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
-    return _binary(Add, input, other if alpha == 1 else other * alpha)
+def add(input: Tensor, other: Any, *, alpha: float = 1, out: Tensor | None = None) -> Tensor:
+    result = _binary(Add, input, other if alpha == 1 else other * alpha)
+    return result if out is None else write_out(result, out, "add")
 
 
 @register(dunders=("__sub__",), aliases=("subtract",))
-def sub(input: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
+def sub(input: Tensor, other: Any, *, alpha: float = 1, out: Tensor | None = None) -> Tensor:
     _reject_bool_subtraction(input, other)
-    return _binary(Sub, input, other if alpha == 1 else other * alpha)
+    result = _binary(Sub, input, other if alpha == 1 else other * alpha)
+    return result if out is None else write_out(result, out, "sub")
 
 
 @register(method=False, dunders=("__rsub__",))
@@ -276,30 +281,37 @@ def _reject_bool_subtraction(a: Tensor, b: Any) -> None:
 
 
 @register(dunders=("__mul__", "__rmul__"), aliases=("multiply",))
-def mul(input: Tensor, other: Any) -> Tensor:
-    return _binary(Mul, input, other)
+def mul(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _binary(Mul, input, other)
+    return result if out is None else write_out(result, out, "mul")
 
 
 @register(aliases=("divide",))
-def div(input: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+def div(input: Tensor, other: Any, *, rounding_mode: str | None = None, out: Tensor | None = None) -> Tensor:
     if rounding_mode == "floor":
-        return _binary(DivFloor, input, other)
+        result = _binary(DivFloor, input, other)
+        return result if out is None else write_out(result, out, "div")
     if rounding_mode == "trunc":
-        return true_divide(input, other).trunc().to(_dtypes.result_type(input, other))
+        a, b = as_operands(input, other)
+        _reject_integer_division_by_zero(b._data)
+        result = true_divide(a, b).trunc().to(a.dtype)
+        return result if out is None else write_out(result, out, "div")
     if rounding_mode is not None:
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
-    return true_divide(input, other)
+    result = true_divide(input, other)
+    return result if out is None else write_out(result, out, "div")
 
 
 @register(dunders=("__truediv__",))
-def true_divide(input: Tensor, other: Any) -> Tensor:
+def true_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
     """`/`: integer operands divide as floats of the default dtype, as in torch."""
     other_is_float = isinstance(other, float) or (isinstance(other, Tensor) and other._data.dtype.kind == "f")
     integer_division = input._data.dtype.kind != "f" and not other_is_float
     a = input.to(_dtypes.get_default_dtype()) if integer_division else input
-    return _binary(Div, a, other)
+    result = _binary(Div, a, other)
+    return result if out is None else write_out(result, out, "true_divide")
 
 
 @register(method=False, torch=False, dunders=("__rtruediv__",))
@@ -310,14 +322,16 @@ def rtrue_divide(input: Tensor, other: Any) -> Tensor:
 
 
 @register(dunders=("__pow__",))
-def pow(input: Tensor, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
+def pow(input: Tensor, exponent: Any, *, out: Tensor | None = None) -> Tensor:  # noqa: A001 - torch's name
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
         target = _dtypes.result_type(input, exponent)
         base = input if input.dtype is target else input.to(target)
         if base._data.dtype.kind in "iu" and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        return PowScalar.apply(base, params=(exponent,))
-    return _binary(Pow, input, exponent)
+        result = PowScalar.apply(base, params=(exponent,))
+        return result if out is None else write_out(result, out, "pow")
+    result = _binary(Pow, input, exponent)
+    return result if out is None else write_out(result, out, "pow")
 
 
 @register(method=False, torch=False, dunders=("__rpow__",))
@@ -327,13 +341,15 @@ def rpow(input: Tensor, base: Any) -> Tensor:
 
 
 @register()
-def maximum(input: Tensor, other: Tensor) -> Tensor:
-    return _binary(Maximum, input, _require_tensor(other, "maximum"))
+def maximum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _binary(Maximum, input, _require_tensor(other, "maximum"))
+    return result if out is None else write_out(result, out, "maximum")
 
 
 @register()
-def minimum(input: Tensor, other: Tensor) -> Tensor:
-    return _binary(Minimum, input, _require_tensor(other, "minimum"))
+def minimum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _binary(Minimum, input, _require_tensor(other, "minimum"))
+    return result if out is None else write_out(result, out, "minimum")
 
 
 def _require_tensor(b: Any, name: str) -> Tensor:
@@ -343,8 +359,9 @@ def _require_tensor(b: Any, name: str) -> Tensor:
 
 
 @register(dunders=("__mod__",))
-def remainder(input: Tensor, other: Any) -> Tensor:
-    return _binary(Remainder, input, other)
+def remainder(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _binary(Remainder, input, other)
+    return result if out is None else write_out(result, out, "remainder")
 
 
 @register(method=False, torch=False, dunders=("__rmod__",))
@@ -354,15 +371,17 @@ def rremainder(input: Tensor, other: Any) -> Tensor:
 
 
 @register()
-def fmod(input: Tensor, other: Any) -> Tensor:
-    return _binary(Fmod, input, other)
+def fmod(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _binary(Fmod, input, other)
+    return result if out is None else write_out(result, out, "fmod")
 
 
 @register(dunders=("__floordiv__",))
-def floor_divide(input: Tensor, other: Any) -> Tensor:
+def floor_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
     """`//` rounds toward -inf like Python; torch gives it no gradient."""
     a, b = as_operands(input, other)
-    return _floor_divide_arrays(a, b)
+    result = _floor_divide_arrays(a, b)
+    return result if out is None else write_out(result, out, "floor_divide")
 
 
 @register(method=False, torch=False, dunders=("__rfloordiv__",))
@@ -373,6 +392,7 @@ def rfloor_divide(input: Tensor, other: Any) -> Tensor:
 
 
 def _floor_divide_arrays(a: Tensor, b: Tensor) -> Tensor:
+    _reject_integer_division_by_zero(b._data)
     with quiet_float_errors():
         try:
             return wrap(xp_of(a._data).floor_divide(a._data, b._data), device=a._device)
@@ -381,7 +401,7 @@ def _floor_divide_arrays(a: Tensor, b: Tensor) -> Tensor:
 
 
 @register(method=False)
-def where(condition: Tensor, input: Any, other: Any) -> Tensor:
+def where(condition: Tensor, input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     if condition._data.dtype.kind != "b":
@@ -397,7 +417,8 @@ def where(condition: Tensor, input: Any, other: Any) -> Tensor:
     else:
         a, b = as_operands(a, b)
     try:
-        return Where.apply(condition, a, b)
+        result = Where.apply(condition, a, b)
+        return result if out is None else write_out(result, out, "where")
     except ValueError:
         raise RuntimeError(
             f"where(): shapes {list(condition.shape)}, {list(a.shape)} and {list(b.shape)} "
@@ -412,8 +433,9 @@ def where_method(input: Tensor, condition: Tensor, other: Any) -> Tensor:
 
 
 @register()
-def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:
-    return input + (end - input) * weight
+def lerp(input: Tensor, end: Tensor, weight: Any, *, out: Tensor | None = None) -> Tensor:
+    result = input + (end - input) * weight
+    return result if out is None else write_out(result, out, "lerp")
 
 
 # ---- clamp ---------------------------------------------------------------------
@@ -439,31 +461,34 @@ class ClampScalar(Op):
 
 
 @register(aliases=("clip",))
-def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
+def clamp(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None = None) -> Tensor:
     x = input
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
+        result = x
         if min is not None:
-            out = maximum(out, min if isinstance(min, Tensor) else scalar_tensor(min, x, x.dtype))
+            result = maximum(result, min if isinstance(min, Tensor) else scalar_tensor(min, x, x.dtype))
         if max is not None:
-            out = minimum(out, max if isinstance(max, Tensor) else scalar_tensor(max, x, x.dtype))
-        return out
+            result = minimum(result, max if isinstance(max, Tensor) else scalar_tensor(max, x, x.dtype))
+        return result if out is None else write_out(result, out, "clamp")
     target = _dtypes.result_type(x, *(v for v in (min, max) if v is not None))
     if x.dtype is not target:
         x = x.to(target)
-    return ClampScalar.apply(x, params=(min, max))
+    result = ClampScalar.apply(x, params=(min, max))
+    return result if out is None else write_out(result, out, "clamp")
 
 
 @register()
-def clamp_min(input: Tensor, min: Any) -> Tensor:
-    return clamp(input, min, None)
+def clamp_min(input: Tensor, min: Any, *, out: Tensor | None = None) -> Tensor:
+    result = clamp(input, min, None)
+    return result if out is None else write_out(result, out, "clamp_min")
 
 
 @register()
-def clamp_max(input: Tensor, max: Any) -> Tensor:
-    return clamp(input, None, max)
+def clamp_max(input: Tensor, max: Any, *, out: Tensor | None = None) -> Tensor:
+    result = clamp(input, None, max)
+    return result if out is None else write_out(result, out, "clamp_max")
 
 
 # ---- casts ---------------------------------------------------------

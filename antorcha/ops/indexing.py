@@ -15,7 +15,7 @@ from antorcha._device import add_at, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops._common import normalize_dim
+from antorcha.ops._common import normalize_dim, write_out
 
 
 def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
@@ -304,9 +304,10 @@ def _check_gather_index(x: Tensor, dim: int, index: Tensor, name: str) -> int:
 
 
 @register()
-def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+def gather(input: Tensor, dim: int, index: Tensor, *, out: Tensor | None = None) -> Tensor:
     d = _check_gather_index(input, dim, index, "gather")
-    return Gather.apply(input, index, params=(d,))
+    result = Gather.apply(input, index, params=(d,))
+    return result if out is None else write_out(result, out, "gather")
 
 
 class IndexSelect(Op):
@@ -324,7 +325,7 @@ class IndexSelect(Op):
 
 
 @register()
-def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+def index_select(input: Tensor, dim: int, index: Tensor, *, out: Tensor | None = None) -> Tensor:
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError("index_select(): Expected dtype int32/int64 for index")
     if index.ndim > 1:
@@ -334,7 +335,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     size = input.shape[d] if input.ndim else 1
     if index.numel() and (int(index._data.max()) >= size or int(index._data.min()) < 0):
         raise IndexError(f"index out of range in self (dimension {d} has size {size})")
-    return IndexSelect.apply(input, index, params=(d,))
+    result = IndexSelect.apply(input, index, params=(d,))
+    return result if out is None else write_out(result, out, "index_select")
 
 
 @register()

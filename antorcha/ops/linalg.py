@@ -8,7 +8,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.ops._common import as_operands
+from antorcha.ops._common import as_operands, write_out
 
 
 class Dot(Op):
@@ -152,8 +152,12 @@ def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
 
 
 @register(dunders=("__matmul__",))
-def matmul(input: Tensor, other: Tensor) -> Tensor:
-    a, b = input, other
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _matmul(input, other)
+    return result if out is None else write_out(result, out, "matmul")
+
+
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
     if not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
     if a.ndim == 0 or b.ndim == 0:
@@ -184,15 +188,16 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 @register()
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     a, b = input, mat2
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got {a.ndim}-D and {b.ndim}-D")
-    return matmul(a, b)
+    result = matmul(a, b)
+    return result if out is None else write_out(result, out, "mm")
 
 
 @register()
-def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     a, b = input, mat2
     if a.ndim != 3 or b.ndim != 3:
         raise RuntimeError(
@@ -203,15 +208,17 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] "
             f"but got: [{b.shape[0]}, {b.shape[1]}]."
         )
-    return matmul(a, b)
+    result = matmul(a, b)
+    return result if out is None else write_out(result, out, "bmm")
 
 
 @register()
-def dot(input: Tensor, tensor: Tensor) -> Tensor:
+def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
     a, b = input, tensor
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
-    return matmul(a, b)
+    result = matmul(a, b)
+    return result if out is None else write_out(result, out, "dot")
 
 
 @register(method=False, torch=False, functional=True)
@@ -240,12 +247,14 @@ def rmatmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 @register()
-def mv(input: Tensor, vec: Tensor) -> Tensor:
+def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {input.ndim}, {vec.ndim}")
-    return matmul(input, vec)
+    result = matmul(input, vec)
+    return result if out is None else write_out(result, out, "mv")
 
 
 @register()
-def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    return input.unsqueeze(-1) * vec2
+def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = input.unsqueeze(-1) * vec2
+    return result if out is None else write_out(result, out, "outer")

@@ -14,7 +14,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops._common import as_operands, broadcast_error, require_float
+from antorcha.ops._common import as_operands, broadcast_error, require_float, write_out
 from antorcha.ops.elementwise import where
 
 
@@ -35,33 +35,39 @@ def _binary_ufunc(ufunc_name: str, a: Tensor, b: Tensor) -> Tensor:
 
 
 @register(dunders=("__eq__",))
-def eq(input: Tensor, other: Any) -> Tensor:
-    return _compare("equal", input, other)
+def eq(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("equal", input, other)
+    return result if out is None else write_out(result, out, "eq")
 
 
 @register(dunders=("__ne__",))
-def ne(input: Tensor, other: Any) -> Tensor:
-    return _compare("not_equal", input, other)
+def ne(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("not_equal", input, other)
+    return result if out is None else write_out(result, out, "ne")
 
 
 @register(dunders=("__lt__",))
-def lt(input: Tensor, other: Any) -> Tensor:
-    return _compare("less", input, other)
+def lt(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("less", input, other)
+    return result if out is None else write_out(result, out, "lt")
 
 
 @register(dunders=("__le__",))
-def le(input: Tensor, other: Any) -> Tensor:
-    return _compare("less_equal", input, other)
+def le(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("less_equal", input, other)
+    return result if out is None else write_out(result, out, "le")
 
 
 @register(dunders=("__gt__",))
-def gt(input: Tensor, other: Any) -> Tensor:
-    return _compare("greater", input, other)
+def gt(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("greater", input, other)
+    return result if out is None else write_out(result, out, "gt")
 
 
 @register(dunders=("__ge__",))
-def ge(input: Tensor, other: Any) -> Tensor:
-    return _compare("greater_equal", input, other)
+def ge(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _compare("greater_equal", input, other)
+    return result if out is None else write_out(result, out, "ge")
 
 
 @register()
@@ -85,35 +91,41 @@ def _bitwise(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
 
 
 @register(dunders=("__and__", "__rand__"))
-def bitwise_and(input: Tensor, other: Any) -> Tensor:
-    return _bitwise("bitwise_and", input, other)
+def bitwise_and(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _bitwise("bitwise_and", input, other)
+    return result if out is None else write_out(result, out, "bitwise_and")
 
 
 @register(dunders=("__or__", "__ror__"))
-def bitwise_or(input: Tensor, other: Any) -> Tensor:
-    return _bitwise("bitwise_or", input, other)
+def bitwise_or(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _bitwise("bitwise_or", input, other)
+    return result if out is None else write_out(result, out, "bitwise_or")
 
 
 @register(dunders=("__xor__", "__rxor__"))
-def bitwise_xor(input: Tensor, other: Any) -> Tensor:
-    return _bitwise("bitwise_xor", input, other)
+def bitwise_xor(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
+    result = _bitwise("bitwise_xor", input, other)
+    return result if out is None else write_out(result, out, "bitwise_xor")
 
 
 @register(dunders=("__invert__",))
-def bitwise_not(input: Tensor) -> Tensor:
+def bitwise_not(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     if input._data.dtype.kind == "f":
         raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {input.dtype}")
-    return wrap(~input._data, device=input._device)
+    result = wrap(~input._data, device=input._device)
+    return result if out is None else write_out(result, out, "bitwise_not")
 
 
 @register()
-def logical_and(input: Tensor, other: Tensor) -> Tensor:
-    return _bitwise("logical_and", input.bool(), other.bool())
+def logical_and(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _bitwise("logical_and", input.bool(), other.bool())
+    return result if out is None else write_out(result, out, "logical_and")
 
 
 @register()
-def logical_or(input: Tensor, other: Tensor) -> Tensor:
-    return _bitwise("logical_or", input.bool(), other.bool())
+def logical_or(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _bitwise("logical_or", input.bool(), other.bool())
+    return result if out is None else write_out(result, out, "logical_or")
 
 
 def _predicate(ufunc_name: str, x: Tensor) -> Tensor:
@@ -121,8 +133,9 @@ def _predicate(ufunc_name: str, x: Tensor) -> Tensor:
 
 
 @register()
-def logical_not(input: Tensor) -> Tensor:
-    return _predicate("logical_not", input)
+def logical_not(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _predicate("logical_not", input)
+    return result if out is None else write_out(result, out, "logical_not")
 
 
 @register()
@@ -154,7 +167,13 @@ class NanToNum(Op):
 
 @register()
 def nan_to_num(
-    input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+    input: Tensor,
+    nan: float = 0.0,
+    posinf: float | None = None,
+    neginf: float | None = None,
+    *,
+    out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "nan_to_num")
-    return NanToNum.apply(input, params=(nan, posinf, neginf))
+    result = NanToNum.apply(input, params=(nan, posinf, neginf))
+    return result if out is None else write_out(result, out, "nan_to_num")

@@ -16,7 +16,7 @@ from antorcha._device import as_device, move_array, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.ops._common import normalize_dim
+from antorcha.ops._common import normalize_dim, write_out
 
 
 def _as_view(out: Tensor, base: Tensor) -> Tensor:
@@ -33,6 +33,15 @@ def _shares_memory(a: Any, b: Any) -> bool:
 
 
 # ---- reshape / view ---------------------------------------------------------------
+def _sizes_or_keyword(positional: tuple, keyword: Any, function: str, name: str) -> tuple:
+    """`x.reshape(2, 3)`, `x.reshape((2, 3))` or `x.reshape(shape=(2, 3))`: torch takes all three."""
+    if keyword is None:
+        return positional
+    if positional:
+        raise TypeError(f"{function}() got multiple values for argument '{name}'")
+    return (keyword,)
+
+
 def _infer_shape(shape: tuple, numel: int) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -71,13 +80,16 @@ class View(Op):
 
 
 @register()
-def reshape(input: Tensor, *shape: Any) -> Tensor:
-    target = _infer_shape(shape, input._data.size)
+def reshape(input: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    target = _infer_shape(_sizes_or_keyword(sizes, shape, "reshape", "shape"), input._data.size)
     return _as_view(View.apply(input, params=(target, True)), input)
 
 
 @register(torch=False)
-def view(input: Tensor, *shape: Any) -> Tensor:
+def view(input: Tensor, *sizes: Any, size: Any = None, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        sizes = (dtype,)
+    shape = _sizes_or_keyword(sizes, size, "view", "size")
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list, np.integer)):
         return input.to(shape[0])  # view(dtype) is not supported as a reinterpret; treat as cast
     target = _infer_shape(shape, input._data.size)
@@ -135,7 +147,8 @@ class T(Permute):
 
 
 @register()
-def permute(input: Tensor, *dims: Any) -> Tensor:
+def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
+    dims = _sizes_or_keyword(order, dims, "permute", "dims")
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     if len(dims) != input.ndim:
@@ -231,7 +244,8 @@ class Expand(Op):
 
 
 @register(torch=False)
-def expand(input: Tensor, *sizes: Any) -> Tensor:
+def expand(input: Tensor, *sizes: Any, size: Any = None) -> Tensor:
+    sizes = _sizes_or_keyword(sizes, size, "expand", "size")
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     if len(sizes) < input.ndim:
@@ -285,7 +299,8 @@ class Repeat(Op):
 
 
 @register(torch=False)
-def repeat(input: Tensor, *repeats: Any) -> Tensor:
+def repeat(input: Tensor, *sizes: Any, repeats: Any = None) -> Tensor:
+    repeats = _sizes_or_keyword(sizes, repeats, "repeat", "repeats")
     if len(repeats) == 1 and isinstance(repeats[0], (tuple, list)):
         repeats = tuple(repeats[0])
     if len(repeats) < input.ndim:
@@ -310,7 +325,7 @@ class Cat(Op):
 
 
 @register(method=False, aliases=("concat", "concatenate"))
-def cat(tensors: Any, dim: int = 0) -> Tensor:
+def cat(tensors: Any, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -333,7 +348,8 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
                 f"Sizes of tensors must match except in dimension {d}. Expected size "
                 f"{list(kept[0].shape)} but got size {list(t.shape)} for tensor number {i} in the list."
             )
-    return Cat.apply(*kept, params=(d,))
+    result = Cat.apply(*kept, params=(d,))
+    return result if out is None else write_out(result, out, "cat")
 
 
 def _check_same_device_all(tensors: list, name: str) -> None:
@@ -348,7 +364,7 @@ def _check_same_device_all(tensors: list, name: str) -> None:
 
 
 @register(method=False)
-def stack(tensors: Any, dim: int = 0) -> Tensor:
+def stack(tensors: Any, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -365,7 +381,8 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
     dtype = tensors[0].dtype
     for t in tensors[1:]:
         dtype = _dtypes.promote_types(dtype, t.dtype)
-    return Stack.apply(*[t.to(dtype) for t in tensors], params=(d,))
+    result = Stack.apply(*[t.to(dtype) for t in tensors], params=(d,))
+    return result if out is None else write_out(result, out, "stack")
 
 
 class Stack(Op):
@@ -381,7 +398,8 @@ class Stack(Op):
 
 
 @register()
-def split(input: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    input = tensor  # noqa: A001 - torch.split names its tensor `tensor`
     d = normalize_dim(dim, input.ndim)
     length = input.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -442,17 +460,19 @@ class Triu(Tril):
 
 
 @register()
-def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+def tril(input: Tensor, diagonal: int = 0, *, out: Tensor | None = None) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    return Tril.apply(input, params=(diagonal, False))
+    result = Tril.apply(input, params=(diagonal, False))
+    return result if out is None else write_out(result, out, "tril")
 
 
 @register()
-def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+def triu(input: Tensor, diagonal: int = 0, *, out: Tensor | None = None) -> Tensor:
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Triu.apply(input, params=(diagonal, True))
+    result = Triu.apply(input, params=(diagonal, True))
+    return result if out is None else write_out(result, out, "triu")
 
 
 class Flip(Op):
@@ -519,8 +539,8 @@ def to_device(x: Tensor, target: Any) -> Tensor:
 
 
 @register()
-def broadcast_to(input: Tensor, shape: Any) -> Tensor:
-    return expand(input, *tuple(shape))
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    return expand(input, *tuple(size))
 
 
 @register(method=False)

@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import quiet_float_errors, xp_of
+from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.ops._common import normalize_dim, normalize_dims, require_float
+from antorcha.ops._common import normalize_dim, normalize_dims, require_float, write_out
 from antorcha.ops.elementwise import where
 
 
@@ -84,8 +84,7 @@ class Mean(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, keepdim: bool, np_dtype: Any) -> Any:
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        with quiet_float_errors():
-            return x.mean(axis=dims, keepdims=keepdim, dtype=np_dtype)
+        return x.mean(axis=dims, keepdims=keepdim, dtype=np_dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -110,17 +109,22 @@ def _dims_arg(x: Tensor, dim: Any) -> tuple | None:
 
 
 @register()
-def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+def sum(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, out: Tensor | None = None
+) -> Tensor:
     x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64  # torch sums integers and bools as int64
     dims = _dims_arg(x, dim)
-    return (Sum if dims is None else SumDim).apply(x, params=(dims, keepdim, np_dtype))
+    result = (Sum if dims is None else SumDim).apply(x, params=(dims, keepdim, np_dtype))
+    return result if out is None else write_out(result, out, "sum")
 
 
 @register()
-def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+def mean(
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, out: Tensor | None = None
+) -> Tensor:
     x = input
     target = _dtypes.as_dtype(dtype) if dtype is not None else x.dtype
     if not target.is_floating_point:
@@ -131,7 +135,8 @@ def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = 
     if target is not x.dtype:
         x = x.to(target)
     dims = _dims_arg(x, dim)
-    return (Mean if dims is None else MeanDim).apply(x, params=(dims, keepdim, None))
+    result = (Mean if dims is None else MeanDim).apply(x, params=(dims, keepdim, None))
+    return result if out is None else write_out(result, out, "mean")
 
 
 def sum_to_shape(grad: Tensor, shape: tuple, what: str = "gradient") -> Tensor:
@@ -202,7 +207,14 @@ class ProdAll(Prod):
 
 
 @register()
-def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+def prod(
+    input: Tensor,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    out: Tensor | None = None,
+) -> Tensor:
     x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
@@ -210,7 +222,8 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype:
     d = None if dim is None else normalize_dim(dim, x.ndim)
     if x.ndim == 0:
         d = None
-    return (ProdAll if dim is None else Prod).apply(x, params=(d, keepdim, np_dtype))
+    result = (ProdAll if dim is None else Prod).apply(x, params=(d, keepdim, np_dtype))
+    return result if out is None else write_out(result, out, "prod")
 
 
 # ---- max / min -------------------------------------------------------------------
@@ -319,33 +332,47 @@ def _extremum(x: Tensor, largest: bool, dim: Any, keepdim: bool, other: Any = No
 
 
 @register()
-def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
-    return _extremum(input, True, dim, keepdim, other)
+def max(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None, out: Tensor | None = None
+) -> Any:
+    result = _extremum(input, True, dim, keepdim, other)
+    return result if out is None else write_out(result, out, "max")
 
 
 @register()
-def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
-    return _extremum(input, False, dim, keepdim, other)
+def min(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None, out: Tensor | None = None
+) -> Any:
+    result = _extremum(input, False, dim, keepdim, other)
+    return result if out is None else write_out(result, out, "min")
 
 
 @register()
-def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return Amax.apply(input, params=(True, _dims_arg(input, dim), keepdim))
+def amax(input: Tensor, dim: Any = (), keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
+    result = Amax.apply(input, params=(True, _dims_arg(input, dim), keepdim))
+    return result if out is None else write_out(result, out, "amax")
 
 
 @register()
-def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return Amin.apply(input, params=(False, _dims_arg(input, dim), keepdim))
+def amin(input: Tensor, dim: Any = (), keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
+    result = Amin.apply(input, params=(False, _dims_arg(input, dim), keepdim))
+    return result if out is None else write_out(result, out, "amin")
 
 
 @register()
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg_extremum(input, True, dim, keepdim)
+def argmax(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, out: Tensor | None = None
+) -> Tensor:
+    result = _arg_extremum(input, True, dim, keepdim)
+    return result if out is None else write_out(result, out, "argmax")
 
 
 @register()
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg_extremum(input, False, dim, keepdim)
+def argmin(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, out: Tensor | None = None
+) -> Tensor:
+    result = _arg_extremum(input, False, dim, keepdim)
+    return result if out is None else write_out(result, out, "argmin")
 
 
 def _arg_extremum(x: Tensor, largest: bool, dim: int | None, keepdim: bool) -> Tensor:
@@ -373,8 +400,7 @@ class Var(Op):
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
         ctx.save_for_backward(x)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
-        with quiet_float_errors():
-            return xp_of(x).var(x, axis=dims, ddof=correction, keepdims=keepdim)
+        return xp_of(x).var(x, axis=dims, ddof=correction, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -389,8 +415,7 @@ class Var(Op):
 class Std(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
-        with quiet_float_errors():
-            out = xp_of(x).std(x, axis=dims, ddof=correction, keepdims=keepdim)
+        out = xp_of(x).std(x, axis=dims, ddof=correction, keepdims=keepdim)
         ctx.save_for_backward(x, out)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
         return out
@@ -418,18 +443,32 @@ def _correction(unbiased: Any, correction: Any) -> float:
 
 @register()
 def var(
-    input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+    out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "var")
-    return Var.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    result = Var.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    return result if out is None else write_out(result, out, "var")
 
 
 @register()
 def std(
-    input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+    out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "std")
-    return Std.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    result = Std.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    return result if out is None else write_out(result, out, "std")
 
 
 # ---- cumsum and norm -----------------------------------------------------------------
@@ -446,14 +485,16 @@ class Cumsum(Op):
 
 
 @register()
-def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = None) -> Tensor:
     x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64
     if x.ndim == 0:
-        return x.clone()
-    return Cumsum.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
+        result = x.clone()
+        return result if out is None else write_out(result, out, "cumsum")
+    result = Cumsum.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
+    return result if out is None else write_out(result, out, "cumsum")
 
 
 class LinalgVectorNorm(Op):
@@ -479,8 +520,7 @@ class LinalgVectorNorm(Op):
         elif p == 1:
             out = magnitude.sum(axis=dims, keepdims=keepdim)
         else:
-            with quiet_float_errors():
-                out = (magnitude**p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
+            out = (magnitude**p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
         ctx.save_for_backward(x, out)
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         return out
@@ -507,7 +547,15 @@ class LinalgVectorNorm(Op):
 
 
 @register()
-def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+def norm(
+    input: Tensor,
+    p: Any = "fro",
+    dim: Any = None,
+    keepdim: bool = False,
+    dtype: Any = None,
+    *,
+    out: Tensor | None = None,
+) -> Tensor:
     x = input
     if dtype is not None:
         x = x.to(dtype)
@@ -516,16 +564,19 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, 
         p = 2.0
     if isinstance(p, str):
         raise RuntimeError(f"norm(): unsupported norm type {p!r}")
-    return LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
+    result = LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
+    return result if out is None else write_out(result, out, "norm")
 
 
 @register()
-def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def any(input: Tensor, dim: Any = None, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:  # noqa: A001
     """Whether any element is nonzero: a bool result, never differentiable."""
-    return wrap(input._data.any(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)
+    result = wrap(input._data.any(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)
+    return result if out is None else write_out(result, out, "any")
 
 
 @register()
-def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def all(input: Tensor, dim: Any = None, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:  # noqa: A001
     """Whether every element is nonzero: a bool result, never differentiable."""
-    return wrap(input._data.all(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)
+    result = wrap(input._data.all(axis=_dims_arg(input, dim), keepdims=keepdim), device=input._device)
+    return result if out is None else write_out(result, out, "all")

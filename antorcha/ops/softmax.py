@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha import _dtypes
-from antorcha._device import quiet_float_errors, xp_of
+from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.ops._common import normalize_dim, normalize_dims
+from antorcha.ops._common import normalize_dim, normalize_dims, write_out
 from antorcha.ops.reduce import restore_dims
 from antorcha.ops.reduce import sum as sum_over
 
@@ -20,8 +20,7 @@ class Logsumexp(Op):
         xp = xp_of(x)
         peak = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
-        with quiet_float_errors():
-            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
         result = out if keepdim else out.squeeze(axis=dims)
         ctx.save_for_backward(x, result)  # the returned array, so grad-of-grad sees it depend on x
         ctx.dims, ctx.keepdim = dims, keepdim
@@ -35,12 +34,13 @@ class Logsumexp(Op):
 
 
 @register()
-def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
     x = input
     if x._data.dtype.kind != "f":
         x = x.to(_dtypes.get_default_dtype())
     dims = normalize_dims(dim, x.ndim)
-    return Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
+    result = Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
+    return result if out is None else write_out(result, out, "logsumexp")
 
 
 class Softmax(Op):
@@ -97,16 +97,22 @@ def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]
 
 
 @register()
-def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, out: Tensor | None = None) -> Tensor:
     x, d = _softmax_input(input, dim, dtype)
     if x.ndim == 0:
-        return Softmax.apply(x.reshape(1), params=(0,)).reshape(())
-    return Softmax.apply(x, params=(d,))
+        result = Softmax.apply(x.reshape(1), params=(0,)).reshape(())
+        return result if out is None else write_out(result, out, "softmax")
+    result = Softmax.apply(x, params=(d,))
+    return result if out is None else write_out(result, out, "softmax")
 
 
 @register()
-def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
+def log_softmax(
+    input: Tensor, dim: int | None = None, dtype: Any = None, *, out: Tensor | None = None
+) -> Tensor:
     x, d = _softmax_input(input, dim, dtype)
     if x.ndim == 0:
-        return LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
-    return LogSoftmax.apply(x, params=(d,))
+        result = LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
+        return result if out is None else write_out(result, out, "log_softmax")
+    result = LogSoftmax.apply(x, params=(d,))
+    return result if out is None else write_out(result, out, "log_softmax")

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
-from antorcha._device import cupyx_module, quiet_float_errors, xp_of
+from antorcha._device import cupyx_module, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._common import write_out
 from antorcha.ops.elementwise import pow as _pow
 
 
@@ -28,8 +29,7 @@ def _unary(name: str, forward: Any, backward: Any, save: str = "input", float_on
     """
 
     def fwd(ctx: Any, x: Any) -> Any:
-        with quiet_float_errors():
-            out = forward(xp_of(x), x)
+        out = forward(xp_of(x), x)
         if save == "input":
             ctx.save_for_backward(x)
         elif save == "output":
@@ -49,10 +49,11 @@ def _float_math(op_name: str, public_name: str, forward: Any, backward: Any, sav
     """A `_unary` op plus its public function `antorcha.<public_name>` / `Tensor.<public_name>`."""
     op = _unary(op_name, forward, backward, save)
 
-    def public(input: Tensor) -> Tensor:
+    def public(input: Tensor, *, out: Tensor | None = None) -> Tensor:
         if input._data.dtype.kind != "f":
-            return op.apply(input.to(_dtypes.get_default_dtype()))  # torch's int -> float promotion
-        return op.apply(input)
+            input = input.to(_dtypes.get_default_dtype())  # noqa: A001 - torch's int -> float promotion
+        result = op.apply(input)
+        return result if out is None else write_out(result, out, public_name)
 
     public.__name__ = public.__qualname__ = public_name
     public.__module__ = __name__
@@ -200,13 +201,14 @@ Trunc = _zero_grad_op("Trunc", "trunc")
 
 
 @register(dunders=("__neg__",), aliases=("negative",))
-def neg(input: Tensor) -> Tensor:
+def neg(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     if input._data.dtype.kind == "b":
         raise RuntimeError(
             "Negation, the `-` operator, on a bool tensor is not supported. "
             "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    return Neg.apply(input)
+    result = Neg.apply(input)
+    return result if out is None else write_out(result, out, "neg")
 
 
 @register(method=False, torch=False, dunders=("__pos__",))
@@ -215,10 +217,11 @@ def positive(input: Tensor) -> Tensor:
 
 
 @register(dunders=("__abs__",))
-def abs(input: Tensor) -> Tensor:  # noqa: A001
+def abs(input: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A001
     if input._data.dtype.kind == "b":
         raise RuntimeError("abs is not supported for bool tensors")
-    return Abs.apply(input)
+    result = Abs.apply(input)
+    return result if out is None else write_out(result, out, "abs")
 
 
 @register()
@@ -229,33 +232,40 @@ def relu(input: Tensor) -> Tensor:
 
 
 @register()
-def sign(input: Tensor) -> Tensor:
-    return Sign.apply(input)
+def sign(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = Sign.apply(input)
+    return result if out is None else write_out(result, out, "sign")
 
 
 @register()
-def floor(input: Tensor) -> Tensor:
-    return input.clone() if input._data.dtype.kind != "f" else Floor.apply(input)
+def floor(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = input.clone() if input._data.dtype.kind != "f" else Floor.apply(input)
+    return result if out is None else write_out(result, out, "floor")
 
 
 @register()
-def ceil(input: Tensor) -> Tensor:
-    return input.clone() if input._data.dtype.kind != "f" else Ceil.apply(input)
+def ceil(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = input.clone() if input._data.dtype.kind != "f" else Ceil.apply(input)
+    return result if out is None else write_out(result, out, "ceil")
 
 
 @register()
-def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+def round(input: Tensor, *, decimals: int = 0, out: Tensor | None = None) -> Tensor:  # noqa: A001
     if decimals:
         scale = 10.0**decimals
-        return Round.apply(input * scale) / scale
-    return input.clone() if input._data.dtype.kind != "f" else Round.apply(input)
+        result = Round.apply(input * scale) / scale
+        return result if out is None else write_out(result, out, "round")
+    result = input.clone() if input._data.dtype.kind != "f" else Round.apply(input)
+    return result if out is None else write_out(result, out, "round")
 
 
 @register()
-def trunc(input: Tensor) -> Tensor:
-    return input.clone() if input._data.dtype.kind != "f" else Trunc.apply(input)
+def trunc(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = input.clone() if input._data.dtype.kind != "f" else Trunc.apply(input)
+    return result if out is None else write_out(result, out, "trunc")
 
 
 @register()
-def square(input: Tensor) -> Tensor:
-    return _pow(input, 2)
+def square(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    result = _pow(input, 2)
+    return result if out is None else write_out(result, out, "square")

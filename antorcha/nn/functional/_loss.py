@@ -138,9 +138,8 @@ class BinaryCrossEntropy(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, y: Any, weight: Any, reduction: str) -> Any:
         xp = xp_of(x)
-        with quiet_float_errors():
-            log_x = xp.maximum(xp.log(x), -100)
-            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        log_x = xp.maximum(xp.log(x), -100)
+        log_1mx = xp.maximum(xp.log1p(-x), -100)
         losses = (y - 1) * log_1mx - y * log_x
         if weight is not None:
             losses = losses * weight
