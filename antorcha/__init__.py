@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib as _importlib
+import math as _math
 from typing import Any as _Any
 
 # speed loads its allocator module, which tunes malloc for array reuse (see its docstring)
@@ -15,6 +16,7 @@ from antorcha._creation import (
     as_tensor,
     empty,
     empty_like,
+    empty_strided,
     eye,
     from_numpy,
     full,
@@ -34,7 +36,7 @@ from antorcha._creation import (
     zeros,
     zeros_like,
 )
-from antorcha._device import device
+from antorcha._device import device, get_default_device, set_default_device
 from antorcha._dtypes import bool as bool  # noqa: A004
 from antorcha._dtypes import (
     bool_,
@@ -65,8 +67,48 @@ from antorcha._grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from antorcha._legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from antorcha._tensor import Size, Tensor
-from antorcha.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from antorcha._threads import (
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
+from antorcha._typeinfo import finfo, iinfo
+from antorcha.backends import (
+    are_deterministic_algorithms_enabled,
+    get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
+from antorcha.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+
+# torch's constants
+pi = _math.pi
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+newaxis = None
 
 __version__ = "0.1.0"
 
@@ -78,7 +120,7 @@ def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch'
     return compile_model(model, **options)
 
 
-_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "linalg"}
+_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "serialization", "linalg", "accelerator"}
 
 
 def __getattr__(name: str) -> _Any:

@@ -11,8 +11,20 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes, random
-from antorcha._device import as_device, canonical, move_array, xp_for
+from antorcha._device import as_device, canonical, get_default_device_spec, move_array, xp_for
+from antorcha._sampling import normal  # noqa: F401 - antorcha.normal is exported with the factories
 from antorcha._tensor import Tensor, wrap
+from antorcha.ops._common import write_out
+
+
+def default_device_for(device: Any) -> Any:
+    """`device`, or the one `set_default_device` chose when it is None (cpu unless set)."""
+    return as_device(device if device is not None else get_default_device_spec())
+
+
+def sizes_of(size: Any) -> tuple[int, ...]:
+    """A shape from `(2, 3)`, `[2, 3]`, `Size([2, 3])` or a single int, checked as torch checks it."""
+    return _sizes(tuple(size) if isinstance(size, (tuple, list)) else (size,))
 
 
 def _sizes(size: tuple) -> tuple[int, ...]:
@@ -28,7 +40,7 @@ def _sizes(size: tuple) -> tuple[int, ...]:
 
 def _finish(array: Any, target_device: Any, requires_grad: bool) -> Tensor:
     """Place the array on its device and set requires_grad with torch's dtype check."""
-    target = canonical(as_device(target_device))
+    target = canonical(default_device_for(target_device))
     if target.type != "cpu":
         array = move_array(array, target)
     t = wrap(array, False, None, target)
@@ -126,7 +138,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 def _filled(size: tuple, value: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
     shape = _sizes(size)
-    target = canonical(as_device(device))
+    target = canonical(default_device_for(device))
     d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.result_type(value)
     xp = xp_for(target)
     array = xp.full(shape, value, dtype=d.np) if value is not None else xp.empty(shape, dtype=d.np)
@@ -160,7 +172,7 @@ def full(
 def eye(
     n: int, m: int | None = None, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
-    target = canonical(as_device(device))
+    target = canonical(default_device_for(device))
     array = xp_for(target).eye(n, n if m is None else m, dtype=_float_dtype(dtype).np)
     return _finish(array, target, requires_grad)
 
@@ -215,7 +227,7 @@ def linspace(
 
 def _random(kind: str, size: tuple, dtype: Any, device: Any, requires_grad: bool, generator: Any) -> Tensor:
     shape = _sizes(size)
-    target = canonical(as_device(device))
+    target = canonical(default_device_for(device))
     d = _float_dtype(dtype)
     if not d.is_floating_point:
         raise RuntimeError(f'"{kind}" is only implemented for floating point types, got {d}')
@@ -225,15 +237,31 @@ def _random(kind: str, size: tuple, dtype: Any, device: Any, requires_grad: bool
 
 
 def rand(
-    *size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    *size: Any,
+    generator: Any = None,
+    out: Any = None,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
-    return _random("uniform", size, dtype, device, requires_grad, generator)
+    result = _random("uniform", size, dtype, device, requires_grad, generator)
+    return result if out is None else write_out(result, out, "rand")
 
 
 def randn(
-    *size: Any, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    *size: Any,
+    generator: Any = None,
+    out: Any = None,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
-    return _random("normal", size, dtype, device, requires_grad, generator)
+    result = _random("normal", size, dtype, device, requires_grad, generator)
+    return result if out is None else write_out(result, out, "randn")
 
 
 def randint(
@@ -242,9 +270,12 @@ def randint(
     size: Any = None,
     *,
     generator: Any = None,
+    out: Any = None,
     dtype: Any = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
+    pin_memory: bool = False,
 ) -> Tensor:
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
@@ -252,41 +283,69 @@ def randint(
         raise TypeError("randint() missing required arguments: high and size")
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    target = canonical(as_device(device))
+    target = canonical(default_device_for(device))
     rng = random.generator_for(target, generator)
     array = random.draw_integers(rng, low, high, _sizes(tuple(size)))
     d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
-    return _finish(array.astype(d.np), target, requires_grad)
+    result = _finish(array.astype(d.np), target, requires_grad)
+    return result if out is None else write_out(result, out, "randint")
 
 
 def randperm(
-    n: int, *, generator: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
-) -> Tensor:
-    rng = random.generator_for(as_device("cpu"), generator)
-    d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
-    return _finish(rng.permutation(n).astype(d.np), device, requires_grad)
-
-
-def normal(
-    mean: Any = 0.0,
-    std: Any = 1.0,
-    size: Any = None,
+    n: int,
     *,
     generator: Any = None,
+    out: Any = None,
     dtype: Any = None,
+    layout: Any = None,
     device: Any = None,
+    pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
-    if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        like = mean if isinstance(mean, Tensor) else std
-        noise = randn(*like.shape, generator=generator, dtype=like.dtype, device=like.device)
-        return (noise * std + mean).detach()
-    if size is None:
-        raise TypeError("normal() with scalar mean and std needs a size")
-    out = randn(*tuple(size), generator=generator, dtype=dtype, device=device)
-    out._data *= std
-    out._data += mean
-    return out.requires_grad_(requires_grad) if requires_grad else out
+    """A random permutation of 0..n-1 (int64 unless `dtype`), drawn on the cpu then placed."""
+    (n,) = _sizes((n,))
+    d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
+    if d is _dtypes.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    if not d.is_floating_point and n > 0 and n - 1 > np.iinfo(d.np).max:
+        raise RuntimeError(
+            f"value cannot be converted to type {d.np.name}_t without overflow (randperm of {n})"
+        )
+    target = canonical(default_device_for(device))
+    source = generator.device if isinstance(generator, random.Generator) else as_device("cpu")
+    permutation = random.generator_for(source, generator).permutation(n)
+    result = _finish(permutation.astype(d.np), target, requires_grad)
+    return result if out is None else write_out(result, out, "randperm")
+
+
+def empty_strided(
+    size: Any,
+    stride: Any,
+    *,
+    dtype: Any = None,
+    layout: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
+    """An uninitialised tensor of the given size and stride (in elements), over a buffer just big enough."""
+    shape, strides = _sizes(tuple(size)), tuple(int(s) for s in stride)
+    if len(strides) != len(shape):
+        raise RuntimeError(
+            f"mismatch in length of strides and shape: size {list(shape)} has {len(shape)} dims, "
+            f"stride {list(strides)} has {len(strides)}"
+        )
+    if any(s < 0 for s in strides):
+        raise RuntimeError(
+            f"as_strided: Negative strides are not supported at the moment, got strides: {list(strides)}"
+        )
+    d = _float_dtype(dtype)
+    target = canonical(default_device_for(device))
+    xp = xp_for(target)
+    extent = 0 if 0 in shape else 1 + sum((n - 1) * s for n, s in zip(shape, strides))
+    buffer = xp.empty(extent, dtype=d.np)
+    array = xp.lib.stride_tricks.as_strided(buffer, shape, tuple(s * d.itemsize for s in strides))
+    return _finish(array, target, requires_grad)
 
 
 # ---- the *_like forms ------------------------------------------------------------------
@@ -320,20 +379,46 @@ def full_like(
     return _filled(input.shape, fill_value, d, dev, requires_grad)
 
 
-def rand_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return rand(*t.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def rand_like(
+    input: Tensor,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **ignored: Any,
+) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return rand(*input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return randn(*t.shape, dtype=d, device=dev, requires_grad=requires_grad)
+def randn_like(
+    input: Tensor,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **ignored: Any,
+) -> Tensor:
+    d, dev = _like(input, dtype, device)
+    return randn(*input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def randint_like(t: Tensor, low: int, high: Any = None, *, dtype: Any = None, device: Any = None) -> Tensor:
-    d, dev = _like(t, dtype, device)
-    return (
-        randint(low, high, t.shape, dtype=d, device=dev)
-        if high is not None
-        else randint(0, low, t.shape, dtype=d, device=dev)
+def randint_like(
+    input: Tensor,
+    low: int = 0,
+    high: Any = None,
+    *,
+    generator: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **ignored: Any,
+) -> Tensor:
+    """Random integers in [low, high) (or [0, low) given one bound) in input's shape and dtype."""
+    d, dev = _like(input, dtype, device)
+    low, high = (0, low) if high is None else (low, high)
+    return randint(
+        low, high, input.shape, generator=generator, dtype=d, device=dev, requires_grad=requires_grad
     )

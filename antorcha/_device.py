@@ -60,6 +60,29 @@ class device:  # noqa: N801 - torch spells it in lower case
 
 CPU = device("cpu")
 
+# where factories create tensors when given no device (torch.set_default_device)
+_default_device: device = CPU
+
+
+def set_default_device(device: str | device | int | None) -> None:
+    """torch.set_default_device: factories called without `device=` then create there (None: cpu).
+
+    Checked when a factory runs, as in torch: 'cuda' is accepted here on a machine without a GPU,
+    and the next factory raises.
+    """
+    global _default_device
+    _default_device = CPU if device is None else as_device(device)
+
+
+def get_default_device() -> device:
+    """The device factories use by default; 'cuda' with the current GPU's index."""
+    return canonical(_default_device)
+
+
+def get_default_device_spec() -> device:
+    """The default device as set, without asking CuPy which GPU is current (for the factories)."""
+    return _default_device
+
 _cupy: ModuleType | None = None
 _cupy_checked = False
 

@@ -22,6 +22,8 @@ from antorcha._dims import normalize_dim
 from antorcha._dtypes import dtype
 from antorcha._registry import bind_tensor_methods
 from antorcha._tensor_inplace import TensorInplaceMethods
+from antorcha._tensor_memory import TensorMemoryMethods
+from antorcha._tensor_random import TensorRandomMethods
 
 _NON_LEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -41,7 +43,7 @@ class Size(tuple):
         return int(np.prod(self, dtype=np.int64))
 
 
-class Tensor(TensorInplaceMethods):
+class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
     """An n-dimensional array of one dtype on one device, with autograd state."""
 
     __slots__ = (
@@ -286,7 +288,12 @@ class Tensor(TensorInplaceMethods):
     @data.setter
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self._requires_grad and value._data.dtype.kind != "f":
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or complex dtype, "
+                f"got {value.dtype}"
+            )
         self._data = value._data
         self._device = value._device
 
@@ -411,10 +418,11 @@ class Tensor(TensorInplaceMethods):
             device = f"cuda:{device}"
         return self.to(as_device(device))
 
-    def type(self, dtype: Any = None) -> Any:
-        if dtype is None:
-            return f"antorcha.{self.dtype.legacy_name}"
-        return self.to(dtype)
+    def type(self, dtype: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        """torch's type string ('torch.FloatTensor'), or self as the type given (see `_legacy`)."""
+        from antorcha._legacy import tensor_type
+
+        return tensor_type(self, dtype, non_blocking)
 
     def float(self) -> Tensor:
         return self.to(_dtypes.float32)

@@ -1,15 +1,23 @@
 """Random number generators: one default per device, reseeded by `manual_seed`.
 
-Bit-equality with torch's streams is not a goal; reproducibility within antorcha is.
+Bit-equality with torch's streams is not a goal (NumPy's PCG64 is not torch's Mersenne
+Twister); reproducibility within antorcha is. A cpu generator's state is a uint8 tensor, as
+in torch, in antorcha's own encoding: it round-trips through `set_state`, nothing more.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from antorcha._device import device, xp_for
+from antorcha._device import device, xp_for, xp_of
+
+# the state tensor: a tag, the seed, PCG64's 128-bit state and increment, its cached half-word
+_STATE_TAG = b"antorcha.PCG64\x00\x01"
+_STATE_SIZE = len(_STATE_TAG) + 8 + 16 + 16 + 1 + 4
 
 
 class Generator:
@@ -34,7 +42,11 @@ class Generator:
             )
 
     def manual_seed(self, seed: int) -> Generator:
-        self._seed = int(seed) % (2**64)
+        """Reseed; like torch, a negative seed wraps around modulo 2**64."""
+        seed = int(seed)
+        if seed >= 2**64:
+            raise ValueError("Overflow when unpacking long long")
+        self._seed = seed % (2**64)
         self._reset()
         return self
 
@@ -47,14 +59,75 @@ class Generator:
         return self._seed
 
     def get_state(self) -> Any:
-        return self._rng.bit_generator.state if self.device.type == "cpu" else None
+        """The generator's state as a uint8 tensor (antorcha's encoding), for `set_state`."""
+        from antorcha._tensor import wrap
 
-    def set_state(self, state: Any) -> None:
+        if self.device.type != "cpu":
+            raise RuntimeError(
+                "antorcha cannot save the state of a cuda generator (CuPy does not expose it); "
+                "reseed it with manual_seed instead"
+            )
+        return wrap(np.frombuffer(_encode(self._seed, self._rng.bit_generator.state), np.uint8).copy())
+
+    def set_state(self, new_state: Any) -> Generator:
+        from antorcha._tensor import Tensor
+
+        if not isinstance(new_state, Tensor):
+            raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
+        if new_state.dtype.name != "uint8":
+            raise TypeError("RNG state must be a torch.ByteTensor")
+        if self.device.type != "cpu":
+            raise RuntimeError("antorcha cannot restore the state of a cuda generator")
+        self._seed, state = _decode(new_state._cpu_array().tobytes())
         self._rng.bit_generator.state = state
+        return self
+
+    def clone_state(self) -> Generator:
+        twin = Generator(self.device)
+        twin._seed = self._seed
+        twin._rng.bit_generator.state = self._rng.bit_generator.state
+        return twin
 
     @property
     def rng(self) -> Any:
         return self._rng
+
+    def __repr__(self) -> str:
+        return f"<antorcha.Generator object on {self.device}>"
+
+
+def _encode(seed: int, state: dict) -> bytes:
+    inner = state["state"]
+    return b"".join(
+        (
+            _STATE_TAG,
+            seed.to_bytes(8, "little"),
+            int(inner["state"]).to_bytes(16, "little"),
+            int(inner["inc"]).to_bytes(16, "little"),
+            int(state["has_uint32"]).to_bytes(1, "little"),
+            int(state["uinteger"]).to_bytes(4, "little"),
+        )
+    )
+
+
+def _decode(raw: bytes) -> tuple[int, dict]:
+    if len(raw) != _STATE_SIZE or not raw.startswith(_STATE_TAG):
+        raise RuntimeError(
+            f"Expected an antorcha generator state of size {_STATE_SIZE} but found the input RNG "
+            f"state size to be {len(raw)}" + ("" if len(raw) != _STATE_SIZE else " (not one antorcha wrote)")
+        )
+    fields, at = [], len(_STATE_TAG)
+    for width in (8, 16, 16, 1, 4):
+        fields.append(int.from_bytes(raw[at : at + width], "little"))
+        at += width
+    seed, value, inc, has_uint32, uinteger = fields
+    state = {
+        "bit_generator": "PCG64",
+        "state": {"state": value, "inc": inc},
+        "has_uint32": has_uint32,
+        "uinteger": uinteger,
+    }
+    return seed, state
 
 
 default_generator = Generator("cpu").manual_seed(0x5EED)
@@ -62,8 +135,14 @@ _cuda_generators: dict[int, Generator] = {}
 
 
 def generator_for(target: device, generator: Generator | None = None) -> Any:
-    """The numpy/cupy random Generator to draw from for `target`."""
+    """The numpy/cupy random Generator to draw from for `target` (torch's checks on `generator`)."""
     if generator is not None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator must be an antorcha.Generator, not {type(generator).__name__}")
+        if generator.device.type != target.type:
+            raise RuntimeError(
+                f"Expected a '{target.type}' device type for generator but found '{generator.device.type}'"
+            )
         return generator.rng
     if target.type == "cpu":
         return default_generator.rng
@@ -92,13 +171,37 @@ def initial_seed() -> int:
 
 
 def get_rng_state() -> Any:
+    """The default cpu generator's state, a uint8 tensor."""
     return default_generator.get_state()
 
 
-def set_rng_state(state: Any) -> None:
-    default_generator.set_state(state)
+def set_rng_state(new_state: Any) -> None:
+    default_generator.set_state(new_state)
 
 
+@contextlib.contextmanager
+def fork_rng(
+    devices: Any = None,
+    enabled: bool = True,
+    _caller: str = "fork_rng",
+    _devices_kw: str = "devices",
+    device_type: str | None = None,
+) -> Iterator[None]:
+    """Restore the default cpu generator's state on exit (torch.random.fork_rng).
+
+    cuda generators are not forked: CuPy does not expose their state.
+    """
+    if not enabled:
+        yield
+        return
+    saved = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(saved)
+
+
+# ---- draws on raw arrays (the numpy/cupy generator's own methods, or from its uniforms) ----------
 def draw_uniform(rng: Any, shape: tuple, np_dtype: Any) -> Any:
     if np_dtype in (np.float32, np.float64):
         return rng.random(shape, dtype=np_dtype)
@@ -115,6 +218,17 @@ def draw_integers(rng: Any, low: int, high: int, shape: tuple) -> Any:
     """int64 values in [low, high): NumPy's and CuPy's Generators call it integers, RandomState randint."""
     draw = getattr(rng, "integers", None) or rng.randint
     return draw(low, high, size=shape, dtype=np.int64)
+
+
+def draw_exponential(rng: Any, shape: tuple) -> Any:
+    """float64 Exp(1) samples, -log(1 - U) with U in [0, 1): finite and >= 0."""
+    uniform = rng.random(shape)
+    return -xp_of(uniform).log1p(-uniform)
+
+
+def draw_poisson(rng: Any, rates: Any) -> Any:
+    """Poisson samples with the given (float64, non-negative) rates, elementwise."""
+    return rng.poisson(rates)
 
 
 def fill_uniform(array: Any, low: float, high: float, target: device, generator: Generator | None) -> None:

@@ -84,7 +84,7 @@ def test_setattr_getattr_delattr() -> None:
     assert list(model._parameters) == ["weight"] and list(model._modules) == ["child"]
     assert "weight" in dir(model) and "child" in dir(model) and "running" in dir(model)
     with pytest.raises(
-        TypeError, match=re.escape("cannot assign 'antorcha.FloatTensor' as parameter 'weight'")
+        TypeError, match=re.escape("cannot assign 'torch.FloatTensor' as parameter 'weight'")
     ):
         model.weight = antorcha.randn(2)
     model.weight = None

@@ -14,6 +14,7 @@ from antorcha._grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from antorcha._legacy import Variable, variable
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.engine import run_backward
 from antorcha.autograd.function import Function, Node, once_differentiable
@@ -25,6 +26,7 @@ sys.modules[f"{__name__}.grad_mode"] = grad_mode
 __all__ = [
     "Function",
     "Node",
+    "Variable",
     "backward",
     "enable_grad",
     "grad",
@@ -36,6 +38,7 @@ __all__ = [
     "no_grad",
     "once_differentiable",
     "set_grad_enabled",
+    "variable",
 ]
 
 
