@@ -11,9 +11,17 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes, random
-from antorcha._device import as_device, canonical, get_default_device_spec, move_array, xp_for
+from antorcha._device import (
+    as_device,
+    canonical,
+    get_default_device_spec,
+    move_array,
+    quiet_float_errors,
+    xp_for,
+)
 from antorcha._sampling import normal  # noqa: F401 - antorcha.normal is exported with the factories
 from antorcha._tensor import Tensor, wrap
+from antorcha._tensor_random import check_random_range
 from antorcha.ops._common import write_out
 
 
@@ -81,6 +89,11 @@ def _untensor(data: Any) -> Any:
 
 def array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
     """A host array from Python data with torch's dtype inference (ints→int64, floats→default)."""
+    with quiet_float_errors():  # 1e39 as float32 is inf, silently, as in torch
+        return _array_from_data(data, dtype)
+
+
+def _array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
     if isinstance(data, Tensor):
         array = data._cpu_array().copy()
         return array if dtype is None else array.astype(dtype.np)
@@ -229,8 +242,9 @@ def _random(kind: str, size: tuple, dtype: Any, device: Any, requires_grad: bool
     shape = _sizes(size)
     target = canonical(default_device_for(device))
     d = _float_dtype(dtype)
-    if not d.is_floating_point:
-        raise RuntimeError(f'"{kind}" is only implemented for floating point types, got {d}')
+    if not d.is_floating_point:  # torch names the kernel that refuses the dtype
+        kernel = "check_uniform_bounds" if kind == "uniform" else "normal_kernel_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{d.scalar_name}'")
     rng = random.generator_for(target, generator)
     draw = random.draw_uniform if kind == "uniform" else random.draw_normal
     return _finish(draw(rng, shape, d.np), target, requires_grad)
@@ -283,10 +297,11 @@ def randint(
         raise TypeError("randint() missing required arguments: high and size")
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
+    check_random_range(d.np, low, high)
     target = canonical(default_device_for(device))
     rng = random.generator_for(target, generator)
     array = random.draw_integers(rng, low, high, _sizes(tuple(size)))
-    d = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.int64
     result = _finish(array.astype(d.np), target, requires_grad)
     return result if out is None else write_out(result, out, "randint")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
+
 from antorcha import _dtypes, random
 from antorcha._device import as_device, canonical, quiet_float_errors, xp_for, xp_of
 from antorcha._registry import register
@@ -121,7 +123,7 @@ def _without_replacement(rows: Any, num_samples: int, rng: Any) -> Any:
     with quiet_float_errors():
         keys = rows / random.draw_exponential(rng, rows.shape)  # (R, K)
     keys = xp.where(rows > 0, keys, -1.0 - rng.random(rows.shape))
-    return xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return xp.argsort(-keys, axis=1)[:, :num_samples]
 
 
 @register()
@@ -157,7 +159,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         return empty.bernoulli_(p, generator=generator)
     _require_floating(input, "bernoulli_tensor_cpu_p_")
     _check_probabilities(input._data)
-    uniform = random.draw_uniform(_rng(input, generator), input.shape, "float64")
+    uniform = random.draw_uniform(_rng(input, generator), input.shape, np.float64)
     sample = (uniform < input._data).astype(input._data.dtype)
     return _written(Bernoulli.apply(input, params=(sample,)), out, "bernoulli")
 

@@ -83,9 +83,8 @@ _C_TYPE_NAMES = {
 }
 
 
-def _check_random_range(t: Any, low: int, high: int) -> None:
-    """[low, high) must fit t's dtype, as torch's random_ checks it."""
-    np_dtype = t._data.dtype
+def check_random_range(np_dtype: Any, low: int, high: int) -> None:
+    """[low, high) must fit the integer dtype, as torch's random_ and randint check it."""
     if np_dtype.kind not in "iu":
         return
     info, type_name = np.iinfo(np_dtype), _C_TYPE_NAMES[np_dtype.name]
@@ -169,7 +168,7 @@ class TensorRandomMethods:
             raise RuntimeError(
                 f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
             )
-        _check_random_range(self, low, high)
+        check_random_range(self._data.dtype, low, high)
 
         def fill(array: Any) -> None:
             rng = self._rng(generator)

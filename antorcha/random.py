@@ -231,7 +231,18 @@ def draw_poisson(rng: Any, rates: Any) -> Any:
     return rng.poisson(rates)
 
 
+def _scalar_name(array: Any) -> str:
+    from antorcha._dtypes import _FROM_NUMPY
+
+    return _FROM_NUMPY[array.dtype].scalar_name
+
+
 def fill_uniform(array: Any, low: float, high: float, target: device, generator: Generator | None) -> None:
+    """uniform_: U[low, high) into a float array, with torch's checks."""
+    if array.dtype.kind != "f":
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_scalar_name(array)}'")
+    if low > high:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
     rng = generator_for(target, generator)
     values = draw_uniform(rng, array.shape, array.dtype.type)
     values *= high - low
@@ -240,6 +251,11 @@ def fill_uniform(array: Any, low: float, high: float, target: device, generator:
 
 
 def fill_normal(array: Any, mean: float, std: float, target: device, generator: Generator | None) -> None:
+    """normal_: N(mean, std) into a float array, with torch's checks."""
+    if array.dtype.kind != "f":
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{_scalar_name(array)}'")
+    if not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     rng = generator_for(target, generator)
     values = draw_normal(rng, array.shape, array.dtype.type)
     if std != 1:

@@ -319,6 +319,15 @@ def test_random_in_place_ranges_per_dtype() -> None:
         lambda m: m.empty(5, dtype=m.long).log_normal_(),
         lambda m: m.empty(5).cauchy_(sigma=-1),
         lambda m: m.empty(5, dtype=m.long).cauchy_(),
+        lambda m: m.empty(5).uniform_(2, 1),
+        lambda m: m.empty(5, dtype=m.long).uniform_(),
+        lambda m: m.empty(5).normal_(0, -1),
+        lambda m: m.empty(5, dtype=m.long).normal_(),
+        lambda m: m.rand(2, dtype=m.long),
+        lambda m: m.randn(2, dtype=m.int32),
+        lambda m: m.randint(0, 300, (3,), dtype=m.uint8),
+        lambda m: m.randint(-1, 3, (3,), dtype=m.uint8),
+        lambda m: m.randint(5, 2, (3,)),
     ],
 )
 def test_in_place_sampler_errors_match_torch(call: object) -> None:
