@@ -31,7 +31,7 @@ from antorcha._torch_pickle import (
     RestrictedUnpickler,
     Storage,
     StorageSource,
-    storages_to_tensors,
+    finish,
 )
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -53,7 +53,7 @@ def load_torch_checkpoint(data: bytes, source: str, map_location: Any, encoding:
     """The object in a torch.save file; RuntimeError (never anything else) when the file is damaged."""
     try:
         reader = _ZipReader(data) if is_torch_zip(data) else _LegacyReader(data)
-        return storages_to_tensors(reader.load(map_location, encoding))
+        return finish(reader.load(map_location, encoding))
     except CheckpointError as error:
         raise type(error)(f"{source}: {error}") from None
     except MapLocationCallbackError as error:

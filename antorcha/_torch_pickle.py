@@ -79,6 +79,9 @@ class _Marker:
     def __repr__(self) -> str:
         return self.name
 
+    def __setstate__(self, state: Any) -> None:  # a BUILD opcode aimed at a stand-in
+        raise DamagedError(f"a pickle tried to overwrite {self.name}")
+
 
 _TENSOR_TYPE = _Marker("torch.Tensor")
 _UNTYPED = _Marker("torch.UntypedStorage", "uint8")
@@ -92,6 +95,9 @@ class Storage:
     def __init__(self, array: Any, typed: bool) -> None:
         self.array = array
         self.typed = typed
+
+    def __setstate__(self, state: Any) -> None:  # a BUILD opcode aimed at a storage
+        raise DamagedError("a pickle tried to overwrite a storage")
 
 
 # ---- the rebuild functions the pickle calls (torch._utils names, antorcha results) ----------
@@ -402,21 +408,41 @@ class RestrictedUnpickler(pickle.Unpickler):
         return known
 
 
-def storages_to_tensors(obj: Any, seen: dict[int, Any] | None = None) -> Any:
-    """A bare storage saved as a value (torch gives a TypedStorage) becomes a 1-D tensor."""
-    seen = {} if seen is None else seen
+def finish(obj: Any, seen: set[int] | None = None) -> Any:
+    """The unpickled object made whole: a bare storage saved as a value (torch gives a
+    TypedStorage) becomes a 1-D tensor, and anything only a crafted pickle could leave behind (a
+    stand-in type as a value, a tensor whose slots a BUILD opcode overwrote) is an error."""
+    seen = set() if seen is None else seen
     if isinstance(obj, Storage):
         return wrap(obj.array)
-    if id(obj) in seen or not isinstance(obj, (dict, list, tuple)):
+    if isinstance(obj, _Marker):
+        raise CheckpointError(f"the checkpoint holds the type {obj.name} itself, which antorcha cannot give")
+    if isinstance(obj, Tensor):
+        _check_tensor(obj)
+    if id(obj) in seen or not isinstance(obj, (dict, list, tuple, set)):
         return obj
-    seen[id(obj)] = obj
+    seen.add(id(obj))
     if isinstance(obj, dict):
         for key, value in obj.items():
-            obj[key] = storages_to_tensors(value, seen)
+            if finish(key, seen) is not key:
+                raise DamagedError("a storage as a dict key")
+            whole = finish(value, seen)
+            if whole is not value:
+                obj[key] = whole
     elif isinstance(obj, list):
-        obj[:] = [storages_to_tensors(item, seen) for item in obj]
-    else:
-        items = tuple(storages_to_tensors(item, seen) for item in obj)
+        obj[:] = [finish(item, seen) for item in obj]
+    else:  # tuples and sets: a storage cannot hide in them unchanged, so only check
+        items = [finish(item, seen) for item in obj]
         if any(a is not b for a, b in zip(items, obj)):
             return type(obj)(items) if type(obj) in (tuple, Size) else obj
     return obj
+
+
+def _check_tensor(tensor: Tensor) -> None:
+    array = tensor._data
+    cupy = cupy_module()
+    arrays = (np.ndarray,) if cupy is None else (np.ndarray, cupy.ndarray)
+    if not isinstance(array, arrays) or array.dtype not in _dtypes._FROM_NUMPY:
+        raise DamagedError(f"a tensor holds a {type(array).__name__}, not an array")
+    if type(tensor._requires_grad) is not bool or tensor.grad_fn is not None or tensor._grad is not None:
+        raise DamagedError("a tensor's autograd fields were overwritten")

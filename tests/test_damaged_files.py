@@ -209,6 +209,17 @@ class _FakeTensor:
         return torch._utils._rebuild_tensor_v2, self.args
 
 
+class _OverwritingTensor(_FakeTensor):
+    """A tensor followed by a BUILD opcode that sets its (or its storage's) slots."""
+
+    def __init__(self, storage: _FakeStorage, state: Any) -> None:
+        super().__init__(storage, 0, (2,), (1,))
+        self.state = state
+
+    def __reduce__(self) -> tuple:
+        return torch._utils._rebuild_tensor_v2, self.args, self.state
+
+
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         return obj.pid if isinstance(obj, _FakeStorage) else None
@@ -260,6 +271,31 @@ def test_tensor_headers_that_lie(numel: int, offset: Any, size: Any, stride: Any
     peak, message = peak_allocation(lambda: load(io.BytesIO(data)))
     assert peak < 10**7, peak
     assert "damaged or truncated" in message
+
+
+@pytest.mark.parametrize(
+    "state", [(None, {"_data": 5}), (None, {"_requires_grad": "yes"}), (None, {"_grad": 1}), {"x": 1}]
+)
+def test_build_opcodes_that_overwrite_a_tensor(state: Any) -> None:
+    data = crafted_torch_zip({"w": _OverwritingTensor(_FakeStorage("0", 4), state)}, {"0": bytes(16)})
+    with pytest.raises(RuntimeError, match="damaged or truncated"):
+        load(io.BytesIO(data))
+
+
+def test_build_opcode_that_overwrites_a_storage() -> None:
+    storage = _FakeStorage("0", 4)
+    pickled = io.BytesIO()
+    _Pickler(pickled, protocol=2).dump([storage])
+    # [storage] then BUILD on the list's item is not expressible by pickle itself: splice it in
+    raw = pickled.getvalue()
+    spliced = raw.replace(b"Q", b"Q}X\x05\x00\x00\x00arrayK\x01sb", 1)
+    assert spliced != raw
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", spliced)
+        archive.writestr("archive/data/0", bytes(16))
+    with pytest.raises(RuntimeError, match="tried to overwrite a storage"):
+        load(io.BytesIO(out.getvalue()))
 
 
 def test_zip_directory_claiming_an_enormous_record() -> None:
