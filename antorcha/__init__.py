@@ -77,6 +77,7 @@ from antorcha._legacy import (
     IntTensor,
     LongTensor,
     ShortTensor,
+    set_default_tensor_type,
 )
 from antorcha._tensor import Size, Tensor
 from antorcha._threads import (

@@ -180,3 +180,28 @@ def variable(*args: Any, **kwargs: Any) -> None:
 _variable_module = types.ModuleType("antorcha.autograd.variable", "torch.autograd.variable: Variable")
 _variable_module.Variable = Variable  # type: ignore[attr-defined]
 sys.modules.setdefault(_variable_module.__name__, _variable_module)
+
+
+def set_default_tensor_type(t: Any) -> None:
+    """torch.set_default_tensor_type (deprecated in torch 2.1): the default float dtype, and cuda for
+    a 'torch.cuda.*' type, given a legacy type or its name."""
+    import warnings
+
+    from antorcha._device import set_default_device
+
+    warnings.warn(
+        "torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+        "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+        UserWarning,
+        stacklevel=2,
+    )
+    if isinstance(t, str):
+        if t not in _BY_STRING:
+            raise AttributeError(f"module 'torch' has no attribute '{t.rsplit('.', 1)[-1]}'")
+        t = _BY_STRING[t]
+    if not isinstance(t, _LegacyTensorType) or not t.dtype.is_floating_point:
+        raise TypeError(
+            f"invalid type object {t!r}: only floating-point types are supported as the default type"
+        )
+    _dtypes.set_default_dtype(t.dtype)
+    set_default_device("cuda" if t.is_cuda else None)

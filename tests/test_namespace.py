@@ -491,3 +491,20 @@ def test_backend_flags_a_script_sets_read_back() -> None:
     with antorcha.backends.cuda.sdp_kernel(enable_flash=False):
         assert not antorcha.backends.cuda.flash_sdp_enabled()
     assert antorcha.backends.cuda.flash_sdp_enabled()
+
+
+def test_set_default_tensor_type_sets_the_default_dtype_as_torch() -> None:
+    try:
+        with pytest.warns(UserWarning, match="deprecated"):
+            antorcha.set_default_tensor_type(antorcha.DoubleTensor)
+        assert (
+            antorcha.zeros(1).dtype is antorcha.float64 and antorcha.tensor([1.0]).dtype is antorcha.float64
+        )
+        with pytest.warns(UserWarning):
+            antorcha.set_default_tensor_type("torch.FloatTensor")
+        assert antorcha.get_default_dtype() is antorcha.float32
+        for bad in (antorcha.LongTensor, antorcha.float64):
+            with pytest.warns(UserWarning), pytest.raises(TypeError, match="floating-point"):
+                antorcha.set_default_tensor_type(bad)
+    finally:
+        antorcha.set_default_dtype(antorcha.float32)
