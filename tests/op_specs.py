@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import op_specs_contraction
+import op_specs_linalg
 import op_specs_namespace
 import op_specs_rearrange
 import op_specs_scatter
@@ -335,6 +336,7 @@ SPECS: list[OpSpec] = [
     *op_specs_scatter.rows(),
     *op_specs_contraction.rows(),
     *op_specs_namespace.rows(),
+    *op_specs_linalg.rows(),
 ]
 # the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS
 AREA_NOT_OPS: dict[str, str] = {
@@ -344,6 +346,7 @@ AREA_NOT_OPS: dict[str, str] = {
     **op_specs_scatter.NOT_OPS,
     **op_specs_contraction.NOT_OPS,
     **op_specs_namespace.NOT_OPS,
+    **op_specs_linalg.NOT_OPS,
 }
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}
 assert len(BY_NAME) == len(SPECS), "spec names must be unique"

@@ -108,6 +108,8 @@ def cofactors(a: Any) -> Any:
 
 def det_gradient(A: Tensor, det: Tensor, grad: Tensor) -> Tensor:
     """g det(A) A^{-T} where A is invertible (differentiable again); the cofactors where it is not."""
+    if A.shape[-1] == 1:  # a 1x1 cofactor is 1: exactly, and constant for the second order
+        return grad.unsqueeze(-1).unsqueeze(-1).expand(*A.shape)
     scale = (grad * det).unsqueeze(-1).unsqueeze(-1)
     if bool((det._data != 0).all()):
         return scale * LinalgInvEx.apply(A).mT

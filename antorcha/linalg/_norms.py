@@ -67,6 +67,14 @@ def _singular_values_along(A: Tensor, rows: int, cols: int) -> Tensor:
     return svdvals(A.permute(*others, rows, cols))
 
 
+def _largest(values: Tensor, dim: int, keepdim: bool = False) -> Tensor:
+    """amax, except that over an empty dim a norm's largest value is 0 (torch's, outside the graph as
+    torch's is; its amin raises)."""
+    if values.shape[dim] == 0:
+        return values.sum(dim, keepdim=keepdim).detach()
+    return values.amax(dim, keepdim=keepdim)
+
+
 def _restore(result: Tensor, dims: tuple[int, int], keepdim: bool) -> Tensor:
     if keepdim:
         for d in sorted(dims):
@@ -94,12 +102,12 @@ def matrix_norm(
         result = LinalgVectorNorm.apply(A, params=(2.0, (rows, cols), keepdim))
     elif ord in ("nuc", 2, -2):
         values = _singular_values_along(A, rows, cols)
-        reduced = values.sum(-1) if ord == "nuc" else (values.amax(-1) if ord == 2 else values.amin(-1))
+        reduced = values.sum(-1) if ord == "nuc" else (_largest(values, -1) if ord == 2 else values.amin(-1))
         result = _restore(reduced, (rows, cols), keepdim)
     else:  # 1 / -1: the largest / smallest column sum; inf / -inf: row sum
         summed, extreme = (rows, cols) if ord in (1, -1) else (cols, rows)
         sums = A.abs().sum(summed, keepdim=True)
-        result = sums.amax(extreme, keepdim=True) if ord > 0 else sums.amin(extreme, keepdim=True)
+        result = _largest(sums, extreme, keepdim=True) if ord > 0 else sums.amin(extreme, keepdim=True)
         if not keepdim:
             result = result.squeeze((rows, cols))
     return write_result(result, out, "linalg.matrix_norm")
