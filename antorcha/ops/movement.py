@@ -163,7 +163,7 @@ def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
     return _as_view(Permute.apply(input, params=(axes,)), input)
 
 
-@register(aliases=("swapaxes",))
+@register()
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     if input.ndim == 0:
         return _as_view(View.apply(input, params=((), True)), input)
@@ -331,7 +331,7 @@ def cat(tensors: Any, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     _check_same_device_all(tensors, "cat")
     # torch skips legacy 1-D empty tensors in cat
-    kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors
     from antorcha import _dtypes
 
     dtype = kept[0].dtype
@@ -479,7 +479,7 @@ class Flip(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple) -> Any:
         ctx.dims = dims
-        return xp_of(x).flip(x, dims) if dims else x.copy()
+        return xp_of(x).flip(x, dims).copy() if dims else x.copy()  # torch flips into new memory
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
