@@ -40,12 +40,19 @@ class Sub(Op):
 class Mul(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        ctx.save_for_backward(a, b)
+        # each factor is kept only for the other's gradient, as torch's MulBackward0 does, so an
+        # in-place change to a factor that no gradient needs (x * 2, then x.add_) is no error
+        need_a, need_b = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         a, b = ctx.saved_tensors
+        if a is None:  # only a's gradient: grad * b, as an op of its own for create_graph
+            return Mul.apply(grad, b), None
+        if b is None:
+            return None, Mul.apply(grad, a)
         return MulGrads.apply(grad, a, b, params=ctx.needs_input_grad[:2])
 
 
