@@ -18,8 +18,13 @@ def _allocation_start(array: Any) -> int:
     if type(array) is not np.ndarray:  # CuPy: the pointer's memory block knows where it begins
         return int(array.data.mem.ptr)
     root = array
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    while True:
+        base = root.base
+        if not isinstance(base, np.ndarray):  # as_strided's views hold their array one step further
+            base = getattr(base, "base", None)
+        if not isinstance(base, np.ndarray):
+            break
+        root = base
     return int(root.__array_interface__["data"][0])
 
 

@@ -104,6 +104,12 @@ def test_storage_offset_and_data_ptr_of_views_match_torch(name: str, device: str
     assert ours_step == theirs_view.data_ptr() - theirs.data_ptr() == theirs_view.storage_offset() * 4
 
 
+def test_storage_offset_through_numpy_as_strided() -> None:
+    base = np.arange(10.0)
+    strided = np.lib.stride_tricks.as_strided(base[3:], (2, 2), (8, 16))  # its .base is NumPy's DummyArray
+    assert antorcha.from_numpy(strided).storage_offset() == 3
+
+
 def test_data_ptr_of_fresh_tensors() -> None:
     x = antorcha.arange(6.0)
     assert x.storage_offset() == 0 and x.data_ptr() == x.numpy().ctypes.data
