@@ -41,6 +41,7 @@ EXCEPTIONS: dict[str, str] = {
     "Tensor.bmm": "out_dtype belongs to torch.bmm's function-only overload; Tensor.bmm rejects it too",
     "antorcha.bmm": "out_dtype exists for CUDA half inputs only: torch's cpu build has no kernel for it",
     "antorcha.full_like": "its aten schema has an out overload, but torch.full_like(out=) is a TypeError",
+    "antorcha.diag_embed": "its aten schema has an out overload, but torch.diag_embed(out=) is a TypeError",
 }
 
 # defaults that mean the same thing in two spellings: "every dim" is None in the override
