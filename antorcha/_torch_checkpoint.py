@@ -20,6 +20,7 @@ import io
 import pickletools
 import warnings
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from antorcha._torch_pickle import (
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _READ_CHUNK = 1 << 24
+_LOCAL_HEADER_SIZE = 30  # a zip local file header before its name and extra field
 
 
 def is_torch_zip(data: bytes) -> bool:
@@ -75,7 +77,7 @@ def _unpickle(pickled: bytes, source: StorageSource, map_location: Any, encoding
 
 class _ZipReader(StorageSource):
     def __init__(self, data: bytes) -> None:
-        self._size = len(data)
+        self._data = data
         self._zip = zipfile.ZipFile(io.BytesIO(data))
         self._records = {info.filename: info for info in self._zip.infolist()}
         self._prefix = self._archive_prefix()
@@ -106,19 +108,46 @@ class _ZipReader(StorageSource):
             raise DamagedError(f"no record for storage {key!r}")
         if info.file_size != nbytes:
             raise DamagedError(f"storage {key!r} needs {nbytes} bytes but its record holds {info.file_size}")
-        if info.compress_type == zipfile.ZIP_STORED and info.header_offset + info.compress_size > self._size:
-            raise DamagedError(f"storage {key!r} claims {nbytes} bytes, more than the file's {self._size}")
+        if info.compress_type != zipfile.ZIP_STORED:  # torch never compresses; another zip tool might
+            return self._read_compressed(info, nbytes)
+        start = self._record_start(info)
+        if start + nbytes > len(self._data):
+            raise DamagedError(
+                f"storage {key!r} claims {nbytes} bytes, more than the file's {len(self._data)}"
+            )
+        record = memoryview(self._data)[start : start + nbytes]
+        if zlib.crc32(record) != info.CRC:
+            raise DamagedError(f"storage {key!r} fails its CRC-32 check")
+        return np.frombuffer(record, np.uint8).copy()
+
+    def _record_start(self, info: zipfile.ZipInfo) -> int:
+        """Where a stored record's bytes begin: after its local header, checked as zipfile does."""
+        header = self._data[info.header_offset : info.header_offset + _LOCAL_HEADER_SIZE]
+        if len(header) != _LOCAL_HEADER_SIZE or header[:4] != b"PK\x03\x04":
+            raise DamagedError(f"record {info.filename!r} has no local header")
+        flags = int.from_bytes(header[6:8], "little")
+        name_length, extra_length = (
+            int.from_bytes(header[26:28], "little"),
+            int.from_bytes(header[28:30], "little"),
+        )
+        name_start = info.header_offset + _LOCAL_HEADER_SIZE
+        name = self._data[name_start : name_start + name_length]
+        if flags & 0x1 or name != info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437"):
+            raise DamagedError(f"record {info.filename!r}: its local header does not match the directory")
+        return name_start + name_length + extra_length
+
+    def _read_compressed(self, info: zipfile.ZipInfo, nbytes: int) -> np.ndarray:
         out = np.empty(nbytes, np.uint8)
         with self._zip.open(info) as record:  # the CRC is checked when the last byte is read
             filled = 0
             while filled < nbytes:
                 chunk = record.read(min(_READ_CHUNK, nbytes - filled))
                 if not chunk:
-                    raise DamagedError(f"storage {key!r} ends after {filled} of {nbytes} bytes")
+                    raise DamagedError(f"record {info.filename!r} ends after {filled} of {nbytes} bytes")
                 out[filled : filled + len(chunk)] = np.frombuffer(chunk, np.uint8)
                 filled += len(chunk)
             if record.read(1):
-                raise DamagedError(f"storage {key!r} is longer than {nbytes} bytes")
+                raise DamagedError(f"record {info.filename!r} is longer than {nbytes} bytes")
         return out
 
 
