@@ -53,9 +53,11 @@ _STORAGE_DTYPES = {
     "BoolStorage": "bool",
 }
 # torch dtypes antorcha has no dtype for (so no tensor of them can load)
-_FOREIGN_DTYPE_PREFIXES = ("bfloat16", "complex", "uint1", "uint2", "uint3", "uint4", "uint5", "uint6")
-_FOREIGN_DTYPE_PREFIXES += ("uint7", "float8", "float4", "qint", "quint", "bits", "int1", "int2", "int3")
-_FOREIGN_DTYPE_PREFIXES += ("int4", "int5", "int6", "int7", "cfloat", "cdouble", "chalf")
+_FOREIGN_DTYPES = {"bfloat16", "complex32", "complex64", "complex128", "chalf", "cfloat", "cdouble"}
+_FOREIGN_DTYPES |= {"uint16", "uint32", "uint64", "qint8", "quint8", "qint32", "quint4x2", "quint2x4"}
+_FOREIGN_DTYPES |= {"float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"}
+_FOREIGN_DTYPES |= {"float4_e2m1fn_x2", "bits1x8", "bits2x4", "bits4x2", "bits8", "bits16"}
+_FOREIGN_DTYPES |= {f"{sign}int{bits}" for sign in ("", "u") for bits in range(1, 8)}
 # what torch's weights_only allows but antorcha has no counterpart for
 _UNSUPPORTED_REBUILDS = {
     "_rebuild_qtensor": "quantized tensors",
@@ -308,9 +310,7 @@ def _resolve_global(module: str, name: str) -> Any:
             f"the checkpoint holds {_UNSUPPORTED_REBUILDS[name]} ({module}.{name}), "
             "which antorcha cannot load"
         )
-    if module in ("torch", "torch.cuda") and (
-        name.endswith("Storage") or name.startswith(_FOREIGN_DTYPE_PREFIXES)
-    ):
+    if module in ("torch", "torch.cuda") and (name.endswith("Storage") or name in _FOREIGN_DTYPES):
         kind = name.removesuffix("Storage")
         raise CheckpointError(
             f"the checkpoint holds {kind} data (torch.{name}), and antorcha has no such dtype: "
@@ -344,6 +344,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._source = source
         self._map_location = map_location
         self._storages: dict[str, Storage] = {}  # key -> the storage, placed
+        self._views: dict[Any, Storage] = {}  # legacy view key -> the slice of its storage
 
     def find_class(self, module: str, name: str) -> Any:
         return _resolve_global(module, name)
@@ -377,34 +378,33 @@ class RestrictedUnpickler(pickle.Unpickler):
         flat = raw.view(np_dtype.newbyteorder(order))
         if not flat.dtype.isnative:
             flat = flat.astype(np_dtype)
-        if is_callable_map(self._map_location):
-            mapped = call_map(self._map_location, wrap(flat), location)
+        typed, mapping = storage_type is not _UNTYPED, self._map_location
+        if is_callable_map(mapping):
+            mapped = call_map(mapping, wrap(flat), location)
             if isinstance(mapped, Tensor):
                 if mapped.shape != (numel,) or mapped.dtype.np != np_dtype:
                     raise CheckpointError(
                         f"map_location returned a {mapped.dtype} tensor of shape "
                         f"{tuple(mapped.shape)} for a storage of {numel} {np_dtype}"
                     )
-                return Storage(mapped._data, storage_type is not _UNTYPED)
-        return Storage(
-            place(flat, None if is_callable_map(self._map_location) else self._map_location, location),
-            storage_type is not _UNTYPED,
-        )
+                return Storage(mapped._data, typed)
+            mapping = None  # the callable declined: back where it was saved
+        return Storage(place(flat, mapping, location), typed)
 
     def _legacy_view(self, storage: Storage, view: Any) -> Storage:
         """Pre-1.6 files name a storage view as (view key, element offset, element count)."""
         if not (isinstance(view, tuple) and len(view) == 3):
             raise DamagedError("a storage view is not (key, offset, size)")
         view_key, offset, size = view[0], _int(view[1], "view offset"), _int(view[2], "view size")
-        known = self._storages.get(f"view:{view_key}")
         if storage.array is None:  # the legacy reader's layout pass
             return storage
+        known = self._views.get(view_key)
         if known is None:
             if offset < 0 or size < 0 or offset + size > storage.array.size:
                 raise DamagedError(
                     f"a storage view [{offset}, {offset + size}) past {storage.array.size} elements"
                 )
-            known = self._storages[f"view:{view_key}"] = Storage(storage.array[offset : offset + size], True)
+            known = self._views[view_key] = Storage(storage.array[offset : offset + size], True)
         return known
 
 

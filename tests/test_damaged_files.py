@@ -222,7 +222,7 @@ class _OverwritingTensor(_FakeTensor):
 
 class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
-        return obj.pid if isinstance(obj, _FakeStorage) else None
+        return obj.pid if isinstance(obj, (_FakeStorage, _LegacyStorage)) else None
 
 
 def crafted_torch_zip(obj: Any, records: dict[str, bytes]) -> bytes:
@@ -347,4 +347,39 @@ def test_format_1_header_with_damaged_structure_still_runtime_error() -> None:
     metadata = {"format": "pt", "antorcha": json.dumps({"version": 1, "root": root})}
     data = safetensors.numpy.save({"w": np.ones(2, np.float32)}, metadata=metadata)
     with pytest.raises(RuntimeError, match="damaged"):
+        load(io.BytesIO(data))
+
+
+class _LegacyStorage:
+    def __init__(self, pid: tuple) -> None:
+        self.pid = pid
+
+
+def crafted_legacy_file(obj: Any, storages: list[tuple[str, bytes, int]]) -> bytes:
+    """A pre-1.6 torch.save file: five pickles, then (count, bytes) for each (key, bytes, count)."""
+    out = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+        pickle.dump(header, out, protocol=2)
+    _Pickler(out, protocol=2).dump(obj)
+    pickle.dump([key for key, _, _ in storages], out, protocol=2)
+    for _, data, count in storages:
+        out.write(count.to_bytes(8, "little") + data)
+    return out.getvalue()
+
+
+def test_legacy_storage_views_load_like_torch() -> None:
+    """Files from torch before 1.0 name storage views: (root key, offset, size) inside the id."""
+    root = np.arange(6, dtype=np.float32).tobytes()
+    view = _LegacyStorage(("storage", torch.FloatStorage, "0", "cpu", 6, ("v", 2, 3)))
+    whole = _LegacyStorage(("storage", torch.FloatStorage, "0", "cpu", 6, None))
+    obj = {"view": _FakeTensor(view, 1, (2,), (1,)), "whole": _FakeTensor(whole, 0, (6,), (1,))}
+    data = crafted_legacy_file(obj, [("0", root, 6)])
+    theirs = torch.load(io.BytesIO(data), weights_only=True)
+    ours = load(io.BytesIO(data))
+    for key in obj:
+        np.testing.assert_array_equal(np.asarray(ours[key]), theirs[key].numpy())
+    assert np.shares_memory(np.asarray(ours["view"]), np.asarray(ours["whole"]))
+    bad_view = _LegacyStorage(("storage", torch.FloatStorage, "0", "cpu", 6, ("v", 5, 3)))
+    data = crafted_legacy_file({"x": _FakeTensor(bad_view, 0, (1,), (1,))}, [("0", root, 6)])
+    with pytest.raises(RuntimeError, match="damaged or truncated"):
         load(io.BytesIO(data))
