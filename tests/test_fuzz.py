@@ -28,10 +28,10 @@ import antorcha
 from tests.autograd_helpers import Raised, builtin_base
 
 RTOL, ATOL = 1e-10, 1e-12
-UNARY = ("exp", "tanh", "relu", "sigmoid", "square", "cube", "neg")
+UNARY = ("exp", "tanh", "relu", "sigmoid", "square", "cube", "neg", "sqrt_pos", "pow_pos")
 BINARY = ("add", "sub", "mul", "div")
 REDUCTIONS = ("sum", "mean", "amax")
-INPLACE = ("add_", "sub_", "mul_", "clamp_")
+INPLACE = ("add_", "sub_", "mul_", "clamp_", "setitem")
 # what a step is drawn from, weighted towards the steps that interact: views, indexing, in-place
 GROUPS = ("inplace", "view", "index", "binary", "unary", "reduce", "inplace", "view", "index", "scalar",
           "inplace", "binary")
@@ -80,7 +80,14 @@ def _key(lib: Any, spec: tuple) -> Any:
         return (slice(None),) * dim + (lib.tensor(indices),)
     if kind == "mask":
         return lib.tensor(spec[1])
+    if kind == "basic":  # several dims at once: ints, slices, None and one Ellipsis
+        return tuple(_basic_item(item) for item in spec[1])
     raise AssertionError(spec)
+
+
+def _basic_item(item: tuple) -> Any:
+    return {"i": lambda: item[1], "s": lambda: slice(*item[1:]), "none": lambda: None,
+            "ell": lambda: Ellipsis}[item[0]]()
 
 
 def _unary(x: Any, kind: str) -> Any:
@@ -92,6 +99,10 @@ def _unary(x: Any, kind: str) -> Any:
         return x**3
     if kind == "neg":
         return -x
+    if kind == "sqrt_pos":
+        return (x * x + 0.5).sqrt()
+    if kind == "pow_pos":
+        return (x * x + 0.5).pow(1.5)
     return getattr(x, kind)()
 
 
@@ -131,11 +142,18 @@ def apply_step(lib: Any, regs: list, step: Step) -> Any:
 
 def _inplace(x: Any, regs: list, step: Step) -> Any:
     key, operand = step.args
+    other = regs[step.reads[1]] if len(step.reads) > 1 else operand
+    if step.kind == "setitem":
+        x[_key(_lib_of(x), key)] = other
+        return x
     target = x if key is None else x[_key(None, key)]
     if step.kind == "clamp_":
         return target.clamp_(*operand)
-    other = regs[step.reads[1]] if len(step.reads) > 1 else operand
     return getattr(target, step.kind)(other)
+
+
+def _lib_of(x: Any) -> Any:
+    return antorcha if isinstance(x, antorcha.Tensor) else torch
 
 
 # ---- drawing a program --------------------------------------------------------------------------
@@ -199,9 +217,28 @@ def _new_shape(draw: Any, shape: tuple) -> tuple:
     return shape[:d] + (1,) + shape[d:]
 
 
+def _basic_spec(draw: Any, shape: tuple) -> tuple:
+    """("basic", items): up to one item per dim, a None or an Ellipsis among them."""
+    items: list[tuple] = []
+    dims = list(shape)
+    if draw(st.booleans()):
+        items.append(("none",))
+    for size in dims[: draw(st.integers(1, len(dims)))]:
+        if size > 0 and draw(st.booleans()):
+            items.append(("i", draw(st.integers(-size, size - 1))))
+        else:
+            start, step = draw(st.sampled_from([None, 0, 1, -1])), draw(st.sampled_from([None, 2]))
+            items.append(("s", start, None, step))
+    if draw(st.booleans()):
+        items.insert(draw(st.integers(0, len(items))), ("ell",))
+    return ("basic", tuple(items))
+
+
 def _index_spec(draw: Any, shape: tuple, basic_only: bool) -> tuple:
-    kinds = ["int", "slice"] if basic_only else ["int", "slice", "index", "mask"]
+    kinds = ["int", "slice", "basic"] if basic_only else ["int", "slice", "basic", "index", "mask"]
     kind = draw(st.sampled_from(kinds))
+    if kind == "basic":
+        return _basic_spec(draw, shape)
     if kind in ("int", "index") and 0 in shape:
         kind = "slice"  # no index fits an empty dim
     if kind == "int":
@@ -276,15 +313,27 @@ def _draw_inplace(draw: Any, regs: list, leaves: int) -> Step | None:
     shape = tuple(regs[i].shape)
     if regs[i]._base is not None or not shape or _stale_view_bug(regs, i):
         return None
-    key = None if draw(st.booleans()) else _index_spec(draw, shape, basic_only=True)
     kind = draw(st.sampled_from(INPLACE))
+    if kind == "setitem":  # x[key] = v takes any key, advanced ones too (torch's index_put_)
+        if i < leaves:
+            return None  # a bad key on a leaf: torch reports the key first, antorcha the leaf
+        key = _index_spec(draw, shape, basic_only=False)
+    else:
+        key = None if draw(st.booleans()) else _index_spec(draw, shape, basic_only=True)
     if kind == "clamp_":
         return Step(kind, (i,), (key, (-0.5, 0.75)))
-    target = regs[i] if key is None else regs[i][_key(None, key)]
-    if draw(st.booleans()):
+    target = regs[i] if key is None else _dry_index(regs[i], key)
+    if target is None or draw(st.booleans()):
         return Step(kind, (i,), (key, 0.5))
     partners = [j for j, r in enumerate(regs) if j != i and _fits_into(tuple(r.shape), tuple(target.shape))]
     return Step(kind, (i, draw(st.sampled_from(partners))), (key, None)) if partners else None
+
+
+def _dry_index(x: torch.Tensor, key: tuple) -> torch.Tensor | None:
+    try:
+        return x[_key(torch, key)]
+    except IndexError:  # an index out of range: the program will raise there
+        return None
 
 
 def _stale_view_bug(regs: list, i: int) -> bool:
