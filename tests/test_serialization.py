@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pathlib
+import subprocess
 import sys
 from collections import OrderedDict
 from typing import Any
@@ -398,6 +399,23 @@ def test_missing_safetensors_gives_runtime_error(monkeypatch: pytest.MonkeyPatch
     for call in (lambda: save(antorcha.ones(1), io.BytesIO()), lambda: load(io.BytesIO(b""))):
         with pytest.raises(RuntimeError, match=r"needs the 'safetensors' package, a required dependency"):
             call()
+
+
+def test_save_and_load_need_only_the_required_dependencies(tmp_path: pathlib.Path) -> None:
+    """numpy, safetensors and threadpoolctl: torch, numba, CuPy and ml_dtypes are blocked."""
+    torch.save({"w": torch.arange(3.0)}, tmp_path / "torch.pt")
+    script = f"""
+import sys
+for name in ("torch", "numba", "cupy", "ml_dtypes"):
+    sys.modules[name] = None  # any import of them now fails
+import antorcha
+antorcha.save({{"w": antorcha.ones(2), "n": 1}}, {str(tmp_path / "ours.pt")!r})
+assert antorcha.load({str(tmp_path / "ours.pt")!r})["n"] == 1
+assert antorcha.load({str(tmp_path / "torch.pt")!r})["w"].tolist() == [0.0, 1.0, 2.0]
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 # ---- PyTorch interop -------------------------------------------------------------
