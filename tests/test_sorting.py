@@ -103,6 +103,22 @@ def test_node_names_are_torchs(name: str) -> None:
     assert a.grad_fn.name() == type(t.grad_fn).__name__
 
 
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_of_few_among_many(largest: bool) -> None:
+    """k much smaller than the dim: antorcha partitions first; NaN counts as the largest."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((4, 300))
+    values[1, ::60] = np.nan  # 5 NaNs: all among the 7 largest, in an order torch leaves open
+
+    def run(m: Any) -> tuple:
+        x = m.tensor(values, requires_grad=True)
+        top = x.topk(7, dim=1, largest=largest)
+        top.values[[0, 2, 3]].backward(m.tensor(np.arange(21.0).reshape(3, 7)))
+        return top.values, top.indices[[0, 2, 3]], top.indices[1].sort().values, x.grad
+
+    assert_same(*both(run))
+
+
 # ---- ties and stability -------------------------------------------------------------------------
 @pytest.mark.parametrize("descending", [False, True])
 def test_stable_sort_keeps_equal_elements_in_order_over_many_ties(descending: bool) -> None:

@@ -284,7 +284,7 @@ def _histogram_range(data: Any, low: float, high: float) -> tuple[Any, Any]:
     one either side when that is a single point."""
     xp = xp_of(data)
     if low == high and data.size:
-        low, high = data.min(), data.max()
+        low, high = float(data.min()), float(data.max())
     low, high = data.dtype.type(low), data.dtype.type(high)
     if not (xp.isfinite(low) and xp.isfinite(high)):
         raise RuntimeError(f"torch.histc: range of [{low}, {high}] is not finite")

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from antorcha._device import quiet_float_errors, xp_of
+from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
@@ -145,7 +145,8 @@ def _position(order: Any, dim: int, position: Any) -> Any:
 @register()
 def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,
          out: Any = None) -> Any:
-    """torch's CPU sort is stable either way, so `stable` changes nothing here."""
+    """Always a stable sort: torch leaves the order of equal elements open unless stable=True,
+    so the stable order is one torch allows either way."""
     d = normalize_dim(dim, input.ndim)
     order = argsort_array(input._data, d, descending)
     result = SortResult(select_along(Sort, input, order, d, True), _index_tensor(order, input))
@@ -164,6 +165,19 @@ def msort(input: Tensor, *, out: Tensor | None = None) -> Tensor:
     return result if out is None else write_out(result, out, "msort")
 
 
+def _topk_order(a: Any, k: int, dim: int, largest: bool) -> Any:
+    """Where the k largest (smallest) elements along `dim` are, best first."""
+    xp = xp_of(a)
+    n = a.shape[dim]
+    if not 0 < k * 8 < n:  # k near n: one full sort
+        return xp.take(argsort_array(a, dim, largest), xp.arange(k), axis=dim)
+    # few of many: partition them off (NaN is the largest here too), then sort only those
+    part = xp.argpartition(a, n - k if largest else k - 1, axis=dim)
+    candidates = xp.take(part, xp.arange(n - k, n) if largest else xp.arange(k), axis=dim)
+    ranked = argsort_array(xp.take_along_axis(a, candidates, axis=dim), dim, largest)
+    return xp.take_along_axis(candidates, ranked, axis=dim).astype(np.int64, copy=False)
+
+
 @register()
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,
          out: Any = None) -> Any:
@@ -173,9 +187,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     size = _size_along(input, d)
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range: k={k} for dimension {d} of size {size}")
-    order = argsort_array(input._data, d, descending=largest)
-    if input.ndim:
-        order = xp_of(order).take(order, xp_of(order).arange(k), axis=d)
+    order = _topk_order(input._data, k, d, largest) if input.ndim else argsort_array(input._data, d, largest)
     result = TopkResult(select_along(Topk, input, order, d, True), _index_tensor(order, input))
     return result if out is None else write_out(result, out, "topk")
 
@@ -429,7 +441,9 @@ def _rows_along(data: Any, dim: int | None) -> tuple[Any, Any]:
     moved = xp.moveaxis(data, dim, 0)
     inner = moved.shape[1:]
     if 0 in inner:
-        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+        raise RuntimeError(
+            "There are 0 sized dimensions, and they aren't selected, so unique cannot be applied"
+        )
     rows = moved.reshape(moved.shape[0], math.prod(inner))
     return rows, lambda picked: xp.moveaxis(picked.reshape(picked.shape[0], *inner), 0, dim)
 
