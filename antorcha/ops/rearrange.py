@@ -72,13 +72,17 @@ def repeat_interleave(
     if repeats is None:  # repeat_interleave(repeats): each index i, repeats[i] times
         from antorcha._creation import arange
 
-        counts = _repeat_counts(input, 1 if input.ndim == 0 else input.shape[0])
+        if input.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        counts = _repeat_counts(input, input.shape[0])
         index = arange(counts.size, device=input.device)
         return repeat_interleave(index, input, 0, output_size=output_size)
     if dim is None:
         input, d = reshape(input, -1), 0  # noqa: A001 - repeated as one flat vector
-    elif input.ndim == 0:
-        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    elif input.ndim == 0:  # torch's words differ: for an int count it first unsqueezes dim 1
+        if isinstance(repeats, Tensor):
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     else:
         d = normalize_dim(dim, input.ndim)
     length = input.shape[d] if input.ndim else 1

@@ -51,7 +51,7 @@ class FlatPutIntoZeros(Op):
 
 @register()
 def take(input: Tensor, index: Tensor) -> Tensor:
-    _require_index(index, "take", kinds="iu")
+    _require_index(index, "take(): Expected a long tensor for index, but got {got}")
     positions = index._data.astype(np.int64)
     n = input.numel()
     if positions.size:
@@ -67,7 +67,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:
 def take_along_dim(
     input: Tensor, indices: Tensor, dim: int | None = None, *, out: Tensor | None = None
 ) -> Tensor:
-    _require_index(indices, "torch.take_along_dim", kinds="iu")
+    _require_index(indices, "torch.take_along_dim(): dtype of indices should be Long but got {got}")
     if dim is None:  # torch counts negative indices from the end only along a given dim
         _check_range(indices, input.numel(), 0, RuntimeError)
         result = gather(input.reshape(-1), 0, indices.reshape(-1))
@@ -102,15 +102,16 @@ def _gather_wrapped(input: Tensor, d: int, indices: Tensor) -> Tensor:
 
 
 # ---- argument checks shared by the scatter family ---------------------------------------------
-def _require_index(index: Any, name: str, kinds: str = "iu") -> None:
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in kinds:
-        got = index.dtype if isinstance(index, Tensor) else type(index).__name__
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index, got {got}")
+def _require_index(index: Any, message: str, error: type = RuntimeError) -> None:
+    """An integer index tensor, or torch's `error(message)`; `{got}` in it names what came."""
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        got = index.dtype.scalar_name if isinstance(index, Tensor) else type(index).__name__
+        raise error(message.format(got=got))
 
 
 def _check_scatter(name: str, input: Tensor, dim: int, index: Tensor, src: Tensor | None) -> int:
-    """torch's checks for scatter-like ops; returns the normalized dim."""
-    _require_index(index, name)
+    """torch's checks for scatter-like ops (its messages say scatter() for all); returns the dim."""
+    _require_index(index, "scatter(): Expected dtype int32/int64 for index")
     d = normalize_dim(dim, input.ndim)
     if index.ndim != input.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
@@ -118,7 +119,7 @@ def _check_scatter(name: str, input: Tensor, dim: int, index: Tensor, src: Tenso
         if src.ndim != input.ndim:
             raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
         if src.dtype is not input.dtype:
-            raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     too_big_for_self = any(i != d and n > s for i, (n, s) in enumerate(zip(index.shape, input.shape)))
     too_big_for_src = src is not None and any(n > s for n, s in zip(index.shape, src.shape))
     if too_big_for_self or too_big_for_src:
@@ -144,6 +145,17 @@ def _check_range(
     if high >= size or low < lowest:
         bad = high if high >= size else low
         raise error(f"{prefix}index {bad} is out of bounds for dimension {d} with size {size}")
+
+
+def _as_vectors(
+    op: Any, input: Tensor, dim: int, index: Tensor, src: Any, *rest: Any, **kwargs: Any
+) -> Tensor:
+    """A scatter into a 0-dim self: torch treats self, index and src as one-element vectors."""
+    normalize_dim(dim, 0)
+    if isinstance(index, Tensor):
+        index = index.reshape(-1)
+    src = src.reshape(-1) if isinstance(src, Tensor) else src
+    return op(input.reshape(1), 0, index, src, *rest, **kwargs).reshape(())
 
 
 def _grid(index: Any, dim: int) -> tuple:
@@ -236,6 +248,8 @@ def scatter(
         src, value = None, src
     if (src is None) == (value is None):
         raise TypeError("scatter(): expected exactly one of `src` (a Tensor) or `value` (a number)")
+    if input.ndim == 0:
+        return _as_vectors(scatter, input, dim, index, src, value=value, reduce=reduce)
     d = _check_scatter("scatter", input, dim, index, src)
     if reduce is not None and reduce not in _LEGACY_REDUCE:
         raise RuntimeError("reduce argument must be either add or multiply.")
@@ -266,6 +280,8 @@ class ScatterAdd(Op):
 
 @register()
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    if input.ndim == 0:
+        return _as_vectors(scatter_add, input, dim, index, src)
     d = _check_scatter("scatter_add", input, dim, index, src)
     return ScatterAdd.apply(input, src, index, params=(d,))
 
@@ -391,20 +407,16 @@ def scatter_reduce(
 ) -> Tensor:
     if reduce not in _REDUCE_UFUNC:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    if input.ndim == 0:
+        return _as_vectors(scatter_reduce, input, dim, index, src, reduce, include_self=include_self)
     d = _check_scatter("scatter_reduce", input, dim, index, src)
     return ScatterReduce.apply(input, src, index, params=(d, reduce, bool(include_self)))
 
 
 # ---- index_fill, index_add, index_copy, index_put --------------------------------------------------
-def _check_vector_index(index: Any, name: str) -> None:
-    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
-        got = index.dtype if isinstance(index, Tensor) else type(index).__name__
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {got}")
-
-
 @register()
 def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
-    _check_vector_index(index, "index_fill_")
+    _require_index(index, "index_fill_(): Expected dtype int64 for index.", IndexError)
     if index.ndim > 1:
         raise RuntimeError("Index has to be a vector/scalar")
     d = normalize_dim(dim, input.ndim)
@@ -425,23 +437,52 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
     return masked_fill(input, mask, value)
 
 
-def _check_index_source(name: str, input: Tensor, d: int, index: Tensor, source: Tensor) -> None:
-    """index_add / index_copy: a vector index, one source slice per index, matching shapes."""
+def _slices(t: Tensor, d: int) -> list[int]:
+    """The shape of one slice of `t` along `d`."""
+    return [n for i, n in enumerate(t.shape) if i != d]
+
+
+def _check_add_source(input: Tensor, d: int, index: Tensor, source: Tensor) -> None:
+    """index_add: a vector index, one source slice per index, slices of self's shape."""
     if index.ndim > 1:
-        raise IndexError(f"{name}(): Index is supposed to be a vector")
-    count = index.numel()
+        raise IndexError(
+            f"index_add_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+            f"{index.dtype.scalar_name} and size: {list(index.shape)}"
+        )
     source_length = source.shape[d] if source.ndim else 1
-    if count != source_length:
+    if index.numel() != source_length:
         raise RuntimeError(
-            f"{name}(): Number of indices ({count}) should be equal to source.size(dim): "
+            f"index_add_(): Number of indices ({index.numel()}) should be equal to source.size(dim): "
             f"({source_length}), for dim: {d}"
         )
-    slice_shape = lambda t: [n for i, n in enumerate(t.shape) if i != d]  # noqa: E731
-    if max(input.ndim, 1) != max(source.ndim, 1) or slice_shape(input) != slice_shape(source):
+    if max(input.ndim, 1) != max(source.ndim, 1) or _slices(input, d) != _slices(source, d):
         raise RuntimeError(
             "source tensor shape must match self tensor shape, excluding the specified dimension. Got "
             f"self.shape = {list(input.shape)} source.shape = {list(source.shape)}"
         )
+
+
+def _check_copy_source(input: Tensor, d: int, index: Tensor, source: Tensor) -> None:
+    """index_copy: the same rules as index_add, in index_copy_'s words."""
+    if index.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    source_length = source.shape[d] if source.ndim else 1
+    if index.numel() != source_length:
+        raise IndexError(
+            f"index_copy_(): Number of indices ({index.numel()}) should be equal to source.size(dim) "
+            f"({source_length})"
+        )
+    if max(input.ndim, 1) != max(source.ndim, 1):
+        raise IndexError(
+            "index_copy_(): When source and destination are not scalars, their dimensionality must "
+            f"match. Source dimensionality ({source.ndim}), destination dimensionality ({input.ndim})"
+        )
+    for i, (mine, theirs) in enumerate(zip(_slices(input, d), _slices(source, d))):
+        if mine != theirs:
+            raise RuntimeError(
+                "index_copy_(): Source/destination tensor must have same slice shapes. Destination "
+                f"slice shape: {mine} at dimension {i} and source slice shape: {theirs} at dimension {i}."
+            )
 
 
 class IndexAdd(Op):
@@ -465,9 +506,9 @@ class IndexAdd(Op):
 
 @register()
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
-    _check_vector_index(index, "index_add_")
+    _require_index(index, "index_add_(): Expected dtype int32/int64 for index but got: {got}")
     d = normalize_dim(dim, input.ndim)
-    _check_index_source("index_add_", input, d, index, source)
+    _check_add_source(input, d, index, source)
     if source.dtype is not input.dtype:
         raise RuntimeError(
             f"index_add_(): self ({input.dtype.scalar_name}) and source ({source.dtype.scalar_name}) "
@@ -479,9 +520,9 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
 
 @register()
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
-    _check_vector_index(index, "index_copy_")
+    _require_index(index, "index_copy_(): Expected a long tensor for index, but got {got}")
     d = normalize_dim(dim, input.ndim)
-    _check_index_source("index_copy_", input, d, index, source)
+    _check_copy_source(input, d, index, source)
     if source.dtype is not input.dtype:
         raise RuntimeError(
             "index_copy_(): self and source expected to have the same dtype, but got (self) "
@@ -534,8 +575,8 @@ def index_put(input: Tensor, indices: Any, values: Tensor, accumulate: bool = Fa
         raise _index_error(error, input, converted) from None
     except ValueError:
         raise RuntimeError(
-            f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to the "
-            f"indexing result of {list(input.shape)}"
+            f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to "
+            f"indexing result of shape {list(input._data[converted].shape)}"
         ) from None
 
 
