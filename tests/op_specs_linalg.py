@@ -57,6 +57,10 @@ def separated_rectangular(rng: np.random.Generator, batch: tuple, m: int, n: int
     return (u * values[..., None, :]) @ v.swapaxes(-1, -2)
 
 
+def cholesky_factor(rng: np.random.Generator, batch: tuple, n: int, _: int) -> np.ndarray:
+    return np.linalg.cholesky(spd(rng, batch, n, n))
+
+
 def full_rank(rng: np.random.Generator, batch: tuple, m: int, n: int) -> np.ndarray:
     """Rectangular, the identity's ones added to its diagonal (QR's R well away from singular)."""
     return rng.uniform(-0.5, 0.5, (*batch, m, n)) + 2 * np.eye(m, n)
@@ -86,6 +90,12 @@ def matrices(
         return Case(tuple(arrays), extra, seed)
 
     return lambda cfg: draw_case(cfg)
+
+
+def _rhs_then_factor(cfg: ShapeConfig) -> st.SearchStrategy[Case]:
+    """(B, L) for cholesky_solve: torch's order, the right-hand side first."""
+    factor_first = matrices(cholesky_factor, rhs=2)(cfg)
+    return factor_first.map(lambda case: Case(case.arrays[::-1], case.kwargs, case.seed))
 
 
 def _choices(**options: list) -> Callable[[int, int], st.SearchStrategy[dict[str, Any]]]:
@@ -145,6 +155,16 @@ def _flat_rows() -> list[OpSpec]:
             matrices(separated_rectangular, square=False),
             method="pinverse",
             function="pinverse",
+            tol=LINALG,
+        ),
+        OpSpec(
+            "cholesky_solve", _rhs_then_factor, method="cholesky_solve", function="cholesky_solve", tol=LINALG
+        ),
+        OpSpec(
+            "cholesky_inverse",
+            matrices(cholesky_factor),
+            method="cholesky_inverse",
+            function="cholesky_inverse",
             tol=LINALG,
         ),
         OpSpec("matrix_power", powers, method="matrix_power", function="matrix_power", tol=LINALG),
@@ -209,6 +229,13 @@ def _linalg_rows() -> list[OpSpec]:
             tol=LINALG,
         ),
         OpSpec("linalg.slogdet", matrices(invertible), call=_linalg("slogdet"), tol=LINALG),
+        OpSpec(
+            "linalg.solve_triangular",
+            matrices(invertible, rhs=2, kwargs=_choices(upper=[False, True], unitriangular=[False, True])),
+            call=_linalg("solve_triangular"),
+            tol=LINALG,
+        ),
+        OpSpec("linalg.cond", matrices(separated_rectangular, False), call=_linalg("cond"), tol=LINALG),
     ]
 
 

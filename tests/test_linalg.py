@@ -497,3 +497,95 @@ def test_second_order_gradients(call: Callable, arrays: list) -> None:
         grads[m] = [np.asarray(g.detach()) for g in (*first, *second)]
     for a, t in zip(grads[antorcha], grads[torch]):
         np.testing.assert_allclose(a, t, 1e-8, 1e-10)
+
+
+# ---- triangular systems, cond, vander ---------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unitriangular", [False, True])
+def test_solve_triangular(dtype: str, batch: tuple, upper: bool, left: bool, unitriangular: bool) -> None:
+    rng = np.random.default_rng(16)
+    A = invertible(rng, batch, 3)  # its other triangle is not read, and gets no gradient
+    B = rng.uniform(-1, 1, (*batch, 3, 2) if left else (*batch, 2, 3))
+    kwargs = {"upper": upper, "left": left, "unitriangular": unitriangular}
+    compare(lambda m, a, b: m.linalg.solve_triangular(a, b, **kwargs), [A, B], dtype)
+    compare(lambda m, a, b: m.linalg.solve_triangular(a, b, **kwargs), [A, B[None].repeat(2, 0)], dtype)
+
+
+@CASES
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse(dtype: str, batch: tuple, upper: bool) -> None:
+    rng = np.random.default_rng(17)
+    factor = np.linalg.cholesky(spd(rng, batch, 3))
+    factor = factor.swapaxes(-1, -2) if upper else factor
+    B = rng.uniform(-1, 1, (*batch, 3, 2))
+    compare(
+        lambda m, b, f: (m.cholesky_solve(b, f, upper), b.cholesky_solve(f, upper=upper)), [B, factor], dtype
+    )
+    compare(lambda m, f: (m.cholesky_inverse(f, upper), f.cholesky_inverse(upper=upper)), [factor], dtype)
+
+
+def _torch_cond(m: Any, a: Any, p: Any) -> Any:
+    """torch.linalg.cond, except where its own backward fails (the ‖A‖ ‖A⁻¹‖ orders: it modifies
+    inv's output in place) its definition, whose gradient is what antorcha's must be."""
+    if m is torch and p not in (None, 2, -2):
+        return torch.linalg.matrix_norm(a, p) * torch.linalg.matrix_norm(torch.linalg.inv(a), p)
+    return m.linalg.cond(a, p)
+
+
+@CASES
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, -1, float("inf"), -float("inf")])
+def test_cond(dtype: str, batch: tuple, p: Any) -> None:
+    A = separated_rectangular(np.random.default_rng(18), batch, 3, 3)
+    compare(lambda m, a: _torch_cond(m, a, p), [A], dtype)
+    with torch.no_grad():
+        expected = torch.linalg.cond(torch.tensor(A.astype(dtype)), p).numpy()
+    np.testing.assert_allclose(
+        np.asarray(antorcha.linalg.cond(antorcha.tensor(A.astype(dtype)), p)), expected, *TOLERANCE[dtype]
+    )
+    if p in (None, 2, -2):
+        tall = separated_rectangular(np.random.default_rng(19), batch, 4, 2)
+        compare(lambda m, a: m.linalg.cond(a, p), [tall], dtype)
+
+
+def test_cond_of_singular_matrices() -> None:
+    for p in (None, 1, "fro"):
+        a = antorcha.linalg.cond(antorcha.zeros(3, 3), p)
+        t = torch.linalg.cond(torch.zeros(3, 3), p)
+        np.testing.assert_array_equal(np.asarray(a), t.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_vander(dtype: str) -> None:
+    x = np.array([[0.0, 0.5, -1.5], [2.0, 1.0, -0.3]])
+    compare(lambda m, a: m.linalg.vander(a), [x], dtype)
+    compare(lambda m, a: m.linalg.vander(a, N=5), [x], dtype)
+    compare(lambda m, a: m.linalg.vander(a[0, 1], N=3), [x], dtype)
+
+
+def test_solve_ex_reports_singular_systems_in_info() -> None:
+    for m in (torch, antorcha):
+        result, info = m.linalg.solve_ex(m.tensor(BATCH_SINGULAR), m.ones(3, 1, 2, 1, dtype=m.float64))
+        assert info.tolist() == [0, 2] and tuple(result.shape) == (3, 2, 2, 1)
+        np.testing.assert_allclose(np.asarray(result[:, 0]), np.ones((3, 2, 1)))
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.solve_triangular(a, a[0], upper=True), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve_triangular(a, a[:2], upper=True), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve_triangular(a, a[:2].mT, upper=True, left=False), [np.eye(3)]),
+        (lambda m, a: m.linalg.solve_triangular(a[:2], a, upper=True), [np.eye(3)]),
+        (lambda m, a: m.cholesky_solve(a[0], a), [np.eye(3)]),
+        (lambda m, a: m.cholesky_solve(a, a.float()), [np.eye(3)]),
+        (lambda m, a: m.cholesky_solve(a[:, :2].mT, a), [np.eye(3)]),
+        (lambda m, a: m.cholesky_inverse(a[:2]), [np.eye(3)]),
+        (lambda m, a: m.linalg.cond(a, 3), [np.eye(3)]),
+        (lambda m, a: m.linalg.cond(a[:2], "fro"), [np.eye(3)]),
+        (lambda m, a: m.linalg.vander(a, N=1), [np.ones(3)]),
+    ],
+)
+def test_triangular_and_cond_errors(call: Callable, arrays: list) -> None:
+    _same_error(call, arrays)

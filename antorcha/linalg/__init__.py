@@ -15,13 +15,15 @@ from antorcha.linalg._common import LinAlgError
 from antorcha.linalg._decompositions import cholesky, cholesky_ex, eigh, eigvalsh, qr, svd, svdvals
 from antorcha.linalg._inverse import det, inv, inv_ex, matrix_power, slogdet, solve, solve_ex
 from antorcha.linalg._least_squares import lstsq, matrix_rank, pinv
-from antorcha.linalg._norms import matrix_norm, norm, vector_norm
-from antorcha.linalg._products import cross, diagonal, matmul, multi_dot, vecdot
+from antorcha.linalg._norms import cond, matrix_norm, norm, vector_norm
+from antorcha.linalg._products import cross, diagonal, matmul, multi_dot, vander, vecdot
+from antorcha.linalg._triangular import solve_triangular
 
 __all__ = [
     "LinAlgError",
     "cholesky",
     "cholesky_ex",
+    "cond",
     "cross",
     "det",
     "diagonal",
@@ -41,8 +43,10 @@ __all__ = [
     "slogdet",
     "solve",
     "solve_ex",
+    "solve_triangular",
     "svd",
     "svdvals",
+    "vander",
     "vecdot",
     "vector_norm",
 ]

@@ -17,9 +17,12 @@ from antorcha.linalg._inverse import det as linalg_det
 from antorcha.linalg._inverse import inv, matrix_power
 from antorcha.linalg._inverse import slogdet as linalg_slogdet
 from antorcha.linalg._least_squares import pinv
+from antorcha.linalg._triangular import cholesky_inverse, cholesky_solve
 from antorcha.ops.elementwise import where
 
 register()(matrix_power)
+register()(cholesky_solve)
+register()(cholesky_inverse)
 
 
 class SvdResult(NamedTuple):

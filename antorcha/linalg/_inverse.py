@@ -101,7 +101,8 @@ def cofactors(a: Any) -> Any:
     xp = xp_of(a)
     u, s, vh = xp.linalg.svd(a)
     n = s.shape[-1]
-    others = xp.stack([xp.prod(xp.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)  # (..., n)
+    alone = xp.eye(n, dtype=bool)  # row i: s with s_i replaced by 1, whose product is prod_{j != i} s_j
+    others = xp.where(alone, 1, s[..., None, :]).prod(axis=-1)  # (..., n)
     signs = xp.linalg.det(u) * xp.linalg.det(vh)
     return signs[..., None, None] * ((u * others[..., None, :]) @ vh)
 
@@ -157,8 +158,11 @@ def slogdet(A: Tensor, *, out: Any = None) -> SlogdetResult:
 
 
 # ---- solve ----------------------------------------------------------------------------------------
-def solve_arrays(a: Any, b: Any, name: str) -> Any:
-    """X with A X = B for every matrix of the broadcast batch; torch's LinAlgError when A is singular."""
+def solve_arrays(a: Any, b: Any, name: str, raise_errors: bool = True) -> Any:
+    """X with A X = B for every matrix of the broadcast batch; torch's LinAlgError when A is singular.
+
+    Without `raise_errors` a singular system's solution is NaN (torch leaves LAPACK's garbage there).
+    """
     xp = xp_of(a)
     try:
         with quiet_float_errors():
@@ -168,16 +172,23 @@ def solve_arrays(a: Any, b: Any, name: str) -> Any:
     except np.linalg.LinAlgError:
         pass
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    expanded = xp.broadcast_to(a, (*batch, *a.shape[-2:]))
-    raise singular_error(expanded.shape, pivot_infos(expanded), name, "solve")
+    a_full = xp.broadcast_to(a, (*batch, *a.shape[-2:]))
+    b_full = xp.broadcast_to(b, (*batch, *b.shape[-2:]))
+    infos = pivot_infos(a)  # torch factorises A once, before broadcasting: its batch names the failure
+    if raise_errors:
+        raise singular_error(a.shape, infos, name, "solve")
+    out = xp.full(b_full.shape, np.nan, dtype=b.dtype)
+    good = xp.asarray(np.broadcast_to(infos == 0, batch))
+    out[good] = xp.linalg.solve(a_full[good], b_full[good])
+    return out
 
 
 class LinalgSolveEx(Op):
     """X = A^{-1} B (B as matrices); backward: g_B = A^{-T} g, g_A = -g_B Xᵀ."""
 
     @staticmethod
-    def forward(ctx: Any, a: Any, b: Any) -> Any:
-        out = solve_arrays(a, b, "torch.linalg.solve")
+    def forward(ctx: Any, a: Any, b: Any, name: str = "torch.linalg.solve", raise_errors: bool = True) -> Any:
+        out = solve_arrays(a, b, name, raise_errors)
         ctx.save_for_backward(a, out)
         return out
 
@@ -219,20 +230,29 @@ def _solve_operands(A: Tensor, B: Tensor, left: bool) -> tuple[Tensor, bool]:
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Tensor | None = None) -> Tensor:
     """X with A X = B (left) or X A = B; B a (batch of) vector(s) or matrices; batches broadcast."""
+    return write_result(_solve(A, B, left, "torch.linalg.solve", True), out, "linalg.solve")
+
+
+def _solve(A: Tensor, B: Tensor, left: bool, name: str, raise_errors: bool) -> Tensor:
     matrices, vector = _solve_operands(A, B, left)
     if left:
-        X = LinalgSolveEx.apply(A, matrices)
+        X = LinalgSolveEx.apply(A, matrices, params=(name, raise_errors))
     else:  # X A = B  <=>  Aᵀ Xᵀ = Bᵀ
-        X = LinalgSolveEx.apply(A.mT, matrices.mT).mT
-    return write_result(X.squeeze(-1) if vector else X, out, "linalg.solve")
+        X = LinalgSolveEx.apply(A.mT, matrices.mT, params=(name, raise_errors)).mT
+    return X.squeeze(-1) if vector else X
 
 
 def solve_ex(
     A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False, out: Any = None
 ) -> SolveExResult:
-    """(result, info); a singular A raises here too (antorcha does not return LAPACK's partial result)."""
-    X = solve(A, B, left=left)
-    info = wrap(xp_of(A._data).zeros(A.shape[:-2], dtype=np.int32), device=A.device)
+    """(result, info): info is getrf's per matrix of the batch (0: A invertible); NaN where it is not."""
+    X = _solve(A, B, left, "torch.linalg.solve_ex", check_errors)
+    xp = xp_of(A._data)
+    if all_finite(X._data) or not all_finite(A._data):
+        infos = np.zeros(A.shape[:-2], dtype=np.int32)
+    else:  # the factorised matrix is A, or Aᵀ for X A = B
+        infos = pivot_infos(A._data if left else A._data.swapaxes(-1, -2))
+    info = wrap(xp.asarray(infos), device=A.device)
     return write_result(SolveExResult(X, info), out, "linalg.solve_ex")
 
 

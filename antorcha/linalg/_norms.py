@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from antorcha import _dtypes
+from antorcha._creation import zeros
 from antorcha._tensor import Tensor
 from antorcha.linalg._common import check_float, write_result
 from antorcha.linalg._decompositions import svdvals
@@ -147,3 +148,39 @@ def norm(
             f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D."
         )
     return write_result(result, out, "linalg.norm")
+
+
+_COND_INVERSE_ORDERS = ("fro", "nuc", math.inf, -math.inf, 1, -1)
+
+
+def _cond_square_error(A: Tensor, p: Any) -> RuntimeError:
+    return RuntimeError(
+        f"linalg.cond(ord={p}): A must be batches of square matrices, "
+        f"but they are {A.shape[-2]} by {A.shape[-1]} matrices"
+    )
+
+
+def cond(A: Tensor, p: Any = None, *, out: Tensor | None = None) -> Tensor:
+    """κ(A): σ₁/σₙ (p None or 2; -2 its inverse), else ‖A‖_p ‖A⁻¹‖_p (inf for a singular A)."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
+    check_float(A, "linalg.cond")
+    if p in ("fro", "nuc") and A.shape[-1] != A.shape[-2]:
+        raise _cond_square_error(A, p)
+    if A.numel() == 0:  # torch: 0 for empty matrices, outside the graph
+        return write_result(zeros(A.shape[:-2], dtype=A.dtype, device=A.device), out, "linalg.cond")
+    if p is None or p in (2, -2):
+        values = svdvals(A)
+        largest, smallest = values[..., 0], values[..., -1]
+        result = smallest / largest if p == -2 else largest / smallest
+    elif p in _COND_INVERSE_ORDERS and not isinstance(p, bool):
+        if A.shape[-1] != A.shape[-2]:
+            raise _cond_square_error(A, p)
+        from antorcha.linalg._inverse import inv_ex
+
+        inverse, info = inv_ex(A)
+        product = matrix_norm(A, p) * matrix_norm(inverse, p)
+        result = product.masked_fill(info != 0, math.inf)
+    else:
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    return write_result(result, out, "linalg.cond")

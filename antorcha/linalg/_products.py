@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from antorcha._creation import tensor
+from antorcha._creation import ones_like, tensor
 from antorcha._tensor import Tensor
 from antorcha.linalg._common import check_float, write_result
 from antorcha.ops._common import normalize_dim
 from antorcha.ops.linalg import matmul as _matmul
+from antorcha.ops.movement import stack
 
 
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
@@ -137,3 +138,15 @@ def _chain_product(matrices: list, split: list[list[int]], i: int, j: int) -> Te
         return matrices[i]
     k = split[i][j]
     return _matmul(_chain_product(matrices, split, i, k), _chain_product(matrices, split, k + 1, j))
+
+
+def vander(x: Tensor, *, N: int | None = None) -> Tensor:
+    """(..., n) -> (..., n, N): the powers x⁰, x¹, ..., x^{N-1} (by products: finite gradients at 0)."""
+    x = x.reshape(1) if x.ndim == 0 else x
+    count = x.shape[-1] if N is None else N
+    if count <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = [ones_like(x), x]
+    while len(powers) < count:
+        powers.append(powers[-1] * x)
+    return stack(powers, dim=-1)
