@@ -298,3 +298,20 @@ def test_bad_arguments_raise_torchs_exception(case: str) -> None:
         call(antorcha)
     assert type(error.value) is type(torch_error.value)
     assert mentioned in str(error.value)
+
+
+# ---- the scan other array modules fall back to ------------------------------------------------------------
+@pytest.mark.parametrize("ufunc", ["maximum", "minimum", "logaddexp"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_scan_in_steps_matches_numpys_accumulate(ufunc: str, axis: int) -> None:
+    """What cummax/cummin/logcumsumexp run on where ufunc.accumulate is missing (CuPy), run here
+    on NumPy arrays against NumPy's own accumulate."""
+    from antorcha.ops.scan import scan_in_steps
+
+    rng = np.random.default_rng(4)
+    values = rng.standard_normal((5, 9, 17)) * 30
+    values[rng.random(values.shape) < 0.05] = np.nan
+    binary = getattr(np, ufunc)
+    with np.errstate(invalid="ignore"):  # logaddexp of NaN
+        steps, expected = scan_in_steps(binary, values, axis), binary.accumulate(values, axis=axis)
+    np.testing.assert_allclose(steps, expected, rtol=1e-12, equal_nan=True)

@@ -40,6 +40,29 @@ def _scan_dtype(x: Tensor, dtype: Any) -> Any:
     return np.int64 if x._data.dtype.kind in "biu" else None
 
 
+def accumulate(ufunc: str, a: Any, axis: int) -> Any:
+    """`xp.<ufunc>.accumulate(a, axis)` for a commutative binary ufunc: NumPy's own, or, for array
+    modules whose ufuncs lack it, `scan_in_steps`."""
+    xp = xp_of(a)
+    binary = getattr(xp, ufunc)
+    if xp is np:
+        return binary.accumulate(a, axis=axis)
+    return scan_in_steps(binary, a, axis)
+
+
+def scan_in_steps(binary: Any, a: Any, axis: int) -> Any:
+    """An inclusive scan as log2(n) whole-array steps (Hillis and Steele): at step s every
+    element combines with the one s places before it."""
+    xp = xp_of(a)
+    out = xp.moveaxis(a, axis, 0).copy()
+    step = 1
+    while step < out.shape[0]:
+        combined = out.copy()
+        combined[step:] = binary(out[step:], out[:-step])
+        out, step = combined, step * 2
+    return xp.moveaxis(out, 0, axis)
+
+
 # ---- cumprod ------------------------------------------------------------------------------
 class Cumprod(Op):
     @staticmethod
@@ -112,14 +135,14 @@ def _running_extremum_index(data: Any, dim: int, largest: bool) -> Any:
     """For each position, where the running max (min) so far was last reached: torch takes the
     latest of equal extrema, and a NaN, once seen, stays the extremum (its latest occurrence)."""
     xp = xp_of(data)
-    running = (xp.maximum if largest else xp.minimum).accumulate(data, axis=dim)
+    running = accumulate("maximum" if largest else "minimum", data, dim)
     hits = data == running
     if data.dtype.kind == "f":
         hits |= xp.isnan(data)
     shape = [1] * data.ndim
     shape[dim] = data.shape[dim]
     positions = xp.arange(data.shape[dim]).reshape(shape)
-    return xp.maximum.accumulate(xp.where(hits, positions, 0), axis=dim).astype(np.int64)
+    return accumulate("maximum", xp.where(hits, positions, 0), dim).astype(np.int64)
 
 
 def _cumulative_extremum(x: Tensor, dim: int, largest: bool, out: Any) -> Any:
@@ -146,18 +169,8 @@ def cummin(input: Tensor, dim: int, *, out: Any = None) -> Any:
 
 # ---- logcumsumexp -----------------------------------------------------------------------------
 def _logcumsumexp_array(x: Any, dim: int) -> Any:
-    xp = xp_of(x)
     with quiet_float_errors():
-        if xp is np:
-            return np.logaddexp.accumulate(x, axis=dim)
-        # elsewhere: a Hillis-Steele scan, log2(n) whole-array logaddexp steps
-        out = xp.moveaxis(x, dim, 0).copy()
-        step = 1
-        while step < out.shape[0]:
-            combined = out.copy()
-            combined[step:] = xp.logaddexp(out[step:], out[:-step])
-            out, step = combined, step * 2
-        return xp.moveaxis(out, 0, dim)
+        return accumulate("logaddexp", x, dim)
 
 
 class Logcumsumexp(Op):

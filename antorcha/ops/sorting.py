@@ -293,16 +293,15 @@ def _mode_index(data: Any, dim: int) -> Any:
     n = rows.shape[-1]
     order = argsort_array(rows, rows.ndim - 1, False)
     ranked = xp.take_along_axis(rows, order, axis=-1)
-    positions = xp.broadcast_to(xp.arange(n), ranked.shape)
-    starts = xp.ones(ranked.shape, dtype=bool)
+    starts = xp.ones(ranked.shape, dtype=bool)  # where each run of equal values starts
     starts[..., 1:] = ranked[..., 1:] != ranked[..., :-1]
-    ends = xp.ones(ranked.shape, dtype=bool)
-    ends[..., :-1] = starts[..., 1:]
-    run_start = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=-1)
-    run_end = xp.flip(xp.minimum.accumulate(xp.flip(xp.where(ends, positions, n), -1), axis=-1), -1)
-    counts = run_end - run_start + 1
+    run = xp.cumsum(starts.reshape(-1)) - 1  # one id per run (every row starts a new one)
+    lengths = xp.bincount(run)
+    run_ends = xp.cumsum(lengths) - 1  # the flat position of each run's last element
+    counts = lengths[run].reshape(ranked.shape)
     best = xp.argmax(counts, axis=-1)[..., None]  # the first longest run: the smallest value
-    last = xp.take_along_axis(run_end, best, axis=-1)  # its last element in the stable order
+    row_starts = (xp.arange(counts.size // n) * n).reshape(best.shape)
+    last = run_ends[run[row_starts + best]] - row_starts  # its last element in the stable order
     index = xp.take_along_axis(order, last, axis=-1)  # (..., 1)
     return xp.moveaxis(index, -1, dim)
 
