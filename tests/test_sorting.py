@@ -284,6 +284,7 @@ ERRORS = {
     "bucketize boundaries": (lambda m: m.bucketize(m.tensor([1.0]), m.tensor([[1.0, 2.0]])), "dim(2)"),
     "logcumsumexp int": (lambda m: m.tensor([1, 2]).logcumsumexp(0), "Long"),
     "nanmean int": (lambda m: m.tensor([1, 2]).nanmean(), "Long"),
+    "nanmean int to float": (lambda m: m.nanmean(m.tensor([1, 2]), dtype=m.float32), "Long"),
     "count_nonzero dims": (lambda m: m.tensor(X).count_nonzero(dim=(0, 0)), "multiple"),
     "unique zero-size dims": (lambda m: m.zeros(2, 0).unique(dim=0), "0 sized"),
 }

@@ -241,13 +241,12 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
 @register()
 def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
             out: Tensor | None = None) -> Tensor:
-    target = _dtypes.as_dtype(dtype) if dtype is not None else input.dtype
-    if not target.is_floating_point:
+    if not input.dtype.is_floating_point:  # torch checks the input, whatever dtype= asks for
         raise RuntimeError(
             "nanmean(): expected input to have floating point or complex dtype but got "
             f"{input.dtype.scalar_name}"
         )
-    x = input if target is input.dtype else input.to(target)
+    x = input if dtype is None else input.to(dtype)
     count = reduce.sum(~x.isnan(), dim, keepdim)
     result = nansum(x, dim, keepdim) / count
     return result if out is None else write_out(result, out, "nanmean")
