@@ -167,6 +167,14 @@ def _flat_rows() -> list[OpSpec]:
             function="cholesky_inverse",
             tol=LINALG,
         ),
+        OpSpec(
+            "matrix_exp",
+            matrices(full_rank),
+            method="matrix_exp",
+            function="matrix_exp",
+            tol=LINALG,
+            second_order=True,
+        ),
         OpSpec("matrix_power", powers, method="matrix_power", function="matrix_power", tol=LINALG),
     ]
 

@@ -589,3 +589,48 @@ def test_solve_ex_reports_singular_systems_in_info() -> None:
 )
 def test_triangular_and_cond_errors(call: Callable, arrays: list) -> None:
     _same_error(call, arrays)
+
+
+# ---- matrix functions ---------------------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("scale", [0.1, 1.0, 3.0])
+def test_matrix_exp(dtype: str, batch: tuple, scale: float) -> None:
+    A = general(np.random.default_rng(20), batch, 4) * scale
+    compare(lambda m, a: (m.linalg.matrix_exp(a), m.matrix_exp(a), a.matrix_exp()), [A], dtype)
+
+
+def test_matrix_exp_second_order() -> None:
+    A = general(np.random.default_rng(21), (2,), 3)
+    grads = {}
+    for m in (antorcha, torch):
+        a = m.tensor(A, requires_grad=True)
+        (first,) = m.autograd.grad(m.linalg.matrix_exp(a).sin().sum(), a, create_graph=True)
+        (second,) = m.autograd.grad((first * first).sum(), a)
+        grads[m] = (np.asarray(first.detach()), np.asarray(second))
+    for a_grad, t_grad in zip(grads[antorcha], grads[torch]):
+        np.testing.assert_allclose(a_grad, t_grad, 1e-9, 1e-11)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tensorinv_and_tensorsolve(dtype: str) -> None:
+    rng = np.random.default_rng(22)
+    A = invertible(rng, (), 6).reshape(2, 3, 6)
+    compare(lambda m, a: m.linalg.tensorinv(a, ind=2), [A], dtype)
+    compare(lambda m, a: m.linalg.tensorinv(a.reshape(6, 2, 3), ind=1), [A], dtype)
+    compare(lambda m, a, b: m.linalg.tensorsolve(a, b), [A, rng.uniform(-1, 1, (2, 3))], dtype)
+    moved = np.moveaxis(A, 2, 0)  # (6, 2, 3): dims=(0,) moves its first dim back to the end
+    compare(lambda m, a, b: m.linalg.tensorsolve(a, b, dims=(0,)), [moved, rng.uniform(-1, 1, (2, 3))], dtype)
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.matrix_exp(a), [np.ones((2, 3))]),
+        (lambda m, a: m.linalg.matrix_exp(a.long()), [np.ones((3, 3))]),
+        (lambda m, a: m.linalg.tensorinv(a, ind=1), [np.ones((2, 3, 4))]),
+        (lambda m, a: m.linalg.tensorinv(a, ind=0), [np.ones((2, 2))]),
+        (lambda m, a: m.linalg.tensorsolve(a, a[0, 0]), [np.ones((2, 3, 6))]),
+    ],
+)
+def test_matrix_function_errors(call: Callable, arrays: list) -> None:
+    _same_error(call, arrays)

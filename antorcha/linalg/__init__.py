@@ -15,6 +15,7 @@ from antorcha.linalg._common import LinAlgError
 from antorcha.linalg._decompositions import cholesky, cholesky_ex, eigh, eigvalsh, qr, svd, svdvals
 from antorcha.linalg._inverse import det, inv, inv_ex, matrix_power, slogdet, solve, solve_ex
 from antorcha.linalg._least_squares import lstsq, matrix_rank, pinv
+from antorcha.linalg._matrix_functions import matrix_exp, tensorinv, tensorsolve
 from antorcha.linalg._norms import cond, matrix_norm, norm, vector_norm
 from antorcha.linalg._products import cross, diagonal, matmul, multi_dot, vander, vecdot
 from antorcha.linalg._triangular import solve_triangular
@@ -33,6 +34,7 @@ __all__ = [
     "inv_ex",
     "lstsq",
     "matmul",
+    "matrix_exp",
     "matrix_norm",
     "matrix_power",
     "matrix_rank",
@@ -46,6 +48,8 @@ __all__ = [
     "solve_triangular",
     "svd",
     "svdvals",
+    "tensorinv",
+    "tensorsolve",
     "vander",
     "vecdot",
     "vector_norm",

@@ -17,6 +17,7 @@ from antorcha.linalg._inverse import det as linalg_det
 from antorcha.linalg._inverse import inv, matrix_power
 from antorcha.linalg._inverse import slogdet as linalg_slogdet
 from antorcha.linalg._least_squares import pinv
+from antorcha.linalg._matrix_functions import matrix_exp as linalg_matrix_exp
 from antorcha.linalg._triangular import cholesky_inverse, cholesky_solve
 from antorcha.ops.elementwise import where
 
@@ -87,3 +88,8 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True, *, out: Any =
 @register()
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return pinv(input, rcond)
+
+
+@register()
+def matrix_exp(input: Tensor) -> Tensor:
+    return linalg_matrix_exp(input)
