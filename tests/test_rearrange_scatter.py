@@ -178,6 +178,40 @@ def test_inplace_on_a_view_of_a_non_leaf_under_autograd(op: Callable) -> None:
     _both(program)
 
 
+VIEW_WRITES: dict[str, Callable[[Any], None]] = {
+    "diagonal_add_": lambda y: y.diagonal(1).add_(10),
+    "diagonal_dims_mul_": lambda y: y.diagonal(-1, 1, 0).mul_(3),
+    "movedim_mul_": lambda y: y.movedim(0, 1).mul_(2),
+    "swapaxes_index_add_": lambda y: y.swapaxes(0, 1).index_add_(0, y.new_tensor([3], dtype=y.dtype).long(),
+                                                                    y.t()[:1] * 1),
+    "swapdims_scatter_": lambda y: y.swapdims(1, 0).scatter_(0, y.new_zeros(1, 3).long(), 1.0),
+    "unfold_sub_": lambda y: y.unfold(1, 2, 2).sub_(1),
+    "narrow_exp_": lambda y: y.narrow(1, 1, 2).exp_(),
+    "select_masked_scatter_": lambda y: y.select(0, 2).masked_scatter_(y[2] > 9, y[0] * 1),
+}
+
+
+@pytest.mark.parametrize("write", VIEW_WRITES.values(), ids=VIEW_WRITES.keys())
+def test_inplace_through_a_view_of_a_non_leaf_reaches_the_leaf(write: Callable) -> None:
+    """An in-place op on a diagonal/movedim/swapaxes/unfold/narrow/select view rewrites the base."""
+
+    def program(m: Any) -> Any:
+        x = _grid(m, 3, 4, requires_grad=True)
+        y = x * 1
+        write(y)
+        (y * _grid(m, 3, 4)).sum().backward()
+        return y, x.grad
+
+    _both(program)
+
+
+def test_inplace_on_overlapping_windows_under_autograd_is_refused() -> None:
+    """torch adds once per window; antorcha has no index to write overlapping windows back: it says so."""
+    y = _grid(antorcha, 5, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="basic indexing"):
+        y.unfold(0, 2, 1).add_(1)
+
+
 def test_inplace_on_a_leaf_that_requires_grad_is_refused() -> None:
     for m in LIBRARIES:
         leaf = _grid(m, 3, 4, requires_grad=True)

@@ -25,11 +25,28 @@ from antorcha.ops.movement import Repeat, cat, expand, flip, permute, reshape, t
 from antorcha.ops.scatter import FlatPutIntoZeros
 
 
-def _mark_view(out: Tensor, base: Tensor) -> Tensor:
-    """`out` is a strided view of `base`'s memory: it shares the version counter and the base."""
+def _mark_view(out: Tensor, base: Tensor, key: tuple | None = None) -> Tensor:
+    """`out` is a strided view of `base`'s memory: it shares the version counter and the base.
+
+    `key`, an index of `base` that reads the view's elements in the view's shape, lets an in-place
+    op on the view under autograd rewrite the base as `base[key] = op(base[key])`, as it does for
+    `x[a:b]` (`Tensor._inplace_on_view`); like there, only for a view of a tensor that is no view.
+    """
     out._vc = base._counter()
     out._base = base if base._base is None else base._base
+    if key is not None and base._base is None:
+        out._extras()["view_key"] = key
     return out
+
+
+def _axis(n: int, at: int, ndim: int) -> np.ndarray:
+    """arange(n) laid along axis `at` of `ndim` (a sparse index that broadcasts)."""
+    return np.arange(n).reshape((1,) * at + (n,) + (1,) * (ndim - at - 1))
+
+
+def _permutation_key(shape: tuple, order: list[int]) -> tuple:
+    """The index of a tensor of `shape` that reads it permuted to `order` (view dim i = dim order[i])."""
+    return tuple(_axis(n, order.index(d), len(shape)) for d, n in enumerate(shape))
 
 
 def _as_ints(values: Any, name: str) -> tuple[int, ...]:
@@ -192,17 +209,26 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
     order = [d for d in range(input.ndim) if d not in src_n]
     for d_to, d_from in sorted(zip(dst_n, src_n)):
         order.insert(d_to, d_from)
-    return permute(input, *order)
+    return _mark_view(permute(input, *order), input, _permutation_key(tuple(input.shape), order))
+
+
+def _swapped(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    if input.ndim == 0:
+        return transpose(input, dim0, dim1)
+    order = list(range(input.ndim))
+    a, b = normalize_dim(dim0, input.ndim), normalize_dim(dim1, input.ndim)
+    order[a], order[b] = order[b], order[a]
+    return _mark_view(transpose(input, a, b), input, _permutation_key(tuple(input.shape), order))
 
 
 @register()
 def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
-    return transpose(input, axis0, axis1)
+    return _swapped(input, axis0, axis1)
 
 
 @register()
 def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    return transpose(input, dim0, dim1)
+    return _swapped(input, dim0, dim1)
 
 
 class Roll(Op):
@@ -326,7 +352,19 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
 
 def _take_diagonal(input: Tensor, offset: int, dim1: int, dim2: int) -> Tensor:
     d1, d2 = _diagonal_dims(input.ndim, dim1, dim2)
-    return _mark_view(Diagonal.apply(input, params=(int(offset), d1, d2)), input)
+    key = _diagonal_key(tuple(input.shape), int(offset), d1, d2)
+    return _mark_view(Diagonal.apply(input, params=(int(offset), d1, d2)), input, key)
+
+
+def _diagonal_key(shape: tuple, offset: int, d1: int, d2: int) -> tuple:
+    """The index that reads the diagonal: the other dims in order, then the diagonal."""
+    first1, first2 = (0, offset) if offset >= 0 else (-offset, 0)
+    length = max(0, min(shape[d1] - first1, shape[d2] - first2))
+    others = [d for d in range(len(shape)) if d not in (d1, d2)]
+    ndim = len(others) + 1
+    along = _axis(length, ndim - 1, ndim)
+    return tuple(along + first1 if d == d1 else along + first2 if d == d2 else _axis(n, others.index(d), ndim)
+                 for d, n in enumerate(shape))
 
 
 class DiagEmbed(FlatPutIntoZeros):
@@ -407,7 +445,18 @@ def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise RuntimeError(f"step is {step} but must be > 0")
     if input.ndim == 0:  # torch: a 0-dim tensor unfolds to its `size` (0 or 1) elements
         return getitem(reshape(input, 1), slice(0, size))
-    return _mark_view(Unfold.apply(input, params=(d, size, step)), input)
+    # windows that overlap have no index that writes back: in-place ops on them are not recorded
+    key = _unfold_key(tuple(input.shape), d, size, step) if step >= size else None
+    return _mark_view(Unfold.apply(input, params=(d, size, step)), input, key)
+
+
+def _unfold_key(shape: tuple, d: int, size: int, step: int) -> tuple:
+    """The index that reads the windows: (..., window, ..., element)."""
+    ndim = len(shape) + 1
+    count = (shape[d] - size) // step + 1
+    start = _axis(count, d, ndim) * step
+    element = _axis(size, ndim - 1, ndim)
+    return tuple(start + element if i == d else _axis(n, i, ndim) for i, n in enumerate(shape))
 
 
 # as_strided addresses the memory the input's array lives in, as torch addresses its storage.

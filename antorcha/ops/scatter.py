@@ -160,7 +160,8 @@ def _as_vectors(
 
 def _grid(index: Any, dim: int) -> tuple:
     """index along `dim`, each other dim's own coordinate: the advanced key of a scatter."""
-    grid = list(xp_of(index).indices(index.shape, sparse=True))
+    xp, ndim = xp_of(index), index.ndim
+    grid = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (ndim - i - 1)) for i, n in enumerate(index.shape)]
     grid[dim] = index
     return tuple(grid)
 
