@@ -14,7 +14,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        require_tensor(input, "relu")
+        require_tensor(input, "relu_" if self.inplace else "relu")
         return input.relu_() if self.inplace else input.relu()
 
     def extra_repr(self) -> str:
@@ -28,7 +28,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        require_tensor(input, "leaky_relu")
+        require_tensor(input, "leaky_relu_" if self.inplace else "leaky_relu")
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
@@ -55,7 +55,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        require_tensor(input, "silu")
+        require_tensor(input, "silu_" if self.inplace else "silu")
         return F.silu(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:

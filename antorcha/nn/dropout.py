@@ -17,7 +17,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        require_tensor(input, "dropout")
+        require_tensor(input, "dropout_" if self.inplace else "dropout")
         return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:

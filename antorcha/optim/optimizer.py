@@ -408,7 +408,7 @@ def check_hyper(condition: bool, message: str) -> None:
 def validate_lr(lr: Any) -> None:
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
-    check_hyper(lr >= 0.0, f"Invalid learning rate: {lr}")
+    check_hyper(0.0 <= lr, f"Invalid learning rate: {lr}")  # noqa: SIM300 - torch's order, its TypeError
 
 
 def validate_betas(betas: Iterable[float]) -> tuple[float, float]:
