@@ -1,4 +1,4 @@
-"""Op-spec rows for `antorcha/ops/rearrange.py` (joined into `op_specs.SPECS`).
+"""Op-spec rows for `ops/rearrange.py` and `ops/strided.py` (joined into `op_specs.SPECS`).
 
 Keyword strategies draw only arguments torch accepts for the drawn shape (valid narrow windows,
 distinct diagonal dims, as_strided geometries inside the input's storage), so every row compares

@@ -1,4 +1,4 @@
-"""Op-spec rows for `antorcha/ops/scatter.py` (joined into `op_specs.SPECS`).
+"""Op-spec rows for `ops/scatter.py` and `ops/index_write.py` (joined into `op_specs.SPECS`).
 
 Index tensors are drawn in range. Where torch's result would depend on which of two writes to one
 position lands last (scatter, index_copy, index_put without accumulate), each position is written at

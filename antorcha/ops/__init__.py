@@ -7,6 +7,7 @@ Importing this package imports every op module, and with it every op's public na
 from antorcha.ops import (
     contraction,
     elementwise,
+    index_write,
     indexing,
     linalg,
     logic,
@@ -18,12 +19,14 @@ from antorcha.ops import (
     softmax,
     sorting,
     special,
+    strided,
     unary,
 )
 
 __all__ = [
     "contraction",
     "elementwise",
+    "index_write",
     "indexing",
     "linalg",
     "logic",
@@ -35,6 +38,7 @@ __all__ = [
     "softmax",
     "sorting",
     "special",
+    "strided",
     "unary",
 ]
 
