@@ -243,6 +243,10 @@ def _linalg_rows() -> list[OpSpec]:
             call=_linalg("solve_triangular"),
             tol=LINALG,
         ),
+        OpSpec("linalg.lu_factor", matrices(full_rank, square=False), call=_linalg("lu_factor"), tol=LINALG),
+        OpSpec(
+            "linalg.lu", matrices(full_rank, square=False), call=_linalg("lu"), tol=LINALG, second_order=True
+        ),
         OpSpec("linalg.cond", matrices(separated_rectangular, False), call=_linalg("cond"), tol=LINALG),
     ]
 

@@ -280,6 +280,8 @@ def test_det_of_singular_matrix_and_its_gradient() -> None:
         (lambda m, a: m.linalg.qr(a).Q, [separated_rectangular(np.random.default_rng(0), (), 4, 3)]),
         (lambda m, a: m.linalg.qr(a).R, [separated_rectangular(np.random.default_rng(0), (), 3, 4)]),
         (lambda m, a: m.linalg.pinv(a), [separated_rectangular(np.random.default_rng(0), (), 4, 3)]),
+        (lambda m, a: m.linalg.lu_factor(a).LU, [general(np.random.default_rng(0), (2,), 3, 5)]),
+        (lambda m, a: m.linalg.lu(a).L, [general(np.random.default_rng(0), (), 5, 3)]),
         (
             lambda m, a, b: m.linalg.solve(a, b),
             [invertible(np.random.default_rng(0), (2,), 3), np.ones((3, 2))],
@@ -396,3 +398,28 @@ def test_tensorinv_and_tensorsolve(dtype: str) -> None:
     compare(lambda m, a, b: m.linalg.tensorsolve(a, b), [A, rng.uniform(-1, 1, (2, 3))], dtype)
     moved = np.moveaxis(A, 2, 0)  # (6, 2, 3): dims=(0,) moves its first dim back to the end
     compare(lambda m, a, b: m.linalg.tensorsolve(a, b, dims=(0,)), [moved, rng.uniform(-1, 1, (2, 3))], dtype)
+
+
+# ---- LU -------------------------------------------------------------------------------------------------
+@CASES
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (1, 1)])
+def test_lu_factor_and_lu(dtype: str, batch: tuple, shape: tuple) -> None:
+    A = general(np.random.default_rng(23), batch, *shape)
+    compare(lambda m, a: m.linalg.lu_factor(a), [A], dtype)
+    compare(lambda m, a: m.linalg.lu_factor_ex(a), [A], dtype)
+    compare(lambda m, a: m.linalg.lu(a), [A], dtype)
+
+
+@CASES
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_lu_solve(dtype: str, batch: tuple, left: bool, adjoint: bool) -> None:
+    rng = np.random.default_rng(24)
+    A = invertible(rng, batch, 3)
+    B = rng.uniform(-1, 1, (*batch, 3, 2) if left else (*batch, 2, 3))
+
+    def call(m: Any, a: Any, b: Any) -> Any:
+        LU, pivots = m.linalg.lu_factor(a)
+        return m.linalg.lu_solve(LU, pivots, b, left=left, adjoint=adjoint)
+
+    compare(call, [A, B], dtype)

@@ -150,3 +150,29 @@ def test_triangular_and_cond_errors(call: Callable, arrays: list) -> None:
 )
 def test_matrix_function_errors(call: Callable, arrays: list) -> None:
     same_error(call, arrays)
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.lu_factor(a), [SINGULAR]),
+        (lambda m, a: m.linalg.lu_factor_ex(a, check_errors=True), [SINGULAR]),
+        (lambda m, a: m.linalg.lu_factor(a, pivot=False), [np.eye(2)]),
+        (lambda m, a: m.linalg.lu(a, pivot=False), [np.eye(2)]),
+        (lambda m, a: m.linalg.lu_factor(a), [np.ones(3)]),
+        (lambda m, a: m.linalg.lu_factor(a.long()), [np.eye(2)]),
+        (lambda m, a: m.linalg.lu_solve(*m.linalg.lu_factor(a), a[0]), [np.eye(3)]),
+        (lambda m, a: m.linalg.lu_solve(*m.linalg.lu_factor(a), a[:2, :2]), [np.eye(3)]),
+        (lambda m, a: m.linalg.lu_solve(*m.linalg.lu_factor(a[:, :2]), a), [np.eye(3)]),
+    ],
+)
+def test_lu_errors(call: Callable, arrays: list) -> None:
+    same_error(call, arrays)
+
+
+def test_lu_of_singular_matrices_reports_info() -> None:
+    for m in (torch, antorcha):
+        _, pivots, info = m.linalg.lu_factor_ex(m.tensor(BATCH_SINGULAR))
+        assert info.tolist() == [0, 2] and pivots.tolist() == [[1, 2], [2, 2]]
+        P, L, U = m.linalg.lu(m.tensor(SINGULAR))
+        np.testing.assert_allclose(np.asarray(P @ L @ U), SINGULAR)

@@ -15,6 +15,7 @@ from antorcha.linalg._common import LinAlgError
 from antorcha.linalg._decompositions import cholesky, cholesky_ex, eigh, eigvalsh, qr, svd, svdvals
 from antorcha.linalg._inverse import det, inv, inv_ex, matrix_power, slogdet, solve, solve_ex
 from antorcha.linalg._least_squares import lstsq, matrix_rank, pinv
+from antorcha.linalg._lu import lu, lu_factor, lu_factor_ex, lu_solve
 from antorcha.linalg._matrix_functions import matrix_exp, tensorinv, tensorsolve
 from antorcha.linalg._norms import cond, matrix_norm, norm, vector_norm
 from antorcha.linalg._products import cross, diagonal, matmul, multi_dot, vander, vecdot
@@ -33,6 +34,10 @@ __all__ = [
     "inv",
     "inv_ex",
     "lstsq",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
     "matmul",
     "matrix_exp",
     "matrix_norm",

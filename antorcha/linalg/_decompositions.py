@@ -17,7 +17,7 @@ from antorcha._creation import zeros_like
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import Op
+from antorcha.autograd.function import NULL_CTX, Op
 from antorcha.linalg._common import (
     LinAlgError,
     all_finite,
@@ -157,7 +157,8 @@ class LinalgQr(Op):
         else:
             q, r = xp.linalg.qr(a, mode=mode)
         ctx.save_for_backward(a)
-        ctx.mode, ctx.outputs = mode, (q, r)
+        if ctx is not NULL_CTX:  # the shared no-grad ctx keeps nothing
+            ctx.mode, ctx.outputs = mode, (q, r)
         return q, r
 
     @staticmethod
@@ -230,7 +231,8 @@ class LinalgEigh(Op):
     def forward(ctx: Any, a: Any, UPLO: str) -> tuple:
         values, vectors = xp_of(a).linalg.eigh(a, UPLO=UPLO)
         ctx.save_for_backward(a)
-        ctx.UPLO, ctx.outputs = UPLO, (values, vectors)
+        if ctx is not NULL_CTX:
+            ctx.UPLO, ctx.outputs = UPLO, (values, vectors)
         return values, vectors
 
     @staticmethod
@@ -274,7 +276,8 @@ class LinalgSvd(Op):
     def forward(ctx: Any, a: Any, full_matrices: bool) -> tuple:
         u, s, vh = xp_of(a).linalg.svd(a, full_matrices=full_matrices)
         ctx.save_for_backward(a)
-        ctx.full_matrices, ctx.outputs = full_matrices, (u, s, vh)
+        if ctx is not NULL_CTX:
+            ctx.full_matrices, ctx.outputs = full_matrices, (u, s, vh)
         return u, s, vh
 
     @staticmethod
