@@ -68,11 +68,22 @@ def load_torch_checkpoint(data: bytes, source: str, map_location: Any, encoding:
 
 
 def _unpickle(pickled: bytes, source: StorageSource, map_location: Any, encoding: str) -> Any:
-    stream = io.BytesIO(pickled)
-    result = RestrictedUnpickler(stream, source, map_location, encoding).load()
-    if stream.read(1):
+    if _pickle_length(io.BytesIO(pickled)) != len(pickled):
         raise DamagedError("bytes after the end of the pickle")
-    return result
+    return RestrictedUnpickler(io.BytesIO(pickled), source, map_location, encoding).load()
+
+
+def _pickle_length(stream: io.BytesIO) -> int:
+    """How many bytes the pickle starting at the stream's position takes, found by walking its
+    opcodes (pickletools runs nothing). This is also the guard against a length field claiming
+    more bytes than the file holds: the C unpickler allocates that many before it notices (and
+    for BYTEARRAY8, CPython then prints a SystemError), pickletools reads only what is there."""
+    start = stream.tell()
+    with warnings.catch_warnings():  # genops warns about odd escapes in a damaged STRING
+        warnings.simplefilter("ignore")
+        for _ in pickletools.genops(stream):
+            pass
+    return stream.tell() - start
 
 
 class _ZipReader(StorageSource):
@@ -163,21 +174,20 @@ class _LegacyReader(StorageSource):
         if not isinstance(info, dict):
             raise DamagedError("the system info is not a dict")
         self.byteorder = "little" if info.get("little_endian", True) else "big"
-        start = stream.tell()
-        with warnings.catch_warnings():  # genops warns about odd escapes in a damaged STRING
-            warnings.simplefilter("ignore")
-            for _ in pickletools.genops(stream):  # walk to the end of the object pickle, running nothing
-                pass
-        self._object_pickle = data[start : stream.tell()]
+        self._object_pickle = self._next_pickle(stream)
         keys = self._small_pickle(stream)
         if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
             raise DamagedError("the storage key list is not a list of strings")
         self._keys, self._data_start = keys, stream.tell()
         self._records: dict[str, tuple[int, int]] = {}  # key -> (offset of its bytes, bytes)
 
+    def _next_pickle(self, stream: io.BytesIO) -> bytes:
+        start = stream.tell()
+        return self._data[start : start + _pickle_length(stream)]
+
     def _small_pickle(self, stream: io.BytesIO) -> Any:
         """One of the header pickles: plain data, no globals and no storages."""
-        return RestrictedUnpickler(stream, self, None, "utf-8").load()
+        return _unpickle(self._next_pickle(stream), self, None, "utf-8")
 
     def load(self, map_location: Any, encoding: str) -> Any:
         layout = _LayoutPass(self._object_pickle)
