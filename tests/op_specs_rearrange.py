@@ -14,6 +14,7 @@ import numpy as np
 import strategies as s
 from hypothesis import strategies as st
 from op_spec import ACCUMULATE, OpSpec
+from op_specs_shape import _inplace
 from strategies import Case, ShapeConfig, real
 
 # public names of this area that are not ops, or are compared with torch elsewhere: name -> why
@@ -36,11 +37,15 @@ def _repeat_count(shape: tuple) -> Kwargs:
     )
 
 
-def _narrow_window(shape: tuple) -> Kwargs:
+def _starts(start: int, n: int, negative: bool) -> st.SearchStrategy[int]:
+    return st.sampled_from([start, start - n] if start < n and negative else [start])
+
+
+def _narrow_window(shape: tuple, negative: bool = True) -> Kwargs:
     def for_dim(d: int) -> Kwargs:
         n = shape[d]
         return st.integers(0, n).flatmap(
-            lambda start: st.tuples(st.sampled_from([start, start - n] if start < n else [start]),
+            lambda start: st.tuples(_starts(start, n, negative),
                                     st.integers(0, n - start))
         ).map(lambda p: {"dim": d, "start": p[0], "length": p[1]})
 
@@ -164,6 +169,75 @@ def _diag_input(draw: Any, cfg: ShapeConfig) -> Case:
     return s.make_case(draw, (shape,), (real,), **kwargs)
 
 
+def _split_sizes(shape: tuple) -> Kwargs:
+    def for_dim(d: int) -> Kwargs:
+        n = shape[d]
+        cuts = st.lists(st.integers(0, n), min_size=0, max_size=3).map(sorted)
+        return cuts.map(lambda c: {"split_sizes": [b - a for a, b in zip([0, *c], [*c, n])], "dim": d})
+
+    return st.integers(-len(shape), len(shape) - 1).flatmap(for_dim)
+
+
+def _tensor_split_args(shape: tuple) -> Kwargs:
+    def for_dim(d: int) -> Kwargs:
+        n = shape[d]
+        indices = st.lists(st.integers(-1, n + 1), min_size=0, max_size=3)  # unsorted and past the end too
+        return st.tuples(st.one_of(st.integers(1, 4), indices), st.just(d)).map(
+            lambda p: {"indices_or_sections": p[0], "dim": p[1]}
+        )
+
+    return st.integers(-len(shape), len(shape) - 1).flatmap(for_dim)
+
+
+def _even_split(d: int) -> Any:
+    """hsplit/vsplit/dsplit along `d`: a section count that divides the dim, or indices."""
+
+    def draw(shape: tuple) -> Kwargs:
+        n = shape[d if len(shape) > 1 or d == 0 else 0]
+        divisors = [k for k in range(1, n + 1) if n % k == 0] or [1]
+        indices = st.lists(st.integers(0, n), min_size=1, max_size=3).map(sorted)
+        return st.one_of(st.sampled_from(divisors), indices).map(lambda v: {"indices_or_sections": v})
+
+    return draw
+
+
+def _region_case(kind: str) -> s.Builder:
+    """x, and a src of the shape of the region select/slice/diagonal_scatter writes."""
+
+    def draw_case(draw: Any, cfg: ShapeConfig) -> Case:
+        shape = draw(s.shapes(cfg, min_dims=2 if kind == "diagonal" else 1))
+        ndim = len(shape)
+        if kind == "select":
+            d = draw(st.sampled_from([i for i, n in enumerate(shape) if n] or [0]))
+            index = draw(st.integers(-shape[d], shape[d] - 1)) if shape[d] else 0  # all empty: refused
+            kwargs = {"dim": d - ndim * draw(st.integers(0, 1)), "index": index}
+            region = shape[:d] + shape[d + 1 :]
+        elif kind == "slice":
+            d = draw(st.integers(0, ndim - 1))
+            start, end = sorted(draw(st.tuples(st.integers(0, shape[d]), st.integers(0, shape[d]))))
+            step = draw(st.integers(1, 3))
+            kwargs = {"dim": d, "start": start, "end": end, "step": step}
+            region = shape[:d] + (len(range(start, end, step)),) + shape[d + 1 :]
+        else:
+            kwargs = draw(_diagonal_dims(ndim, "dim1", "dim2"))
+            region = np.zeros(shape).diagonal(kwargs["offset"], kwargs["dim1"], kwargs["dim2"]).shape
+        return s.make_case(draw, (shape, tuple(region)), (real, real), **kwargs)
+
+    return s.custom(draw_case)
+
+
+def _split_rows() -> list[OpSpec]:
+    """hsplit, vsplit, dsplit, as methods and functions, with the sections passed positionally."""
+    rows = []
+    for name, d, min_dims in (("hsplit", 1, 1), ("vsplit", 0, 2), ("dsplit", 2, 3)):
+        args = K(real, _even_split(d), min_dims=min_dims)
+        method = lambda m, x, indices_or_sections, name=name: getattr(x, name)(indices_or_sections)  # noqa: E731
+        function = lambda m, x, indices_or_sections, name=name: getattr(m, name)(x, indices_or_sections)  # noqa: E731
+        rows += [OpSpec(name, args, call=method, covers=(f"Tensor.{name}",)),
+                 OpSpec(f"{name}_function", args, call=function, covers=(f"antorcha.{name}",))]
+    return rows
+
+
 def _stackable(count: int) -> s.Builder:
     return s.same_shape(*(real,) * count)
 
@@ -219,5 +293,25 @@ def rows() -> list[OpSpec]:
         OpSpec("row_stack", _stackable(2), call=_stack("row_stack")),
         OpSpec("dstack", _stackable(2), call=_stack("dstack"), covers=("antorcha.dstack",)),
         OpSpec("column_stack", _stackable(2), call=_stack("column_stack"), covers=("antorcha.column_stack",)),
+        OpSpec("ravel", s.elementwise(real), method="ravel", function="ravel"),
+        # torch's narrow_copy backward drops the gradient for a negative start: only starts >= 0 here
+        OpSpec("narrow_copy", K(real, lambda shape: _narrow_window(shape, negative=False), min_dims=1),
+               method="narrow_copy", function="narrow_copy"),
+        OpSpec("split_with_sizes", K(real, _split_sizes, min_dims=1), method="split_with_sizes",
+               function="split_with_sizes"),
+        # torch names the argument sections=, indices= or tensor_indices_or_sections= by overload
+        OpSpec("tensor_split", K(real, _tensor_split_args, min_dims=1), covers=("Tensor.tensor_split",),
+               call=lambda m, x, indices_or_sections, dim: x.tensor_split(indices_or_sections, dim=dim)),
+        OpSpec("tensor_split_function", K(real, _tensor_split_args, min_dims=1),
+               call=lambda m, x, indices_or_sections, dim: m.tensor_split(x, indices_or_sections, dim),
+               covers=("antorcha.tensor_split",)),
+        *_split_rows(),
+        OpSpec("select_scatter", _region_case("select"), method="select_scatter", function="select_scatter",
+               second_order=True),
+        OpSpec("slice_scatter", _region_case("slice"), method="slice_scatter", function="slice_scatter"),
+        OpSpec("diagonal_scatter", _region_case("diagonal"), method="diagonal_scatter",
+               function="diagonal_scatter"),
+        OpSpec("tril_", K(real, s.diagonal, min_dims=2), call=_inplace("tril_"), covers=("Tensor.tril_",)),
+        OpSpec("triu_", K(real, s.diagonal, min_dims=2), call=_inplace("triu_"), covers=("Tensor.triu_",)),
     ]
 

@@ -54,7 +54,8 @@ def scatter_case(unique: bool, src: Sampler | None = real, x: Sampler = real) ->
     return s.custom(draw_case)
 
 
-def index_along_case(unique: bool, source: bool = True, negative: bool = False) -> s.Builder:
+def index_along_case(unique: bool, source: bool = True, negative: bool = False,
+                     values: Sampler = real) -> s.Builder:
     """x, a 1-D index into dim (distinct when `unique`, some negative when `negative`), and a source
     with len(index) slices."""
 
@@ -69,7 +70,8 @@ def index_along_case(unique: bool, source: bool = True, negative: bool = False) 
         low = -n if negative else 0
         index = rng.permutation(n)[:count] if unique else rng.integers(low, max(n, 1), count)
         source_shape = tuple(count if i == d else m for i, m in enumerate(shape))
-        arrays = (real(rng, shape), index.astype(np.int64)) + ((real(rng, source_shape),) if source else ())
+        sources = (values(rng, source_shape),) if source else ()
+        arrays = (values(rng, shape), index.astype(np.int64), *sources)
         return Case(arrays, {"dim": dim}, seed)
 
     return s.custom(draw_case)
@@ -107,6 +109,23 @@ def _masked_scatter_case(draw: Any, cfg: ShapeConfig) -> Case:
     rng = np.random.default_rng(seed)
     source = real(rng, (int(np.prod(shape)) + extra,))
     return Case((real(rng, shape), rng.random(mask_shape) < 0.5, source), {}, seed)
+
+
+def _put_case(accumulate: bool) -> s.Builder:
+    """x, a flat index of any shape (distinct positions unless accumulating), and as many values."""
+
+    def draw_case(draw: Any, cfg: ShapeConfig) -> Case:
+        shape = draw(s.shapes(cfg))
+        n = int(np.prod(shape))
+        count = draw(st.integers(0, n if not accumulate else 4)) if n else 0
+        seed = draw(s.seeds())
+        rng = np.random.default_rng(seed)
+        flat = rng.permutation(n)[:count] if not accumulate else rng.integers(0, max(n, 1), count)
+        flat = flat - n * rng.integers(0, 2, count)  # some counted from the end
+        index = flat.astype(np.int64).reshape(draw(st.sampled_from([(count,), (1, count)])))
+        return Case((real(rng, shape), index, real(rng, (count,))), {"accumulate": accumulate}, seed)
+
+    return s.custom(draw_case)
 
 
 def _take_case(draw: Any, cfg: ShapeConfig) -> Case:
@@ -176,6 +195,23 @@ def _in_place(name: str, *extra: Any, **kwargs: Any) -> Any:
     return lambda m, x, index, *rest, dim: _inplace(name)(m, x, dim, index, *rest, *extra, **kwargs)
 
 
+def _index_reduce_rows() -> list[OpSpec]:
+    rows = []
+    for reduce in ("prod", "mean", "amax", "amin"):
+        for include_self in (True, False):
+            name = f"index_reduce_{reduce}" + ("" if include_self else "_exclude_self")
+            call = _method("index_reduce", reduce, include_self=include_self)
+            rows.append(OpSpec(name, index_along_case(False, values=_REDUCE_VALUES[reduce]), call=call,
+                               tol=ACCUMULATE))
+    rows[0] = OpSpec("index_reduce", rows[0].args, call=_function("index_reduce", "prod"), tol=ACCUMULATE,
+                     covers=("antorcha.index_reduce", "Tensor.index_reduce"))
+    return rows
+
+
+_REDUCE_VALUES = {"prod": s.with_zeros, "mean": real, "amax": s.small_ints_as_float,
+                  "amin": s.small_ints_as_float}
+
+
 def rows() -> list[OpSpec]:
     unique, repeated = scatter_case(True), scatter_case(False)
     no_src = scatter_case(True, None)
@@ -220,7 +256,19 @@ def rows() -> list[OpSpec]:
         # torch flattens with view(-1), so it refuses a non-contiguous input; antorcha takes it
         OpSpec("take_along_dim_flat", _take_along_case(True), noncontiguous=False,
                call=lambda m, x, index: m.take_along_dim(x, index)),
+        OpSpec("masked_select", s.into(real, s.booleans), method="masked_select", function="masked_select",
+               second_order=True),
+        OpSpec("put", _put_case(False), covers=("Tensor.put",),
+               call=lambda m, x, index, source, accumulate: x.put(index, source, accumulate)),
+        OpSpec("put_accumulate", _put_case(True), covers=("antorcha.put",),
+               call=lambda m, x, index, source, accumulate: m.put(x, index, source, accumulate=accumulate)),
+        *_index_reduce_rows(),
         # the in-place forms, on a non-leaf
+        OpSpec("put_", _put_case(True), covers=("Tensor.put_",),
+               call=lambda m, x, index, source, accumulate: _inplace("put_")(m, x, index, source,
+                                                                               accumulate)),
+        OpSpec("index_reduce_", index_along_case(False, values=s.small_ints_as_float),
+               call=_in_place("index_reduce_", "amin", include_self=False), covers=("Tensor.index_reduce_",)),
         OpSpec("scatter_", unique, call=_in_place("scatter_"), covers=("Tensor.scatter_",)),
         OpSpec("scatter_value_", no_src, call=_in_place("scatter_", value=2.0)),
         OpSpec("scatter_add_", repeated, call=_in_place("scatter_add_"), covers=("Tensor.scatter_add_",)),

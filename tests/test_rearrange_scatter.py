@@ -329,6 +329,21 @@ REFUSALS: dict[str, Callable[[Any], Any]] = {
     "repeat_interleave_output_size": lambda m: _x(m).repeat_interleave(2, dim=0, output_size=5),
     "repeat_interleave_float_repeats": lambda m: m.repeat_interleave(m.tensor([1.0, 2.0])),
     "repeat_interleave_dim_of_scalar": lambda m: m.tensor(1.0).repeat_interleave(2, dim=0),
+    "repeat_interleave_counts_of_scalar": lambda m: m.repeat_interleave(m.tensor(3)),
+    "put_count": lambda m: m.put(_x(m), _index(m, [0]), m.zeros(2, dtype=m.float64)),
+    "put_dtype": lambda m: m.put(_x(m), _index(m, [0]), m.zeros(1)),
+    "put_out_of_range": lambda m: m.put(_x(m), _index(m, [12]), m.zeros(1, dtype=m.float64)),
+    "index_reduce_sum": lambda m: _x(m).index_reduce(0, _index(m, [0]), _x(m)[:1], "sum"),
+    "masked_select_float_mask": lambda m: m.masked_select(_x(m), _x(m)),
+    "tensor_split_no_sections": lambda m: m.tensor_split(_x(m), 0, 1),
+    "tensor_split_float_indices": lambda m: m.tensor_split(_x(m), m.tensor([1.0]), 1),
+    "hsplit_scalar": lambda m: m.hsplit(m.tensor(1.0), 1),
+    "hsplit_uneven": lambda m: m.hsplit(_x(m), 3),
+    "vsplit_vector": lambda m: m.vsplit(m.zeros(4), 2),
+    "dsplit_matrix": lambda m: m.dsplit(_x(m), 2),
+    "select_scatter_shape": lambda m: m.select_scatter(_x(m), m.zeros(3, dtype=m.float64), 0, 0),
+    "slice_scatter_shape": lambda m: m.slice_scatter(_x(m), m.zeros(3, 3, dtype=m.float64), 1, 0, 4, 2),
+    "diagonal_scatter_shape": lambda m: m.diagonal_scatter(_x(m), m.zeros(2, dtype=m.float64), 0),
 }
 # where antorcha's message is worded differently from torch's (torch prints the tensor itself)
 OWN_WORDING = {"meshgrid_matrix", "masked_scatter__grows_self"}

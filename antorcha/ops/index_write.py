@@ -53,17 +53,17 @@ def _slices(t: Tensor, d: int) -> list[int]:
     return [n for i, n in enumerate(t.shape) if i != d]
 
 
-def _check_add_source(input: Tensor, d: int, index: Tensor, source: Tensor) -> None:
-    """index_add: a vector index, one source slice per index, slices of self's shape."""
+def _check_add_source(input: Tensor, d: int, index: Tensor, source: Tensor, name: str = "index_add_") -> None:
+    """index_add (and index_reduce): a vector index, one source slice per index, slices of self's shape."""
     if index.ndim > 1:
         raise IndexError(
-            f"index_add_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+            f"{name}(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
             f"{index.dtype.scalar_name} and size: {list(index.shape)}"
         )
     source_length = source.shape[d] if source.ndim else 1
     if index.numel() != source_length:
         raise RuntimeError(
-            f"index_add_(): Number of indices ({index.numel()}) should be equal to source.size(dim): "
+            f"{name}(): Number of indices ({index.numel()}) should be equal to source.size(dim): "
             f"({source_length}), for dim: {d}"
         )
     if max(input.ndim, 1) != max(source.ndim, 1) or _slices(input, d) != _slices(source, d):
@@ -261,3 +261,89 @@ def masked_scatter_(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
             f"{list(input.shape)}"
         )
     return input._inplace(lambda old, s: masked_scatter(old, mask, s), source)
+
+
+# ---- masked_select, put, index_reduce ---------------------------------------------------------------
+@register()
+def masked_select(input: Tensor, mask: Tensor, *, out: Tensor | None = None) -> Tensor:
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    shape = broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    grown = input.expand(*shape) if tuple(input.shape) != shape else input
+    mask = mask.expand(*shape) if tuple(mask.shape) != shape else mask
+    from antorcha.ops.indexing import getitem
+
+    result = getitem(grown, mask)  # (k,): the selected elements in row-major order
+    if out is None:
+        return result
+    from antorcha.ops._common import write_out
+
+    return write_out(result, out, "masked_select")
+
+
+@register()
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    require_index(index, "put_(): Expected a long tensor for index, but got {got}")
+    if source.numel() != index.numel():
+        raise IndexError(
+            "put_(): Expected source and index to have the same number of elements, but got "
+            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}"
+        )
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            "put_(): self and source expected to have the same dtype, but got self.dtype = "
+            f"{input.dtype.scalar_name} and source.dtype = {source.dtype.scalar_name}"
+        )
+    n = input.numel()
+    positions = index._data.reshape(-1).astype(np.int64)
+    if positions.size and (int(positions.max()) >= n or int(positions.min()) < -n):
+        bad = int(positions.max()) if int(positions.max()) >= n else int(positions.min())
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    flat_key = (wrap(positions, device=input.device),)
+    written = index_put(input.reshape(-1), flat_key, source.reshape(-1), accumulate)
+    return written.reshape(*input.shape)
+
+
+@register(torch=False)
+def put_(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    return input._inplace(lambda old, s: put(old, index, s, accumulate), source)
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+@register()
+def index_reduce(
+    input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    """scatter_reduce with the 1-D index spread over source's shape: its forward and gradients."""
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(
+            f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}."
+        )
+    require_index(index, "index_reduce_(): Expected dtype int32/int64 for index but got: {got}")
+    d = normalize_dim(dim, input.ndim)
+    _check_add_source(input, d, index, source, "index_reduce_")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            f"index_reduce_(): self ({input.dtype.scalar_name}) and source ({source.dtype.scalar_name}) "
+            "must have the same dtype"
+        )
+    check_range(index, input.shape[d] if input.ndim else 1, d, IndexError)
+    from antorcha.ops.scatter import scatter_reduce
+
+    if input.ndim == 0:
+        index, source = index.reshape(()), source.reshape(())
+    else:  # each slice of source goes where its index says: the index laid along d, spread over source
+        along = index.reshape(*((1,) * d), -1, *((1,) * (input.ndim - d - 1)))  # (1, .., k, .., 1)
+        spread = xp_of(index._data).ascontiguousarray(along.expand(*source.shape)._data)
+        index = wrap(spread, device=index.device)
+    return scatter_reduce(input, d, index, source, reduce, include_self=include_self)
+
+
+@register(torch=False)
+def index_reduce_(
+    input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True
+) -> Tensor:
+    compute = lambda old, s: index_reduce(old, dim, index, s, reduce, include_self=include_self)  # noqa: E731
+    return input._inplace(compute, source)

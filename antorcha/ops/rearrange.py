@@ -360,3 +360,115 @@ def dstack(tensors: Any, *, out: Tensor | None = None) -> Tensor:
 def column_stack(tensors: Any, *, out: Tensor | None = None) -> Tensor:
     columns = [reshape(t, t.numel(), 1) if t.ndim <= 1 else t for t in tensors]
     return finish_out(cat(columns, 1), out, "column_stack")
+
+
+# ---- flat views and splits --------------------------------------------------------------------
+@register()
+def ravel(input: Tensor) -> Tensor:
+    return reshape(input, -1)
+
+
+@register()
+def narrow_copy(input: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    return narrow(input, dim, start, length).clone()
+
+
+@register()
+def split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    from antorcha.ops.movement import split
+
+    return split(input, [int(n) for n in split_sizes], dim)
+
+
+@register()
+def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    d = normalize_dim(dim, input.ndim)
+    length = input.shape[d]
+    cuts = _split_points(indices_or_sections, length)
+    starts, ends = [0, *cuts], [*cuts, length]  # NumPy's array_split: each piece is x[a:b], as Python slices
+    return tuple(getitem(input, (slice(None),) * d + (slice(a, b),)) for a, b in zip(starts, ends))
+
+
+def _split_points(indices_or_sections: Any, length: int) -> list[int]:
+    """Where tensor_split cuts: `sections` near-equal pieces (the first ones longer), or at indices."""
+    if isinstance(indices_or_sections, Tensor):
+        if indices_or_sections._data.dtype.kind not in "iu":
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                f"{indices_or_sections.dtype.scalar_name}"
+            )
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        size, longer = divmod(length, sections)
+        return [i * size + min(i, longer) for i in range(1, sections)]
+    return [int(i) for i in indices_or_sections]
+
+
+def _split_along(name: str, input: Tensor, indices_or_sections: Any, min_dims: int, d: int) -> tuple:
+    if input.ndim < min_dims:
+        raise RuntimeError(
+            f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a tensor with "
+            f"{input.ndim} dimensions!"
+        )
+    if isinstance(indices_or_sections, (int, np.integer)) and input.shape[d] % int(indices_or_sections):
+        raise RuntimeError(
+            f"torch.{name} attempted to split along dimension {d}, but the size of the dimension "
+            f"{input.shape[d]} is not divisible by the split_size {indices_or_sections}!"
+        )
+    return tensor_split(input, indices_or_sections, d)
+
+
+@register()
+def hsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    return _split_along("hsplit", input, indices_or_sections, 1, 1 if input.ndim > 1 else 0)
+
+
+@register()
+def vsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    return _split_along("vsplit", input, indices_or_sections, 2, 0)
+
+
+@register()
+def dsplit(input: Tensor, indices_or_sections: Any) -> tuple[Tensor, ...]:
+    return _split_along("dsplit", input, indices_or_sections, 3, 2)
+
+
+# ---- writing into a view's region, out of place ------------------------------------------------
+def _scatter_region(input: Tensor, src: Tensor, key: tuple, region_shape: tuple) -> Tensor:
+    """input with `input[key]` replaced by src (the *_scatter ops); src must fill the region exactly."""
+    if tuple(src.shape) != tuple(region_shape):
+        raise RuntimeError(
+            "expected src to have a size equal to the slice of self. src size = "
+            f"{list(src.shape)}, slice size = {list(region_shape)}"
+        )
+    from antorcha.ops.indexing import index_put
+
+    return index_put(input, key, src)
+
+
+@register()
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    region = select(input, dim, index)
+    return _scatter_region(input, src, (slice(None),) * normalize_dim(dim, input.ndim) + (int(index),),
+                           tuple(region.shape))
+
+
+@register()
+def slice_scatter(
+    input: Tensor, src: Tensor, dim: int = 0, start: int | None = None, end: int | None = None, step: int = 1
+) -> Tensor:
+    key = (slice(None),) * normalize_dim(dim, input.ndim) + (slice(start, end, step),)
+    return _scatter_region(input, src, key, tuple(getitem(input, key).shape))
+
+
+@register(torch=False)
+def tril_(input: Tensor, diagonal: int = 0) -> Tensor:
+    return input._inplace(lambda old, _: old.tril(diagonal), None)
+
+
+@register(torch=False)
+def triu_(input: Tensor, diagonal: int = 0) -> Tensor:
+    return input._inplace(lambda old, _: old.triu(diagonal), None)

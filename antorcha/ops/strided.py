@@ -292,3 +292,19 @@ def as_strided(input: Tensor, size: Any, stride: Any, storage_offset: int | None
     offset = own_offset if storage_offset is None else int(storage_offset)
     _check_strided(size, stride, offset, input._data.itemsize, flat.size)
     return mark_view(AsStrided.apply(input, params=(size, stride, offset)), input)
+
+
+@register()
+def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """input with its diagonal replaced by src, out of place (the key that reads the diagonal writes it)."""
+    d1, d2 = _diagonal_dims(input.ndim, dim1, dim2)
+    key = _diagonal_key(tuple(input.shape), int(offset), d1, d2)
+    region = _diagonal_view(input._data, int(offset), d1, d2).shape
+    if tuple(src.shape) != tuple(region):
+        raise RuntimeError(
+            "expected src to have a size equal to the slice of self. src size = "
+            f"{list(src.shape)}, slice size = {list(region)}"
+        )
+    from antorcha.ops.indexing import index_put
+
+    return index_put(input, key, src)
