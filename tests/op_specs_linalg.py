@@ -98,6 +98,22 @@ def _rhs_then_factor(cfg: ShapeConfig) -> st.SearchStrategy[Case]:
     return factor_first.map(lambda case: Case(case.arrays[::-1], case.kwargs, case.seed))
 
 
+def _reflectors(cfg: ShapeConfig) -> st.SearchStrategy[Case]:
+    """(A, tau) for householder_product: A (m, n) with m >= n, tau (k,) with k <= n."""
+
+    @st.composite
+    def draw_case(draw: Any) -> Case:
+        side = st.integers(max(cfg.min_side, 0), cfg.max_side)
+        batch = tuple(draw(st.lists(side, max_size=max(cfg.max_dims - 2, 0))))
+        n = draw(side)
+        m, k = n + draw(st.integers(0, 2)), draw(st.integers(min(n, 1), n))  # k = 0: torch gives A no grad
+        seed = draw(seeds())
+        rng = np.random.default_rng(seed)
+        return Case((rng.uniform(-1, 1, (*batch, m, n)), rng.uniform(0.5, 1.5, (*batch, k))), {}, seed)
+
+    return draw_case()
+
+
 def _choices(**options: list) -> Callable[[int, int], st.SearchStrategy[dict[str, Any]]]:
     return lambda rows, cols: st.fixed_dictionaries({k: st.sampled_from(v) for k, v in options.items()})
 
@@ -167,6 +183,7 @@ def _flat_rows() -> list[OpSpec]:
             function="cholesky_inverse",
             tol=LINALG,
         ),
+        OpSpec("orgqr", _reflectors, method="orgqr", function="orgqr", tol=LINALG),
         OpSpec(
             "matrix_exp",
             matrices(full_rank),
@@ -247,6 +264,7 @@ def _linalg_rows() -> list[OpSpec]:
         OpSpec(
             "linalg.lu", matrices(full_rank, square=False), call=_linalg("lu"), tol=LINALG, second_order=True
         ),
+        OpSpec("linalg.householder_product", _reflectors, call=_linalg("householder_product"), tol=LINALG),
         OpSpec("linalg.cond", matrices(separated_rectangular, False), call=_linalg("cond"), tol=LINALG),
     ]
 

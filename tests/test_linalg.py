@@ -423,3 +423,11 @@ def test_lu_solve(dtype: str, batch: tuple, left: bool, adjoint: bool) -> None:
         return m.linalg.lu_solve(LU, pivots, b, left=left, adjoint=adjoint)
 
     compare(call, [A, B], dtype)
+
+
+@CASES
+@pytest.mark.parametrize("shape,k", [((4, 3), 2), ((5, 3), 3), ((3, 3), 3), ((3, 2), 0)])
+def test_householder_product(dtype: str, batch: tuple, shape: tuple, k: int) -> None:
+    rng = np.random.default_rng(25)
+    A, tau = general(rng, batch, *shape), rng.uniform(0.5, 1.5, (*batch, k))
+    compare(lambda m, a, t: (m.linalg.householder_product(a, t), m.orgqr(a, t), a.orgqr(t)), [A, tau], dtype)

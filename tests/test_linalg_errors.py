@@ -176,3 +176,18 @@ def test_lu_of_singular_matrices_reports_info() -> None:
         assert info.tolist() == [0, 2] and pivots.tolist() == [[1, 2], [2, 2]]
         P, L, U = m.linalg.lu(m.tensor(SINGULAR))
         np.testing.assert_allclose(np.asarray(P @ L @ U), SINGULAR)
+
+
+@pytest.mark.parametrize(
+    "call,arrays",
+    [
+        (lambda m, a: m.linalg.householder_product(a.mT, a[0, :2]), [np.ones((4, 3))]),
+        (lambda m, a: m.linalg.householder_product(a, a[:, 0]), [np.ones((4, 3))]),
+        (lambda m, a: m.linalg.householder_product(a[None].expand(2, 4, 3), a[:, :2]), [np.ones((4, 3))]),
+        (lambda m, a: m.linalg.householder_product(a, a[0, :2].float()), [np.ones((4, 3))]),
+        (lambda m, a: m.linalg.householder_product(a.long(), a[0, :2].long()), [np.ones((4, 3))]),
+        (lambda m, a: m.linalg.householder_product(a[0], a[0, :2]), [np.ones((4, 3))]),
+    ],
+)
+def test_householder_product_errors(call: Callable, arrays: list) -> None:
+    same_error(call, arrays)

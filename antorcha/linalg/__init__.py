@@ -19,7 +19,7 @@ from antorcha.linalg._lu import lu, lu_factor, lu_factor_ex, lu_solve
 from antorcha.linalg._matrix_functions import matrix_exp, tensorinv, tensorsolve
 from antorcha.linalg._norms import cond, matrix_norm, norm, vector_norm
 from antorcha.linalg._products import cross, diagonal, matmul, multi_dot, vander, vecdot
-from antorcha.linalg._triangular import solve_triangular
+from antorcha.linalg._triangular import householder_product, solve_triangular
 
 __all__ = [
     "LinAlgError",
@@ -31,6 +31,7 @@ __all__ = [
     "diagonal",
     "eigh",
     "eigvalsh",
+    "householder_product",
     "inv",
     "inv_ex",
     "lstsq",

@@ -9,6 +9,7 @@ import numpy as np
 from antorcha._creation import eye
 from antorcha._device import xp_of
 from antorcha._tensor import Tensor
+from antorcha.autograd.function import Op
 
 
 class LinAlgError(RuntimeError):
@@ -88,6 +89,24 @@ def all_finite(a: Any) -> bool:
 def identity_like(A: Tensor, n: int | None = None) -> Tensor:
     size = A.shape[-1] if n is None else n
     return eye(size, dtype=A.dtype, device=A.device)
+
+
+class FormallyDependent(Op):
+    """A value that requires grad because its input does, while no gradient reaches the input:
+    torch's results with an undefined derivative (householder_product with no reflectors)."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> None:
+        return None
+
+
+def zeros_in_graph(A: Tensor) -> Tensor:
+    """Zeros of A's shape that still depend on A (a zero gradient, as torch's results that ignore A)."""
+    return A.masked_fill(identity_like(A, 1) > 0, 0)
 
 
 def diag_embed(v: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from antorcha.linalg._inverse import inv, matrix_power
 from antorcha.linalg._inverse import slogdet as linalg_slogdet
 from antorcha.linalg._least_squares import pinv
 from antorcha.linalg._matrix_functions import matrix_exp as linalg_matrix_exp
-from antorcha.linalg._triangular import cholesky_inverse, cholesky_solve
+from antorcha.linalg._triangular import cholesky_inverse, cholesky_solve, householder_product
 from antorcha.ops.elementwise import where
 
 register()(matrix_power)
@@ -93,3 +93,9 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
 @register()
 def matrix_exp(input: Tensor) -> Tensor:
     return linalg_matrix_exp(input)
+
+
+@register()
+def orgqr(input: Tensor, input2: Tensor) -> Tensor:
+    """torch.orgqr: householder_product under LAPACK's name."""
+    return householder_product(input, input2)

@@ -17,6 +17,7 @@ from antorcha.linalg._common import (
     pivot_infos,
     singular_error,
     write_result,
+    zeros_in_graph,
 )
 from antorcha.ops._common import broadcast_error, broadcast_shapes
 from antorcha.ops.linalg import matmul
@@ -278,8 +279,7 @@ def matrix_power(input: Tensor, n: int, *, out: Tensor | None = None) -> Tensor:
 
 def _power(A: Tensor, n: int) -> Tensor:
     if n == 0:  # the identity, still connected to A (with a zero gradient) as torch's is
-        zeroed = A.masked_fill(identity_like(A) == identity_like(A), 0)
-        return zeroed + identity_like(A).to(A.dtype)
+        return zeros_in_graph(A) + identity_like(A).to(A.dtype)
     square = inv(A) if n < 0 else A
     n = abs(n)
     result: Tensor | None = None

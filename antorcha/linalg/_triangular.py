@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from antorcha._device import xp_of
 from antorcha._tensor import Tensor
-from antorcha.linalg._common import check_float, check_matrix, identity_like, write_result
+from antorcha.linalg._common import (
+    FormallyDependent,
+    check_float,
+    check_matrix,
+    identity_like,
+    write_result,
+)
 from antorcha.linalg._inverse import LinalgInvEx, LinalgSolveEx
 from antorcha.ops._common import broadcast_error
 from antorcha.ops.linalg import matmul
@@ -92,3 +99,39 @@ def cholesky_inverse(input: Tensor, upper: bool = False, *, out: Tensor | None =
     """A^{-1} for A = L Lᵀ given by its factor L."""
     check_matrix(input, "cholesky_inverse")
     return write_result(LinalgInvEx.apply(_gram(input, upper)), out, "cholesky_inverse")
+
+
+def householder_product(A: Tensor, tau: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """The first n columns of H₁ ⋯ H_k, H_i = I - τ_i v_i v_iᵀ with v_i = (0, …, 0, 1, A[i+1:, i]).
+
+    A composition (one rank-1 update per reflector), so its gradient is that of its products.
+    """
+    name = "torch.linalg.householder_product"
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    m, n = A.shape[-2:]
+    k = tau.shape[-1] if tau.ndim else 0
+    if m < n:
+        raise RuntimeError(f"{name}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if n < k:
+        raise RuntimeError(f"{name}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise RuntimeError(
+            f"{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], "
+            f"but got {list(tau.shape[:-1])}"
+        )
+    if A._data.dtype.kind != "f":
+        raise NotImplementedError(f"\"orgqr_cpu\" not implemented for '{A.dtype.scalar_name}'")
+    if tau.dtype is not A.dtype:
+        raise RuntimeError(
+            f"{name}: tau dtype {tau.dtype.scalar_name} does not match input dtype {A.dtype.scalar_name}"
+        )
+    if k == 0 or A.numel() == 0:  # the identity's first n columns; torch gives A no gradient here
+        identity = xp_of(A._data).broadcast_to(xp_of(A._data).eye(m, n, dtype=A._data.dtype), A.shape).copy()
+        return write_result(FormallyDependent.apply(A, params=(identity,)), out, "linalg.householder_product")
+    below = A.tril(-1) + identity_like(A, m)[..., :, :n]  # (..., m, n): column i is v_i
+    Q = identity_like(A, m)[..., :, :n]  # (..., m, n): the reflectors act on I's columns
+    for i in reversed(range(k)):
+        v = below[..., :, i : i + 1]  # (..., m, 1)
+        Q = Q - tau[..., i : i + 1].unsqueeze(-1) * matmul(v, matmul(v.mT, Q))
+    return write_result(Q, out, "linalg.householder_product")
