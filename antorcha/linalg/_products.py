@@ -1,17 +1,17 @@
-"""Products and views of linalg: cross, vecdot, multi_dot, diagonal, matmul, as compositions of core ops."""
+"""Products and views of linalg: cross, vecdot, multi_dot, diagonal, matmul, vander, over core ops."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from antorcha._creation import ones_like, tensor
+from antorcha._creation import ones_like
 from antorcha._tensor import Tensor
 from antorcha.linalg._common import check_float, write_result
-from antorcha.ops._common import normalize_dim
+from antorcha.ops._common import broadcast_shapes, normalize_dim
+from antorcha.ops.contraction import Cross
 from antorcha.ops.linalg import matmul as _matmul
 from antorcha.ops.movement import stack
+from antorcha.ops.strided import diagonal as _diagonal
 
 
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
@@ -35,7 +35,7 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1, out: Tensor | None = None) ->
 
 
 def cross(input: Tensor, other: Tensor, *, dim: int = -1, out: Tensor | None = None) -> Tensor:
-    """The 3-vector cross product along `dim`: a[1] b[2] - a[2] b[1], ... (the other dims broadcast)."""
+    """The 3-vector cross product along `dim` (torch.cross's op; the other dims broadcast)."""
     a, b = input, other
     if a.ndim != b.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
@@ -47,27 +47,14 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1, out: Tensor | None = N
             f"linalg.cross: inputs dimension {dim} must have length 3. "
             f"Got {a.shape[axis]} and {b.shape[axis]}"
         )
-    next_one = tensor([1, 2, 0], device=a.device)
-    next_two = tensor([2, 0, 1], device=a.device)
-    result = a.index_select(axis, next_one) * b.index_select(axis, next_two) - a.index_select(
-        axis, next_two
-    ) * b.index_select(axis, next_one)
+    broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    result = Cross.apply(a, b, params=(axis,))
     return write_result(result, out, "linalg.cross")
 
 
 def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
-    """The diagonal of the matrices spanned by (dim1, dim2), as the last dim (a copy, not torch's view)."""
-    first, second = normalize_dim(dim1, A.ndim), normalize_dim(dim2, A.ndim)
-    if first == second:
-        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    others = [d for d in range(A.ndim) if d not in (first, second)]
-    moved = A.permute(*others, first, second)
-    rows, cols = moved.shape[-2:]
-    start_row, start_col = max(-offset, 0), max(offset, 0)
-    length = max(min(rows - start_row, cols - start_col), 0)
-    row_index = tensor(np.arange(start_row, start_row + length), device=A.device)
-    col_index = tensor(np.arange(start_col, start_col + length), device=A.device)
-    return moved[..., row_index, col_index]
+    """torch.diagonal with linalg's defaults: the diagonal of the last two dims, as the last dim (a view)."""
+    return _diagonal(A, offset, dim1, dim2)
 
 
 def multi_dot(tensors: Any, *, out: Tensor | None = None) -> Tensor:
