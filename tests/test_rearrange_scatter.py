@@ -360,3 +360,77 @@ def test_bad_arguments_are_refused_as_torch_refuses_them(name: str) -> None:
     assert type(mine) is type(torchs), f"antorcha raises {type(mine).__name__}({mine}); torch: {torchs!r}"
     if name not in OWN_WORDING:
         assert str(mine) == str(torchs)
+
+
+# ---- scalars, empty tensors and integer dtypes: the same result or the same refusal ---------------------
+def _scalar(m: Any) -> Any:
+    return m.tensor(2.0)
+
+
+def _vector(m: Any) -> Any:
+    return m.tensor([1.0, 2.0, 3.0])
+
+
+def _ints(m: Any) -> Any:
+    return m.tensor([1, 2, 3])
+
+
+ODD_INPUTS: dict[str, Callable[[Any], Any]] = {
+    "diag_embed_0d": lambda m: m.diag_embed(_scalar(m)),
+    "index_fill_0d": lambda m: _scalar(m).index_fill(0, m.tensor(0), 5.0),
+    "index_add_0d": lambda m: _scalar(m).index_add(0, m.tensor(0), m.tensor(1.0)),
+    "index_copy_0d": lambda m: _scalar(m).index_copy(0, m.tensor([0]), m.tensor([1.0])),
+    "take_0d": lambda m: _scalar(m).take(m.tensor(0)),
+    "take_along_dim_0d": lambda m: _scalar(m).take_along_dim(m.tensor(0)),
+    "masked_scatter_0d": lambda m: _scalar(m).masked_scatter(m.tensor(True), m.tensor([7.0])),
+    "roll_0d": lambda m: _scalar(m).roll(1),
+    "roll_0d_dim": lambda m: _scalar(m).roll(1, 0),
+    "tile_0d": lambda m: _scalar(m).tile((2, 2)),
+    "narrow_empty_at_the_end": lambda m: _vector(m).narrow(0, 3, 0),
+    "diagonal_1d": lambda m: _vector(m).diagonal(),
+    "trace_empty": lambda m: m.trace(m.zeros(0, 3)),
+    "as_strided_0d": lambda m: _scalar(m).as_strided((), ()),
+    "as_strided_empty": lambda m: m.zeros(0).as_strided((0, 2), (1, 1)),
+    "unfold_empty": lambda m: m.zeros(0, 3).unfold(0, 0, 1),
+    "meshgrid_empty_vector": lambda m: m.meshgrid(m.zeros(0), _vector(m), indexing="ij"),
+    "rot90_negative_k": lambda m: m.rot90(m.tensor([[1.0, 2], [3, 4]]), -1),
+    "scatter_reduce_int_mean": lambda m: _ints(m).scatter_reduce(0, m.tensor([0, 0]), m.tensor([4, 4]),
+                                                                 "mean"),
+    "scatter_reduce_int_amax": lambda m: _ints(m).scatter_reduce(0, m.tensor([0]), m.tensor([-4]), "amax",
+                                                                 include_self=False),
+    "scatter_int_float_value": lambda m: m.tensor([1, 2, 3]).scatter(0, m.tensor([0]), 2.7),
+    "index_fill_int_float_value": lambda m: m.tensor([1, 2, 3]).index_fill(0, m.tensor([0]), 2.7),
+    "index_add_int_alpha": lambda m: _ints(m).index_add(0, m.tensor([0]), m.tensor([5]), alpha=2),
+    "put_int": lambda m: m.tensor([1, 2, 3]).put(m.tensor([0]), m.tensor([5])),
+    "index_put_mask": lambda m: _vector(m).index_put((m.tensor([True, False, True]),), m.tensor(9.0)),
+    "index_put_mask_accumulate": lambda m: _vector(m).index_put((m.tensor([True, False, True]),),
+                                                                m.tensor(9.0), accumulate=True),
+    "repeat_interleave_bool": lambda m: m.tensor([True, False]).repeat_interleave(2),
+    "hstack_promotes": lambda m: m.hstack([_vector(m), m.tensor([1, 2])]),
+    "tensor_split_0d": lambda m: m.tensor_split(_scalar(m), 2),
+    "scatter_bool": lambda m: m.tensor([True, False]).scatter(0, m.tensor([1]), True),
+    "masked_select_0d": lambda m: m.masked_select(_scalar(m), m.tensor(True)),
+    "scatter_add_int32_index": lambda m: _vector(m).scatter_add(0, m.tensor([0], dtype=m.int32),
+                                                                 m.tensor([1.0])),
+    "repeat_interleave_empty": lambda m: m.zeros(0, 2).repeat_interleave(m.tensor([], dtype=m.int64), dim=0),
+    "diag_negative_offset": lambda m: m.diag(_vector(m), -2),
+}
+
+
+@pytest.mark.parametrize("name", ODD_INPUTS.keys())
+def test_odd_inputs_give_torchs_result_or_its_refusal(name: str) -> None:
+    outcomes = []
+    for m in LIBRARIES:
+        try:
+            outcomes.append((ODD_INPUTS[name](m), None))
+        except Exception as error:  # compared with torch's below
+            outcomes.append((None, error))
+    (mine, my_error), (torchs, torch_error) = outcomes
+    if torch_error is not None:
+        assert type(my_error) is type(torch_error), f"antorcha: {my_error!r}; torch: {torch_error!r}"
+        return
+    assert my_error is None, f"antorcha raises {my_error!r}; torch gives {torchs}"
+    mine, torchs = (list(r) if isinstance(r, (tuple, list)) else [r] for r in (mine, torchs))
+    for a, t in zip(mine, torchs, strict=True):
+        assert str(a.dtype).rsplit(".", 1)[-1] == str(t.dtype).rsplit(".", 1)[-1]
+        np.testing.assert_array_equal(_numpy(a), _numpy(t))

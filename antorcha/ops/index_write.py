@@ -118,6 +118,8 @@ class IndexAdd(Op):
 @register()
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     require_index(index, "index_add_(): Expected dtype int32/int64 for index but got: {got}")
+    if input.ndim == 0:  # torch takes a scalar self as a one-element vector
+        return index_add(input.reshape(1), dim, index.reshape(-1), source.reshape(1), alpha=alpha).reshape(())
     d = normalize_dim(dim, input.ndim)
     _check_add_source(input, d, index, source)
     if source.dtype is not input.dtype:
@@ -132,6 +134,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
 @register()
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     require_index(index, "index_copy_(): Expected a long tensor for index, but got {got}")
+    if input.ndim == 0:  # torch takes a scalar self as a one-element vector
+        return index_copy(input.reshape(1), dim, index.reshape(-1), source.reshape(1)).reshape(())
     d = normalize_dim(dim, input.ndim)
     _check_copy_source(input, d, index, source)
     if source.dtype is not input.dtype:

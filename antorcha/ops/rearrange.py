@@ -211,6 +211,8 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
             f"shifts and dimensions must align. shifts: {len(shift)}, dims:{0 if axes is None else len(axes)}"
         )
     if axes is not None:
+        if input.ndim == 0:
+            raise IndexError(f"Dimension specified as {axes[0]} but tensor has no dimensions")
         axes = tuple(normalize_dim(d, input.ndim) for d in axes)
     return Roll.apply(input, params=(shift, axes))
 
@@ -382,6 +384,10 @@ def split_with_sizes(input: Tensor, split_sizes: Any, dim: int = 0) -> tuple[Ten
 
 @register()
 def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    if input.ndim == 0:
+        raise RuntimeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+        )
     d = normalize_dim(dim, input.ndim)
     length = input.shape[d]
     cuts = _split_points(indices_or_sections, length)
