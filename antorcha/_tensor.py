@@ -53,10 +53,10 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
         "_device",
         "_extra",  # rarely used state (hooks, retain_grad, accumulator), None until needed
         "_grad",
+        "_grad_fn",  # read through the grad_fn property, which regenerates a stale view's node
         "_output_nr",  # which output of grad_fn this tensor is
         "_requires_grad",
         "_vc",  # version counter [int], shared with views; None until first needed
-        "grad_fn",
     )
 
     def __init__(self, *args: Any, dtype: dtype | None = None, device: Any = None) -> None:
@@ -229,7 +229,6 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
         extras = self._extras()
         if extras.get("retains_grad"):
             return
-        extras["retains_grad"] = True
         ref = weakref.ref(self)
 
         def store(grad: Tensor) -> None:
@@ -241,6 +240,7 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
             else:
                 tensor._grad = tensor._grad + grad.detach()
 
+        extras["retains_grad"] = store  # kept: a regenerated view node takes it over
         self.grad_fn.register_prehook(store, self._output_nr)
 
     @property
@@ -458,7 +458,7 @@ def _init(t: Tensor, data: Any, requires_grad: bool, grad_fn: Any, dev: device) 
     t._data = data
     t._device = dev
     t._requires_grad = requires_grad
-    t.grad_fn = grad_fn
+    t._grad_fn = grad_fn
     t._output_nr = 0
     t._grad = None
     t._vc = None
@@ -474,7 +474,7 @@ def wrap(data: Any, requires_grad: bool = False, grad_fn: Any = None, device: de
     t._data = data
     t._device = device if device is not None else device_of(data)
     t._requires_grad = requires_grad
-    t.grad_fn = grad_fn
+    t._grad_fn = grad_fn
     t._output_nr = 0
     t._grad = None
     t._vc = None

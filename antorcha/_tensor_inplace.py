@@ -23,6 +23,22 @@ class TensorInplaceMethods:
 
     __slots__ = ()
 
+    # ---- the node: a view's is regenerated once its base changed in place (autograd/function.py) --
+    @property
+    def grad_fn(self) -> Any:
+        fn = self._grad_fn
+        if fn is not None and self._base is not None and fn._view_version != self._vc[0]:
+            from antorcha.autograd.function import current_view_node
+
+            return current_view_node(self)
+        return fn
+
+    @grad_fn.setter
+    def grad_fn(self, node: Any) -> None:
+        self._grad_fn = node
+        if node is not None and self._base is not None:
+            node._view_version = self._vc[0]  # whoever sets a view's node describes its values now
+
     # ---- in-place ops: each is its out-of-place op, written back ---------------------------
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         return self._inplace(lambda old, o: old.add(o, alpha=alpha), other, fast="add", alpha=alpha)
@@ -112,7 +128,7 @@ class TensorInplaceMethods:
         return self._fill_array(fill, _overwritten().Normal)
 
     def _check_inplace_allowed(self) -> None:
-        if STATE.enabled and self._requires_grad and self.grad_fn is None:
+        if STATE.enabled and self._requires_grad and self._grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
     def _fill_array(self, fill: Callable[[Any], Any], op: Any) -> Tensor:
@@ -194,8 +210,9 @@ class TensorInplaceMethods:
         new_base = index_put(old_base, key, result)
         base._write_result(new_base)  # writes through to this view's memory too
         base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-        self.grad_fn = new_base[key].grad_fn
-        self._output_nr, self._requires_grad = 0, True
+        from antorcha.autograd.function import rebase_view
+
+        rebase_view(self)  # as torch: the view now reads the new base (AsStridedBackward0)
         return self
 
     def _ufunc_inplace(self, name: str, other: Any, alpha: float) -> None:

@@ -311,7 +311,7 @@ def _draw_inplace(draw: Any, regs: list, leaves: int) -> Step | None:
     candidates = computed if computed and draw(st.integers(0, 9)) != 0 else range(len(regs))
     i = draw(st.sampled_from([i for i in candidates if regs[i]._base is None] or [0]))
     shape = tuple(regs[i].shape)
-    if regs[i]._base is not None or not shape or _stale_view_bug(regs, i):
+    if regs[i]._base is not None or not shape:
         return None
     kind = draw(st.sampled_from(INPLACE))
     if kind == "setitem":  # x[key] = v takes any key, advanced ones too (torch's index_put_)
@@ -334,12 +334,6 @@ def _dry_index(x: torch.Tensor, key: tuple) -> torch.Tensor | None:
         return x[_key(torch, key)]
     except IndexError:  # an index out of range: the program will raise there
         return None
-
-
-def _stale_view_bug(regs: list, i: int) -> bool:
-    """In-place on r_i would hit the open bug the fuzzer found (FOUND_OPEN, xfail, below): r_i has
-    a view that would go stale (STALE_VIEW)."""
-    return any(r._base is regs[i] for r in regs)
 
 
 @st.composite
@@ -450,8 +444,9 @@ def test_the_fuzzer_compares_errors_by_builtin_class() -> None:
 
 # ---- programs the fuzzer found failing, kept as regular tests ------------------------------------
 # r1 = r0 + r0; r2 = r1.reshape(-1); r1.add_(r0); backward from r1 and r2. torch regenerates the
-# view r2's grad_fn after its base changed in place; antorcha keeps the stale one, so the
-# gradient through r2 misses the add_: a silently wrong gradient (3.67 where torch gives 4.49).
+# view r2's grad_fn after its base changed in place; antorcha kept the stale one, so the gradient
+# through r2 missed the add_: a silently wrong gradient (3.67 where torch gives 4.49). Fixed by
+# regenerating a stale view's node (autograd/function.py, current_view_node).
 STALE_VIEW = Program(
     ((1,),),
     (Step("add", (0, 0)), Step("reshape", (1,), ((-1,),)), Step("add_", (1, 0), (None, None))),
@@ -468,11 +463,11 @@ SCALAR_MUL = Program(
 
 # Found programs whose bug is fixed go into FOUND; the open ones are strict xfails, so a fix
 # shows up as an unexpected pass and the case moves to FOUND.
-FOUND: dict[str, Program] = {"scalar_mul_saves_only_what_it_needs": SCALAR_MUL}
-FOUND_OPEN = [
-    pytest.param(STALE_VIEW, id="stale_view", marks=pytest.mark.xfail(
-        strict=True, reason="a view is not rebased after an in-place op on its base")),
-]
+FOUND: dict[str, Program] = {
+    "scalar_mul_saves_only_what_it_needs": SCALAR_MUL,
+    "stale_view_is_regenerated": STALE_VIEW,
+}
+FOUND_OPEN: list = []
 
 
 @pytest.mark.parametrize("program", [*FOUND.values(), *FOUND_OPEN], ids=[*FOUND, *(p.id for p in FOUND_OPEN)])

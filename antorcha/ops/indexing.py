@@ -14,7 +14,7 @@ import numpy as np
 from antorcha._device import add_at, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import Op
+from antorcha.autograd.function import Op, record_view
 from antorcha.ops._common import normalize_dim, write_out
 
 
@@ -132,8 +132,7 @@ def getitem(input: Tensor, key: Any) -> Tensor:
     except IndexError as error:
         raise _index_error(error, input, converted) from None
     if not advanced:
-        out._vc = input._counter()  # a basic index is a view
-        out._base = input if input._base is None else input._base
+        record_view(out, input)  # a basic index is a view
         if input._base is None:  # remembered so an in-place op on the view can update input's graph
             out._extras()["view_key"] = key
     return out

@@ -15,7 +15,7 @@ import numpy as np
 from antorcha._device import as_device, move_array, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
-from antorcha.autograd.function import Op
+from antorcha.autograd.function import Op, record_view
 from antorcha.ops._common import normalize_dim, write_out
 
 
@@ -23,9 +23,7 @@ def _as_view(out: Tensor, base: Tensor) -> Tensor:
     """Mark `out` as a view of `base`: same version counter, base recorded."""
     if out._data is not base._data and not _shares_memory(out._data, base._data):
         return out
-    out._vc = base._counter()
-    out._base = base if base._base is None else base._base
-    return out
+    return record_view(out, base)
 
 
 def _shares_memory(a: Any, b: Any) -> bool:

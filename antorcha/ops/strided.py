@@ -17,7 +17,7 @@ import numpy as np
 from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
-from antorcha.autograd.function import Op
+from antorcha.autograd.function import Op, record_view
 from antorcha.ops._common import normalize_dim, write_out
 from antorcha.ops.indexing import getitem
 from antorcha.ops.movement import reshape
@@ -31,8 +31,7 @@ def mark_view(out: Tensor, base: Tensor, key: tuple | None = None) -> Tensor:
     op on the view under autograd rewrite the base as `base[key] = op(base[key])`, as it does for
     `x[a:b]` (`Tensor._inplace_on_view`); like there, only for a view of a tensor that is no view.
     """
-    out._vc = base._counter()
-    out._base = base if base._base is None else base._base
+    record_view(out, base)
     if key is not None and base._base is None:
         out._extras()["view_key"] = key
     return out
@@ -232,6 +231,12 @@ def _storage(a: Any) -> tuple[Any, int]:
         root = a
     flat = _strided(root, (root.size,), (root.itemsize,))
     return flat, (_address(a) - _address(root)) // a.itemsize
+
+
+def storage_offset_in(base: Any, view: Any) -> int:
+    """Where `view` (an array over `base`'s memory) starts, in elements, as as_strided(base) counts."""
+    flat, _ = _storage(base)
+    return (_address(view) - _address(flat)) // view.itemsize
 
 
 def _address(a: Any) -> int:
