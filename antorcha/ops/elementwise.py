@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha import _dtypes
-from antorcha._device import quiet_float_errors, xp_of
+from antorcha._device import enter_quiet, leave_quiet, quiet_float_errors, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
@@ -105,7 +105,7 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
-        out = a**b
+        out = _integer_power(xp_of(a), a, b) if a.dtype.kind == "i" else a**b
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -115,11 +115,21 @@ class Pow(Op):
         need_a, need_b = ctx.needs_input_grad[:2]
         grad_a = grad_b = None
         if need_a:
-            grad_a = where(b == 0, 0.0, grad * b * a ** (b - 1))
+            grad_a = where(b == 0, 0.0, grad * (b * a ** (b - 1)))  # torch's order: b * 0 before grad
         if need_b:
             # 0 ** b has no log; torch defines that gradient as 0 where b >= 0
             grad_b = where((a == 0) & (b >= 0), 0.0, grad * out * a.log())
         return grad_a, grad_b
+
+
+def _integer_power(xp: Any, a: Any, b: Any) -> Any:
+    """torch's integer `a ** b`: a negative exponent gives 1 / a**|b| rounded toward zero, so 0,
+    or ±1 for a base of ±1 (NumPy refuses negative integer powers)."""
+    negative = b < 0
+    if not negative.any():
+        return a**b
+    unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b % 2), 0))  # (-1) ** b by b's parity
+    return xp.where(negative, unit, a ** xp.where(negative, 0, b)).astype(a.dtype, copy=False)
 
 
 class PowScalar(Op):
@@ -227,6 +237,21 @@ def _reject_integer_division_by_zero(divisor: Any) -> None:
         raise RuntimeError("ZeroDivisionError")
 
 
+class DivTrunc(DivFloor):
+    """div(rounding_mode='trunc'): the quotient rounded toward zero, with a zero gradient as in
+    torch (its DivBackward2 as well); integers divide exactly, without a trip through floats."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        xp = xp_of(a)
+        if a.dtype.kind not in "iu":
+            return xp.trunc(a / b)
+        _reject_integer_division_by_zero(b)
+        quotient = xp.floor_divide(a, b)
+        # floor and trunc differ by one where the division is inexact and the signs differ
+        return quotient + ((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+
+
 class Where(Op):
     @staticmethod
     def forward(ctx: Any, condition: Any, a: Any, b: Any) -> Any:
@@ -299,9 +324,7 @@ def div(input: Tensor, other: Any, *, rounding_mode: str | None = None, out: Ten
         result = _binary(DivFloor, input, other)
         return result if out is None else write_out(result, out, "div")
     if rounding_mode == "trunc":
-        a, b = as_operands(input, other)
-        _reject_integer_division_by_zero(b._data)
-        result = true_divide(a, b).trunc().to(a.dtype)
+        result = _binary(DivTrunc, input, other)
         return result if out is None else write_out(result, out, "div")
     if rounding_mode is not None:
         raise RuntimeError(
@@ -441,7 +464,15 @@ def where_method(input: Tensor, condition: Tensor, other: Any) -> Tensor:
 
 @register()
 def lerp(input: Tensor, end: Tensor, weight: Any, *, out: Tensor | None = None) -> Tensor:
-    result = input + (end - input) * weight
+    """torch's two-sided formula: from `input` for weight < 0.5, from `end` above (exact at 1)."""
+    difference = end - input
+    if isinstance(weight, Tensor):
+        near_start = weight.abs() < 0.5
+        result = where(near_start, input + weight * difference, end - difference * (1 - weight))
+    elif abs(weight) < 0.5:
+        result = input + difference * weight
+    else:
+        result = end - difference * (1 - weight)
     return result if out is None else write_out(result, out, "lerp")
 
 
@@ -516,7 +547,11 @@ def cast(x: Tensor, dtype: _dtypes.dtype) -> Tensor:
         return x
     if x._requires_grad and dtype.is_floating_point:
         return ToCopy.apply(x, params=(dtype.np,))
-    return wrap(x._data.astype(dtype.np), device=x._device)
+    quiet = enter_quiet()  # nan -> int and 1e39 -> float32 are silent in torch
+    try:
+        return wrap(x._data.astype(dtype.np), device=x._device)
+    finally:
+        leave_quiet(quiet)
 
 
 class _Overwritten(Op):

@@ -9,6 +9,7 @@ gradient in the output's shape into one in each input's shape.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -84,6 +85,8 @@ class Mean(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, keepdim: bool, np_dtype: Any) -> Any:
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
+        if x.size == 0:  # the mean of nothing is nan, as in torch (NumPy would warn)
+            return x.sum(axis=dims, keepdims=keepdim, dtype=np_dtype) * np.nan
         return x.mean(axis=dims, keepdims=keepdim, dtype=np_dtype)
 
     @staticmethod
@@ -176,12 +179,14 @@ class Prod(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         x, out = ctx.saved_tensors
+        if x.ndim == 0:  # the product of one number is the number (even inf, where out / x is nan)
+            return grad
         dim = ctx.dim
         dims = tuple(range(x.ndim)) if dim is None else (dim,)
         grad = restore_dims(grad, x.shape, dims, ctx.keepdim)
         xa = x._data
         if not (xa == 0).any():
-            return grad * restore_dims(out, x.shape, dims, ctx.keepdim) / x
+            return grad * (restore_dims(out, x.shape, dims, ctx.keepdim) / x)  # torch's order: no overflow
         # with zeros, divide-by-x fails: multiply the products of the elements before and after
         return grad * wrap(_product_of_others(xa, dim), device=x._device)
 
@@ -395,12 +400,28 @@ def _arg_extremum(x: Tensor, largest: bool, dim: int | None, keepdim: bool) -> T
 
 
 # ---- var / std -------------------------------------------------------------------
+def _spread(statistic: Any, name: str, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
+    """x.var or x.std; with no degrees of freedom left, torch's warning instead of NumPy's."""
+    count = x.size if dims is None else math.prod(x.shape[d] for d in dims)
+    if count - correction > 0:
+        return statistic(x, axis=dims, ddof=correction, keepdims=keepdim)
+    warnings.warn(
+        f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+        "reduction factor (input numel divided by output numel).",
+        UserWarning,
+        stacklevel=5,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own words for the same thing
+        return statistic(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+
 class Var(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
         ctx.save_for_backward(x)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
-        return xp_of(x).var(x, axis=dims, ddof=correction, keepdims=keepdim)
+        return _spread(xp_of(x).var, "var", x, dims, correction, keepdim)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -415,7 +436,7 @@ class Var(Op):
 class Std(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: tuple | None, correction: float, keepdim: bool) -> Any:
-        out = xp_of(x).std(x, axis=dims, ddof=correction, keepdims=keepdim)
+        out = _spread(xp_of(x).std, "std", x, dims, correction, keepdim)
         ctx.save_for_backward(x, out)
         ctx.dims, ctx.correction, ctx.keepdim = dims, correction, keepdim
         return out

@@ -188,12 +188,18 @@ def _all_finite(array: Any) -> bool:
     return bool(xp_of(array).isfinite(flat @ flat)) if flat.size else True
 
 
+def _sign(xp: Any, x: Any) -> Any:
+    """torch's sign: 0 for NaN (NumPy's sign keeps NaN)."""
+    out = xp.sign(x, out=xp.empty_like(x))  # an array even for 0-dim x, so it can be written
+    return xp.nan_to_num(out, copy=False, nan=0.0) if out.dtype.kind == "f" else out
+
+
 def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
     """Piecewise-constant functions: defined gradient of zero, as torch gives."""
     return _unary(name, lambda xp, x: getattr(xp, fn_name)(x), lambda g, _: g * 0.0, "nothing", False)
 
 
-Sign = _zero_grad_op("Sign", "sign")
+Sign = _unary("Sign", lambda xp, x: _sign(xp, x), lambda g, _: g * 0.0, "nothing", False)
 Floor = _zero_grad_op("Floor", "floor")
 Ceil = _zero_grad_op("Ceil", "ceil")
 Round = _zero_grad_op("Round", "round")
