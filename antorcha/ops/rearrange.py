@@ -478,3 +478,56 @@ def tril_(input: Tensor, diagonal: int = 0) -> Tensor:
 @register(torch=False)
 def triu_(input: Tensor, diagonal: int = 0) -> Tensor:
     return input._inplace(lambda old, _: old.triu(diagonal), None)
+
+
+# ---- in-place views: the tensor itself takes the view's shape and strides ---------------------------
+def _restride_(input: Tensor, make_view: Any) -> Tensor:
+    """t_, squeeze_, ...: self becomes `make_view(self)` (same memory), with that op's node under autograd."""
+    from antorcha._grad_mode import STATE
+
+    input._check_inplace_allowed()
+    view = make_view(input)
+    input._data = view._data
+    if input._extra:
+        input._extra.pop("view_key", None)  # the key read the old shape
+    if STATE.enabled and view.grad_fn is not None:
+        input.grad_fn, input._output_nr = view.grad_fn, view._output_nr
+    input._bump_version()
+    return input
+
+
+@register(torch=False)
+def t_(input: Tensor) -> Tensor:
+    return _restride_(input, lambda x: x.t())
+
+
+@register(torch=False)
+def transpose_(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    return _restride_(input, lambda x: transpose(x, dim0, dim1))
+
+
+@register(torch=False)
+def swapaxes_(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    return _restride_(input, lambda x: transpose(x, axis0, axis1))
+
+
+@register(torch=False)
+def swapdims_(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    return _restride_(input, lambda x: transpose(x, dim0, dim1))
+
+
+@register(torch=False)
+def squeeze_(input: Tensor, dim: Any = None) -> Tensor:
+    return _restride_(input, lambda x: x.squeeze(dim))
+
+
+@register(torch=False)
+def unsqueeze_(input: Tensor, dim: int) -> Tensor:
+    return _restride_(input, lambda x: x.unsqueeze(dim))
+
+
+@register(torch=False)
+def as_strided_(input: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
+    from antorcha.ops.strided import as_strided
+
+    return _restride_(input, lambda x: as_strided(x, size, stride, storage_offset))
