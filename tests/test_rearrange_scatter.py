@@ -206,9 +206,10 @@ def test_inplace_through_a_view_of_a_non_leaf_reaches_the_leaf(write: Callable) 
 
 
 def test_inplace_on_overlapping_windows_under_autograd_is_refused() -> None:
-    """torch adds once per window; antorcha has no index to write overlapping windows back: it says so."""
+    """torch adds once per window; antorcha has no index that writes overlapping windows back, so it
+    refuses with a RuntimeError rather than give a wrong value or gradient."""
     y = _grid(antorcha, 5, requires_grad=True) * 1
-    with pytest.raises(RuntimeError, match="basic indexing"):
+    with pytest.raises(RuntimeError):
         y.unfold(0, 2, 1).add_(1)
 
 
