@@ -216,7 +216,7 @@ class TensorInplaceMethods:
         return self
 
     def _ufunc_inplace(self, name: str, other: Any, alpha: float) -> None:
-        from antorcha._device import xp_of
+        from antorcha._device import enter_quiet, leave_quiet, xp_of
         from antorcha._tensor import Tensor
 
         xp = xp_of(self._data)
@@ -227,6 +227,7 @@ class TensorInplaceMethods:
             raise RuntimeError(
                 f"result type Float can't be cast to the desired output type {self.dtype.scalar_name}"
             )
+        quiet = enter_quiet()  # torch never warns about inf or NaN results
         try:
             getattr(xp, name)(self._data, operand, out=self._data, casting="same_kind")
         except TypeError:
@@ -240,6 +241,8 @@ class TensorInplaceMethods:
                 f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                 f"{_broadcast_or(self.shape, other_shape)}"
             ) from None
+        finally:
+            leave_quiet(quiet)
 
     def _write_result(self, result: Tensor) -> None:
         if result.shape != self.shape:
