@@ -166,27 +166,6 @@ def move_array(array: Any, target: device) -> Any:
         return cp.asarray(array)
 
 
-def quiet_float_errors() -> Any:
-    """A context in which NumPy does not warn about inf or NaN results: torch never does.
-
-    The one spelling of `np.errstate(all="ignore")` in antorcha (CuPy never warns).
-    """
-    return _QuietFloatErrors()
-
-
-def add_at(target: Any, index: Any, values: Any) -> None:
-    """target[index] += values, where repeated indices accumulate (a scatter-add)."""
-    if type(target) is np.ndarray:
-        np.add.at(target, index, values)
-        return
-    cupyx_module().scatter_add(target, index, values)
-
-
-def cupyx_module(name: str = "cupyx") -> ModuleType:
-    """One of CuPy's extension modules (`cupyx`, `cupyx.scipy.special`), for ops on cupy arrays."""
-    import importlib
-
-    return importlib.import_module(name)
 def _quiet_switch() -> tuple[Any, Any]:
     """(enter, leave): make NumPy's float-error mode "ignore" for the current context, and restore it.
 
@@ -224,3 +203,24 @@ class _QuietFloatErrors:
         leave_quiet(self._token)
 
 
+def quiet_float_errors() -> Any:
+    """A context in which NumPy does not warn about inf or NaN results: torch never does.
+
+    The one spelling of `np.errstate(all="ignore")` in antorcha (CuPy never warns).
+    """
+    return _QuietFloatErrors()
+
+
+def add_at(target: Any, index: Any, values: Any) -> None:
+    """target[index] += values, where repeated indices accumulate (a scatter-add)."""
+    if type(target) is np.ndarray:
+        np.add.at(target, index, values)
+        return
+    cupyx_module().scatter_add(target, index, values)
+
+
+def cupyx_module(name: str = "cupyx") -> ModuleType:
+    """One of CuPy's extension modules (`cupyx`, `cupyx.scipy.special`), for ops on cupy arrays."""
+    import importlib
+
+    return importlib.import_module(name)
