@@ -6,7 +6,8 @@ torch's:
 - lgamma, digamma: the reflection formula below 1/2, the recurrence up to 10, then the
   Stirling / asymptotic series (Bernoulli terms through B16: under 1e-16 from 10 on);
 - polygamma(n >= 1): (-1)^(n+1) n! zeta(n+1, x), the Hurwitz zeta summed term by term up
-  to n + 10 and finished with Euler-Maclaurin;
+  to n + 10 and finished with Euler-Maclaurin; below 0 by the reflection formula, whose
+  n-th derivative of cot is a polynomial in cot;
 - erfinv: Winitzki's closed-form guess, then three Halley steps on erf (on erfc past 1/2,
   where 1 - y is exact and erf(x) - y would cancel);
 - i1 (i0's derivative): its power series, or its asymptotic series beyond 30.
@@ -112,8 +113,10 @@ def lgamma_array(x: Any) -> Any:
         lg = _lgamma_from_half(np.where(reflect, 1 - z, z))
         # lgamma(z) = log(pi / |sin(pi z)|) - lgamma(1 - z); sin's argument reduced first
         sin_term = np.abs(np.sin(math.pi * (z - np.round(z))))
-        out = np.where(reflect, np.log(math.pi / sin_term) - lg, lg)
+        out = np.where(reflect, math.log(math.pi) - np.log(sin_term) - lg, lg)  # pi / sin may overflow
         out = np.where(_is_pole(z) | np.isinf(z), np.inf, out)
+        # the shifted series leaves ~2e-15 at lgamma's zeros; the C library's (torch's) gives exactly 0
+        out = np.where((z == 1) | (z == 2), 0.0, out)
         return out.astype(x.dtype)
 
 
@@ -174,13 +177,32 @@ def polygamma_array(n: int, x: Any) -> Any:
     with quiet_float_errors():
         z = _as_float64(x)
         sign = 1.0 if n % 2 else -1.0
-        out = sign * math.factorial(n) * _hurwitz_zeta(n + 1, z)
+        reflect = z < -0.5  # above, the shifted sum is exact enough (and the pole term dominates near 0)
+        direct = sign * math.factorial(n) * _hurwitz_zeta(n + 1, np.where(reflect, 1 - z, z))
+        # psi_n(z) = (-1)^n psi_n(1 - z) - pi^(n+1) P_n(cot(pi z)), with d^n/dz^n cot(pi z) = pi^n P_n(cot)
+        cot = 1 / np.tan(math.pi * (z - np.round(z)))
+        reflected = -sign * direct - math.pi ** (n + 1) * _cot_derivative_polynomial(n)(cot)
+        out = np.where(reflect, reflected, direct)
         out = np.where(_is_pole(z), sign * np.inf, out)
+        # torch's limits: trigamma is 0 at inf and NaN at -inf; zeta's form (n >= 2) is NaN at inf
+        if n == 1:  # torch's trigamma reflects through sin(pi x): NaN once pi x overflows below 0
+            overflows = z < -np.finfo(x.dtype).max / math.pi
+            out = np.where(z == np.inf, 0.0, np.where(overflows, np.nan, out))
+        else:
+            out = np.where(z == np.inf, np.nan, out)
         return out.astype(x.dtype)
 
 
+def _cot_derivative_polynomial(n: int) -> np.polynomial.Polynomial:
+    """P_n with d^n/dy^n cot(y) = P_n(cot y): P_0(c) = c, P_(k+1) = -(1 + c^2) P_k'."""
+    polynomial = np.polynomial.Polynomial([0.0, 1.0])
+    for _ in range(n):
+        polynomial = polynomial.deriv() * np.polynomial.Polynomial([-1.0, 0.0, -1.0])
+    return polynomial
+
+
 def _hurwitz_zeta(s: int, q: np.ndarray) -> np.ndarray:
-    """sum over k >= 0 of (q + k)^-s, for an integer s >= 2 (q may be negative, off the poles)."""
+    """sum over k >= 0 of (q + k)^-s, for an integer s >= 2 and q >= 0 (NaN and inf pass through)."""
     head = np.zeros_like(q)
 
     def add(w: np.ndarray, below: np.ndarray) -> None:

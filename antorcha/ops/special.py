@@ -397,7 +397,8 @@ class Addcmul(Op):
     def forward(ctx: Any, x: Any, t1: Any, t2: Any, value: Any) -> Any:
         ctx.save_for_backward(t1, t2)
         ctx.value = value
-        return x + value * (t1 * t2)
+        with quiet_float_errors():
+            return x + value * (t1 * t2)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
