@@ -27,6 +27,7 @@ from antorcha.ops._common import broadcast_shapes, normalize_dim, write_out
 from antorcha.ops.elementwise import where
 from antorcha.ops.linalg import dot
 from antorcha.ops.movement import cat, stack
+from antorcha.ops.unary import zeros_like_grad
 
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase  # label n is _LETTERS[n]: torch's sort order
 _ELLIPSIS_LABELS = 1000  # ellipsis dims get labels from here on, clear of the 52 letters
@@ -539,8 +540,8 @@ class Cdist(Op):
 
 def _distance_slope(diff: Tensor, dist: Tensor, p: float) -> Tensor:
     """torch's cdist backward: 0 where the distance is 0 (and where a difference is 0, for p < 1)."""
-    if p == 0:
-        return diff * 0.0
+    if p == 0:  # a count of nonzero differences: no gradient, even where a difference is infinite
+        return zeros_like_grad(diff)
     if p == 1:
         return diff.sign()
     if p == math.inf:

@@ -258,8 +258,9 @@ class Logaddexp(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        a, b, out = ctx.saved_tensors
-        return grad * (a - out).exp(), grad * (b - out).exp()
+        a, b, _ = ctx.saved_tensors
+        # torch's form: finite where one side is infinite (a - out would be inf - inf there)
+        return grad / (1 + (b - a).exp()), grad / (1 + (a - b).exp())
 
 
 class Logaddexp2(Op):
@@ -272,8 +273,8 @@ class Logaddexp2(Op):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        a, b, out = ctx.saved_tensors
-        return grad * ((a - out) * _LN2).exp(), grad * ((b - out) * _LN2).exp()
+        a, b, _ = ctx.saved_tensors
+        return grad / (1 + ((b - a) * _LN2).exp()), grad / (1 + ((a - b) * _LN2).exp())
 
 
 @register()
