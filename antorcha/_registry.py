@@ -15,6 +15,8 @@ A Tensor method receives the tensor as the function's first argument, so one fun
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,6 +64,9 @@ def register(
 ) -> Callable[[F], F]:
     """Declare a function's public names (see the module docstring); returns it unchanged.
 
+    The public names are bound to the function itself, or, where it takes a `dim` or
+    `keepdim`, to a thin wrapper that also takes NumPy's spellings (`_accepting_numpy_names`).
+
     `method`: True binds Tensor.<name>, a string binds that name instead, False none.
     `torch`: bind antorcha.<name>. `functional`: bind antorcha.nn.functional.<name>.
     """
@@ -70,7 +75,8 @@ def register(
         own = name or function.__name__
         method_name = own if method is True else (method or None)
         declaration = Declaration(
-            function, own, method_name, torch, functional, aliases, dunders, as_property
+            _accepting_numpy_names(function), own, method_name, torch, functional, aliases, dunders,
+            as_property,
         )
         DECLARATIONS.append(declaration)
         if _TENSOR_CLASS is not None:
@@ -78,6 +84,34 @@ def register(
         return function
 
     return declare
+
+
+# torch's argument parser also takes NumPy's names for these parameters: x.sum(axis=0, keepdims=True)
+_NUMPY_NAMES = {
+    "axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other",
+}
+
+
+def _accepting_numpy_names(function: F) -> F:
+    """`function`, or a wrapper that renames NumPy's keywords to torch's, for functions with a
+    `dim` or `keepdim` (where learners write NumPy's `axis=`/`keepdims=`). Internal callers use
+    the function itself, so only public calls pay for the check."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return function
+    if "dim" not in parameters and "keepdim" not in parameters:
+        return function
+    renames = {numpy: torch for numpy, torch in _NUMPY_NAMES.items()
+               if torch in parameters and numpy not in parameters}
+
+    @functools.wraps(function)
+    def public(*args: Any, **kwargs: Any) -> Any:
+        if kwargs and not renames.keys().isdisjoint(kwargs):
+            kwargs = {renames.get(key, key): value for key, value in kwargs.items()}
+        return function(*args, **kwargs)
+
+    return public  # type: ignore[return-value]
 
 
 def _collect(names_of: Callable[[Declaration], tuple[str, ...]], where: str) -> dict[str, Callable]:
