@@ -6,6 +6,7 @@ Each function takes torch's `dtype=`, `device=` and `requires_grad=` keywords.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -124,9 +125,17 @@ def _array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
 
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     d = _dtypes.as_dtype(dtype) if dtype is not None else None
-    if isinstance(data, Tensor) and d is None:
-        d = data.dtype
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT_WARNING, UserWarning, stacklevel=2)
+        if d is None:
+            d = data.dtype
     return _finish(array_from_data(data, d), device, requires_grad)
+
+
+_COPY_CONSTRUCT_WARNING = (
+    "To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+    "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor)."
+)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:

@@ -18,6 +18,8 @@ from antorcha._device import device, xp_for, xp_of
 # the state tensor: a tag, the seed, PCG64's 128-bit state and increment, its cached half-word
 _STATE_TAG = b"antorcha.PCG64\x00\x01"
 _STATE_SIZE = len(_STATE_TAG) + 8 + 16 + 16 + 1 + 4
+# torch's default_rng_seed_val: every new torch.Generator() starts from it, so two agree
+DEFAULT_SEED = 67280421310721
 
 
 class Generator:
@@ -27,7 +29,7 @@ class Generator:
         from antorcha._device import as_device
 
         self.device = as_device(device)
-        self._seed = int(np.random.SeedSequence().entropy % (2**63))
+        self._seed = DEFAULT_SEED
         self._reset()
 
     def _reset(self) -> None:

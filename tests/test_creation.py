@@ -231,3 +231,20 @@ def test_rand_is_in_the_unit_interval_and_randint_in_range() -> None:
     i = antorcha.randint(-3, 4, (10000,)).numpy()
     assert i.min() == -3 and i.max() == 3
     assert sorted(antorcha.randperm(10).tolist()) == list(range(10))
+
+
+def test_tensor_of_a_tensor_warns_as_torch_and_copies() -> None:
+    import warnings
+
+    import torch
+
+    source = antorcha.tensor([1.0, 2.0])
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        copy = antorcha.tensor(source)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        torch.tensor(torch.tensor([1.0, 2.0]))
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    source[0] = 10
+    assert copy[0].item() == 1.0

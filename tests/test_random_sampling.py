@@ -451,3 +451,10 @@ def test_global_state_and_fork_rng() -> None:
         inside = antorcha.rand(3)
     assert antorcha.equal(inside, antorcha.rand(3))  # the stream after the block is the one before it
     assert antorcha.random.default_generator is antorcha.default_generator
+
+
+def test_a_new_generator_starts_from_torchs_default_seed() -> None:
+    # torch.Generator() always starts from the same seed, so two new generators agree
+    assert antorcha.Generator().initial_seed() == torch.Generator().initial_seed()
+    first, second = antorcha.Generator(), antorcha.Generator()
+    assert antorcha.equal(antorcha.rand(4, generator=first), antorcha.rand(4, generator=second))
