@@ -15,7 +15,8 @@ from antorcha._tensor import Tensor
 from antorcha.linalg._common import check_float, write_result
 from antorcha.linalg._decompositions import svdvals
 from antorcha.ops._common import normalize_dim, normalize_dims
-from antorcha.ops.reduce import LinalgVectorNorm, _dims_arg
+from antorcha.ops.norms import LinalgVectorNorm
+from antorcha.ops.reduce import _dims_arg
 
 _MATRIX_ORDERS = ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf)
 

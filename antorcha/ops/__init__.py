@@ -12,6 +12,7 @@ from antorcha.ops import (
     linalg,
     logic,
     movement,
+    norms,
     rearrange,
     reduce,
     scan,
@@ -31,6 +32,7 @@ __all__ = [
     "linalg",
     "logic",
     "movement",
+    "norms",
     "rearrange",
     "reduce",
     "scan",
@@ -43,4 +45,4 @@ __all__ = [
 ]
 
 # torch's flat spellings of linalg (torch.det, Tensor.inverse, torch.svd, ...) are declared there
-import antorcha.linalg  # noqa: E402, F401
+import antorcha.linalg  # noqa: F401

@@ -1,6 +1,6 @@
-"""Reductions: sum, mean, prod, max/min, arg max/min, var/std, any/all, cumsum, norm.
+"""Reductions: sum, mean, prod, max/min, arg max/min, var/std, any/all, cumsum.
 
-The softmax family is in `softmax.py`.
+The softmax family is in `softmax.py`, the norms in `norms.py`, the scans in `scan.py`.
 
 `sum_to_shape` is the adjoint of broadcasting; `Node._conform` calls it to turn a
 gradient in the output's shape into one in each input's shape.
@@ -492,7 +492,7 @@ def std(
     return result if out is None else write_out(result, out, "std")
 
 
-# ---- cumsum and norm -----------------------------------------------------------------
+# ---- cumsum ------------------------------------------------------------------------
 class Cumsum(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dim: int, np_dtype: Any) -> Any:
@@ -516,77 +516,6 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = N
         return result if out is None else write_out(result, out, "cumsum")
     result = Cumsum.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
     return result if out is None else write_out(result, out, "cumsum")
-
-
-class LinalgVectorNorm(Op):
-    @staticmethod
-    def forward(ctx: Any, x: Any, p: float, dims: tuple | None, keepdim: bool) -> Any:
-        xp = xp_of(x)
-        magnitude = xp.abs(x)
-        if p in (float("inf"), -float("inf")) and x.size == 0:
-            for d in dims if dims is not None else range(x.ndim):
-                if x.shape[d] == 0:
-                    raise RuntimeError(
-                        f"linalg.vector_norm cannot compute the {p} norm on the empty dimension {d} of a "
-                        f"tensor of shape {list(x.shape)}: the operation does not have an identity"
-                    )
-        if p == float("inf"):
-            out = magnitude.max(axis=dims, keepdims=keepdim)
-        elif p == -float("inf"):
-            out = magnitude.min(axis=dims, keepdims=keepdim)
-        elif p == 0:
-            out = (magnitude != 0).sum(axis=dims, keepdims=keepdim).astype(x.dtype)
-        elif p == 2:
-            out = xp.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
-        elif p == 1:
-            out = magnitude.sum(axis=dims, keepdims=keepdim)
-        else:
-            out = (magnitude**p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
-        ctx.save_for_backward(x, out)
-        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        x, out = ctx.saved_tensors
-        p = ctx.p
-        dims = ctx.dims if ctx.dims is not None else tuple(range(x.ndim))
-        grad_full = restore_dims(grad, x.shape, dims, ctx.keepdim)
-        norm_full = restore_dims(out, x.shape, dims, ctx.keepdim)
-        if p == 0:
-            return grad_full * 0.0
-        if p == 1:
-            return grad_full * x.sign()
-        if p == 2:
-            return where(norm_full == 0, 0.0, grad_full * x / norm_full)
-        if p in (float("inf"), -float("inf")):
-            hits = (x.abs() == norm_full).to(grad.dtype)
-            count = sum(hits, dims, keepdim=True)
-            return grad_full * x.sign() * hits / count
-        scaled = x * x.abs() ** (p - 2) / norm_full ** (p - 1)
-        return where(norm_full == 0, 0.0, grad_full * scaled)
-
-
-@register()
-def norm(
-    input: Tensor,
-    p: Any = "fro",
-    dim: Any = None,
-    keepdim: bool = False,
-    dtype: Any = None,
-    *,
-    out: Tensor | None = None,
-) -> Tensor:
-    x = input
-    if dtype is not None:
-        x = x.to(dtype)
-    require_float(x, "linalg.vector_norm")
-    if p == "fro" or p is None:
-        p = 2.0
-    if isinstance(p, str):
-        raise RuntimeError(f"norm(): unsupported norm type {p!r}")
-    result = LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
-    return result if out is None else write_out(result, out, "norm")
 
 
 @register()
