@@ -23,12 +23,12 @@ class TensorInplaceMethods:
 
     __slots__ = ()
 
-    # ---- the node: a view's is regenerated once its base changed in place (autograd/function.py) --
+    # ---- the node: a view's is regenerated once its base changed in place (autograd/views.py) ----
     @property
     def grad_fn(self) -> Any:
         fn = self._grad_fn
         if fn is not None and self._base is not None and fn._view_version != self._vc[0]:
-            from antorcha.autograd.function import current_view_node
+            from antorcha.autograd.views import current_view_node
 
             return current_view_node(self)
         return fn
@@ -63,7 +63,7 @@ class TensorInplaceMethods:
     clip_ = clamp_
 
     def masked_fill_(self, mask: Tensor, value: Any) -> Tensor:
-        return self._inplace(lambda old, v: old.masked_fill(mask, v), value)
+        return self._inplace(lambda old, v: old.masked_fill(mask, v), value, overlap=False)
 
     def relu_(self) -> Tensor:
         return self._inplace(lambda old, _: old.relu(), None)
@@ -78,9 +78,21 @@ class TensorInplaceMethods:
         return self._inplace(lambda old, _: old.sqrt(), None)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        from antorcha.ops.indexing import index_put
+        from antorcha.ops.indexing import getitem, index_put
 
-        self._inplace(lambda old, v: index_put(old, key, v), value)
+        if _same_memory_family(self, value) and value.ndim:  # a 0-d value is a fill: never refused
+            region = getitem(self.detach(), key)
+            if region._base is None:  # an advanced key (index_put_): self as a whole, any overlap
+                _refuse_partial_overlap(self._data, value._data, full_too=True)
+            elif (read := _as_setitem_reads(value._data, region._data.shape)) is not None:
+                _refuse_partial_overlap(region._data, read)
+        recording = STATE.enabled and (self._requires_grad or getattr(value, "_requires_grad", False))
+        if self._base is not None and recording:
+            region = getitem(self, key)
+            if region._base is not None:  # a basic key: as torch, only the region is written (a view)
+                region._inplace(lambda old, v: index_put(old, (Ellipsis,), v), value, overlap=False)
+                return
+        self._inplace(lambda old, v: index_put(old, key, v), value, overlap=False)
 
     def __iadd__(self, other: Any) -> Tensor:
         return self.add_(other)
@@ -110,7 +122,7 @@ class TensorInplaceMethods:
                     f"{value.ndim} dimensions."
                 )
             if value._requires_grad and STATE.enabled:
-                return self._inplace(_copy_broadcast, value)
+                return self._inplace(_copy_broadcast, value, overlap=False)
             value = value.item()
         return self._fill_array(lambda a: a.fill(value), _overwritten().Fill)
 
@@ -134,8 +146,13 @@ class TensorInplaceMethods:
     def _fill_array(self, fill: Callable[[Any], Any], op: Any) -> Tensor:
         """Overwrite every element (no gradient flows from the old values)."""
         self._check_inplace_allowed()
+        on_view = self._base is not None and STATE.enabled and self._base._requires_grad
+        if on_view:
+            _check_base_allows_inplace(self._base)  # before the values change
         fill(self._data)
         self._bump_version()
+        if on_view:  # the base's graph must see it: base[key] = op(the new values), gradient zero
+            return self._inplace_on_view(lambda old, _: op.apply(old), None)
         if self.grad_fn is not None and STATE.enabled:
             # as torch: the tensor stays in the graph, and its old values get a zero gradient
             from antorcha._tensor import wrap
@@ -147,16 +164,19 @@ class TensorInplaceMethods:
         return self
 
     def _inplace(
-        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1
+        self, compute: Callable, other: Any, fast: str | None = None, alpha: float = 1, overlap: bool = True
     ) -> Tensor:
         """Run `compute(old_self, other)` and write the result into self's memory.
 
         Without autograd recording, arithmetic runs as one ufunc with `out=`. With it,
         the old value is copied first (backward may need it), the op is recorded
-        out of place, and self takes over the new node as its grad_fn.
+        out of place, and self takes over the new node as its grad_fn. `overlap`: refuse,
+        as torch, an operand that partly overlaps self's memory (a value read whole does not).
         """
         from antorcha._tensor import Tensor, wrap
 
+        if overlap and _same_memory_family(self, other):
+            _refuse_partial_overlap(self._data, other._data)
         other_requires = isinstance(other, Tensor) and other._requires_grad
         recording = STATE.enabled and (self._requires_grad or other_requires)
         if recording:
@@ -183,25 +203,27 @@ class TensorInplaceMethods:
         return self
 
     def _inplace_on_view(self, compute: Callable, other: Any) -> Tensor:
-        """`base[key].op_(other)` under autograd: rewrite the base as `base[key] = op(base[key], other)`.
+        """`view.op_(other)` under autograd: rewrite the base as `base[key] = op(base[key], other)`.
 
         torch's CopySlices: the base takes a node that scatters the op's result into
-        its old value, and the view becomes a fresh view of the new base.
+        its old value, and the view becomes a fresh view of the new base. `key` reads
+        the view's elements from its base: the basic index that made it, or else the
+        elements' positions in the base (any view, of a view too).
         """
         from antorcha._tensor import wrap
 
         base = self._base
         key = self._extra.get("view_key") if self._extra else None
         if key is None:
-            raise RuntimeError(
-                "antorcha supports in-place operations tracked by autograd on views made by basic "
-                f"indexing (x[i], x[a:b]) only; this view of shape {list(self.shape)} came from another "
-                "view op: use an out-of-place op, or clone() the view first"
-            )
-        if base.grad_fn is None and base._requires_grad:
-            raise RuntimeError(
-                "a view of a leaf Variable that requires grad is being used in an in-place operation."
-            )
+            key = _key_of_view(base, self)
+        _check_base_allows_inplace(base)
+        from antorcha.autograd.views import rebase_view
+
+        if key is None:  # no element to write (an empty view of a 0-d base): only the errors
+            compute(wrap(self._data.copy(), True, self.grad_fn, self._device), other)
+            self._bump_version()  # as torch: written, if nothing changed
+            rebase_view(self)
+            return self
         old_base = wrap(base._data.copy(), base._requires_grad, base.grad_fn, base._device)
         old_base._output_nr = base._output_nr
         from antorcha.ops.indexing import index_put
@@ -210,8 +232,6 @@ class TensorInplaceMethods:
         new_base = index_put(old_base, key, result)
         base._write_result(new_base)  # writes through to this view's memory too
         base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
-        from antorcha.autograd.function import rebase_view
-
         rebase_view(self)  # as torch: the view now reads the new base (AsStridedBackward0)
         return self
 
@@ -258,6 +278,95 @@ class TensorInplaceMethods:
 
         xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
         self._bump_version()
+
+
+def _same_memory_family(tensor: Tensor, other: Any) -> bool:
+    """Whether `other` is a tensor sharing `tensor`'s version counter (a view, the base, a sibling)."""
+    return other is tensor or (tensor._vc is not None and getattr(other, "_vc", None) is tensor._vc)
+
+
+def _refuse_partial_overlap(written: Any, read: Any, full_too: bool = False) -> None:
+    """torch's check: two dense arrays whose memory overlaps, but not as the same layout, are refused
+    (`full_too`: the same layout as well)."""
+    if not (_dense(written) and _dense(read)):
+        return  # as torch: too hard to tell, allowed
+    from antorcha._tensor_memory import _address
+
+    start_w, start_r = _address(written), _address(read)
+    end_w, end_r = start_w + written.nbytes, start_r + read.nbytes
+    same = (start_w, end_w) == (start_r, end_r) and _same_strides(written, read)  # torch's "full"
+    same = same and not full_too
+    if not same and start_w < end_r and start_r < end_w:
+        raise RuntimeError(
+            "unsupported operation: some elements of the input tensor and the written-to tensor refer to "
+            "a single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+def _as_setitem_reads(value: Any, shape: tuple) -> Any:
+    """The value as torch's setitem copies it: leading 1s dropped, broadcast to the region (None: it
+    does not fit, and the write itself will say so)."""
+    from antorcha._device import xp_of
+
+    lead = 0
+    while lead < value.ndim and value.shape[lead] == 1:
+        lead += 1
+    try:
+        return xp_of(value).broadcast_to(value.reshape(value.shape[lead:]), shape)
+    except ValueError:
+        return None
+
+
+def _same_strides(a: Any, b: Any) -> bool:
+    """torch's stride equality; a new axis of size 1 has stride 0 in NumPy (x[None]), torch's
+    differs, so there it counts as any."""
+    if a.ndim != b.ndim:
+        return False
+    return all(
+        sa == sb or (n == 1 and 0 in (sa, sb)) for n, sa, sb in zip(a.shape, a.strides, b.strides)
+    )
+
+
+def _dense(array: Any) -> bool:
+    """Non-empty, and its elements fill their memory without gaps or repeats (in some dim order)."""
+    if array.size == 0:
+        return False
+    expected = array.itemsize
+    for stride, size in sorted((s, n) for s, n in zip(array.strides, array.shape) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _check_base_allows_inplace(base: Tensor) -> None:
+    if base._grad_fn is None and base._requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
+def _key_of_view(base: Tensor, view: Tensor) -> tuple | None:
+    """An index of `base` that reads `view`'s elements in `view`'s shape: where each one lies
+    (None: no element, and no index of a 0-d base reads none)."""
+    from antorcha._device import xp_of
+    from antorcha.ops.strided import positions_in
+
+    positions = positions_in(base._data, view._data)
+    xp = xp_of(positions)
+    if bool((positions < 0).any()):
+        raise RuntimeError(
+            f"antorcha cannot record an in-place operation on this view of shape {list(view.shape)} "
+            f"(its base has shape {list(base.shape)}): use an out-of-place op, or clone() the view first"
+        )
+    if xp.unique(positions).size != positions.size:  # an expanded view: as torch, refused
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a single "
+            "memory location. Please clone() the tensor before performing the operation."
+        )
+    if base.ndim == 0:  # the one element, in the view's shape of ones
+        return (None,) * view.ndim if positions.size else None
+    return tuple(xp.unravel_index(positions, base.shape))
 
 
 def _broadcast_or(a: tuple, b: list) -> list:

@@ -304,18 +304,18 @@ def _draw_view(draw: Any, i: int, shape: tuple) -> Step | None:
 
 
 def _draw_inplace(draw: Any, regs: list, leaves: int) -> Step | None:
-    """An in-place op on a register or on a basic-indexing view of it. Mostly on a computed one:
-    on a leaf both libraries raise, which ends the program. A register that is itself a view is
-    left out: antorcha does not rebase a view's graph yet (ARCHITECTURE.md, "Rules")."""
+    """An in-place op on a register (a view too: its base and the base's other views change) or on
+    a basic-indexing view of it. Mostly on a computed one: on a leaf, or a view of one, both
+    libraries raise, which ends the program."""
     computed = range(leaves, len(regs))
     candidates = computed if computed and draw(st.integers(0, 9)) != 0 else range(len(regs))
-    i = draw(st.sampled_from([i for i in candidates if regs[i]._base is None] or [0]))
+    i = draw(st.sampled_from(list(candidates)))
     shape = tuple(regs[i].shape)
-    if regs[i]._base is not None or not shape:
+    if not shape or _expanded(regs[i]):
         return None
     kind = draw(st.sampled_from(INPLACE))
     if kind == "setitem":  # x[key] = v takes any key, advanced ones too (torch's index_put_)
-        if i < leaves:
+        if _is_a_leaf_or_its_view(regs, i, leaves):
             return None  # a bad key on a leaf: torch reports the key first, antorcha the leaf
         key = _index_spec(draw, shape, basic_only=False)
     else:
@@ -327,6 +327,16 @@ def _draw_inplace(draw: Any, regs: list, leaves: int) -> Step | None:
         return Step(kind, (i,), (key, 0.5))
     partners = [j for j, r in enumerate(regs) if j != i and _fits_into(tuple(r.shape), tuple(target.shape))]
     return Step(kind, (i, draw(st.sampled_from(partners))), (key, None)) if partners else None
+
+
+def _expanded(x: torch.Tensor) -> bool:
+    """An expanded view: torch writes some of them in place (x[[0]] = v), antorcha refuses them all
+    (their elements share memory: a known deviation)."""
+    return any(stride == 0 and size > 1 for stride, size in zip(x.stride(), x.shape))
+
+
+def _is_a_leaf_or_its_view(regs: list, i: int, leaves: int) -> bool:
+    return i < leaves or any(regs[i]._base is regs[j] for j in range(leaves))
 
 
 def _dry_index(x: torch.Tensor, key: tuple) -> torch.Tensor | None:

@@ -273,3 +273,83 @@ def test_the_regenerated_node_costs_nothing_when_no_base_changes() -> None:
     assert node.name() == "ViewBackward0"
     (v * 1).sum().backward()
     assert v.grad_fn is node
+
+
+# ---- in-place on any view: the base is rewritten through the view's positions ---------------------
+INPLACE_ON_VIEW: dict[str, Callable[[Any, Any], Any]] = {
+    "reshape_mul_": lambda b, x: b.reshape(-1).mul_(x.reshape(-1)),
+    "t_add_": lambda b, x: b.t().add_(x.t().exp()),
+    "view_of_view_sub_": lambda b, x: b[1:].t()[1:].sub_(x[1:, 1:].t()),
+    "diagonal_mul_": lambda b, x: b.diagonal().mul_(x[0, :3]),
+    "unsqueeze_setitem": lambda b, x: b.unsqueeze(0).__setitem__((0, 1), x[2] * x[0]),
+    "expanded_region_setitem": lambda b, x: b[0].expand(2, 4).__setitem__(0, x[1]),
+    "zero_": lambda b, x: b[:, 1].zero_(),
+    "fill_": lambda b, x: b.t()[2].fill_(0.5),
+    "fill_tensor": lambda b, x: b.reshape(4, 3)[1].fill_(x[0, 0]),
+    "copy_": lambda b, x: b.t()[1:3].copy_(x[:2].t() * 3),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("change", list(INPLACE_ON_VIEW))
+def test_in_place_on_a_view_rewrites_its_base(change: str, dtype: str) -> None:
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((3, 4), dtype, 14))
+        b = x.sin()
+        other = b[:, 2:]  # a sibling view made before: sees the change
+        INPLACE_ON_VIEW[change](b, x)
+        _weighted_backward(lib, [b * b, other.exp()], 41)
+        return b, other, x.grad, _name(b), _name(other)
+
+    assert_same_outcome(scenario)
+
+
+OVERLAPS: dict[str, Callable[[Any], Any]] = {
+    "disjoint_rows": lambda b: b[0].add_(b[1]),
+    "partial_flat": lambda b: b[0].add_(b.reshape(-1)[2:6]),
+    "the_same_memory": lambda b: b.add_(b),
+    "base_and_its_row": lambda b: b.mul_(b[0]),
+    "strided_columns": lambda b: b[:, 0].add_(b[:, 1]),
+    "setitem_partial": lambda b: b.__setitem__(slice(0, 2), b[1:3]),
+    "setitem_disjoint": lambda b: b.__setitem__(0, b[1]),
+    "setitem_broadcast": lambda b: b.__setitem__(slice(0, 2), b[0]),
+    "setitem_advanced_same": lambda b: b.__setitem__([0, 1, 2], b),
+    "copy_partial": lambda b: b[:2].copy_(b[1:3]),
+    "masked_fill_from_itself": lambda b: b.masked_fill_(b > 3, b[0, 0]),
+    "fill_from_itself": lambda b: b.fill_(b[1, 1]),
+}
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("case", list(OVERLAPS))
+def test_an_operand_overlapping_the_written_memory(case: str, grad: bool) -> None:
+    """As torch: a dense operand over part of the written memory is refused; the same memory, disjoint
+    or non-dense memory, and a value read whole (masked_fill_, fill_) are not."""
+
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((3, 4), "float64", 15), requires_grad=grad)
+        b = x * 1 if grad else x
+        OVERLAPS[case](b)
+        return b
+
+    assert_same_outcome(scenario)
+
+
+def test_in_place_on_an_expanded_view_is_refused() -> None:
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((3,), "float64", 16))
+        (x * 2).expand(2, 3).mul_(2)
+
+    assert_same_outcome(scenario)
+
+
+def test_a_view_of_a_leaf_is_refused_before_anything_is_written() -> None:
+    def scenario(lib: Any) -> Any:
+        x = leaf(lib, random_array((3, 4), "float64", 17))
+        try:
+            x.t()[1].zero_()
+        except RuntimeError:
+            return x.detach(), "raised"
+        return x.detach(), "ran"
+
+    assert_same_outcome(scenario)

@@ -15,7 +15,8 @@ import numpy as np
 from antorcha._device import as_device, move_array, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
-from antorcha.autograd.function import Op, record_view
+from antorcha.autograd.function import Op
+from antorcha.autograd.views import record_view
 from antorcha.ops._common import normalize_dim, write_out
 
 

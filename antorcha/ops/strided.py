@@ -17,7 +17,8 @@ import numpy as np
 from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
-from antorcha.autograd.function import Op, record_view
+from antorcha.autograd.function import Op
+from antorcha.autograd.views import record_view
 from antorcha.ops._common import normalize_dim, write_out
 from antorcha.ops.indexing import getitem
 from antorcha.ops.movement import reshape
@@ -237,6 +238,18 @@ def storage_offset_in(base: Any, view: Any) -> int:
     """Where `view` (an array over `base`'s memory) starts, in elements, as as_strided(base) counts."""
     flat, _ = _storage(base)
     return (_address(view) - _address(flat)) // view.itemsize
+
+
+def positions_in(base: Any, view: Any) -> Any:
+    """Each element of `view` (an array over `base`'s memory) as its flat C-order position in `base`
+    (-1 where none is: not base's memory)."""
+    xp = xp_of(base)
+    flat, base_offset = _storage(base)
+    owner = xp.full(flat.size, -1, dtype=np.int64)  # storage slot -> the base element there
+    base_strides = tuple(s // base.itemsize for s in base.strides)
+    owner[_storage_positions(xp, base.shape, base_strides, base_offset)] = _positions(base.shape, xp)
+    view_strides = tuple(s // view.itemsize for s in view.strides)
+    return owner[_storage_positions(xp, view.shape, view_strides, storage_offset_in(base, view))]
 
 
 def _address(a: Any) -> int:
