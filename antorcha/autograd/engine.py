@@ -276,7 +276,10 @@ def _run_plan(
         if not may_reuse or hooks or not node._builtin_op:
             owned = _NONE_OWNED  # a graph is built from them, a hook saw them, or user code made them
         else:
-            owned = [_owned(index, results, entry) for index in range(len(results))]
+            owned = [  # the size test first: most gradients of a small graph stop there, without a call
+                grad is not None and grad._data.size >= REUSE_MIN_ELEMENTS and _owned(index, results, entry)
+                for index, grad in enumerate(results)
+            ]
         for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
             if child is None or (receives is not None and child not in receives):
                 continue
