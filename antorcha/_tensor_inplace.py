@@ -175,7 +175,8 @@ class TensorInplaceMethods:
         """
         from antorcha._tensor import Tensor, wrap
 
-        if overlap and _same_memory_family(self, other):
+        vc = self._vc  # inline: this runs on every in-place op (an optimizer's step)
+        if overlap and (other is self or (vc is not None and getattr(other, "_vc", None) is vc)):
             _refuse_partial_overlap(self._data, other._data)
         other_requires = isinstance(other, Tensor) and other._requires_grad
         recording = STATE.enabled and (self._requires_grad or other_requires)
