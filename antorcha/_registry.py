@@ -28,7 +28,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Declaration:
     """The public names of one function."""
 
-    function: Callable[..., Any]
+    function: Callable[..., Any]  # as written; dunders and properties are bound to it
+    public: Callable[..., Any]  # antorcha.<name> and F.<name>: `function`, or its `_public` wrapper
+    for_methods: Callable[..., Any]  # Tensor.<method>: `function`, or a wrapper taking NumPy's names
     name: str  # its own name: antorcha.<name>, Tensor.<name>, F.<name>, as asked
     method: str | None  # the Tensor method's name, or None
     in_torch: bool  # whether antorcha.<name> exists
@@ -64,8 +66,8 @@ def register(
 ) -> Callable[[F], F]:
     """Declare a function's public names (see the module docstring); returns it unchanged.
 
-    The public names are bound to the function itself, or, where it takes a `dim` or
-    `keepdim`, to a thin wrapper that also takes NumPy's spellings (`_accepting_numpy_names`).
+    The names are bound to the function itself or to a thin wrapper (`_public`) that takes
+    NumPy's spellings (`axis=`) and turns a non-tensor `input` into torch's TypeError.
 
     `method`: True binds Tensor.<name>, a string binds that name instead, False none.
     `torch`: bind antorcha.<name>. `functional`: bind antorcha.nn.functional.<name>.
@@ -75,8 +77,8 @@ def register(
         own = name or function.__name__
         method_name = own if method is True else (method or None)
         declaration = Declaration(
-            _accepting_numpy_names(function), own, method_name, torch, functional, aliases, dunders,
-            as_property,
+            function, _public(function, own, check_input=True), _public(function, own, check_input=False),
+            own, method_name, torch, functional, aliases, dunders, as_property,
         )
         DECLARATIONS.append(declaration)
         if _TENSOR_CLASS is not None:
@@ -92,35 +94,53 @@ _NUMPY_NAMES = {
 }
 
 
-def _accepting_numpy_names(function: F) -> F:
-    """`function`, or a wrapper that renames NumPy's keywords to torch's, for functions with a
-    `dim` or `keepdim` (where learners write NumPy's `axis=`/`keepdims=`). Internal callers use
-    the function itself, so only public calls pay for the check."""
+def _public(function: F, name: str, check_input: bool) -> F:
+    """`function` as the public names call it: NumPy's keywords renamed to torch's for functions
+    with a `dim` or `keepdim` (learners write `axis=`/`keepdims=`), and, with `check_input`, a
+    non-tensor `input` reported as torch reports it instead of as a missing attribute. Without
+    either, `function` itself; internal callers always use it, so only public calls pay."""
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return function
-    if "dim" not in parameters and "keepdim" not in parameters:
+    renames = {}
+    if "dim" in parameters or "keepdim" in parameters:
+        renames = {numpy: torch for numpy, torch in _NUMPY_NAMES.items()
+                   if torch in parameters and numpy not in parameters}
+    check_input = check_input and next(iter(parameters), None) == "input"
+    if not renames and not check_input:
         return function
-    renames = {numpy: torch for numpy, torch in _NUMPY_NAMES.items()
-               if torch in parameters and numpy not in parameters}
 
     @functools.wraps(function)
     def public(*args: Any, **kwargs: Any) -> Any:
-        if kwargs and not renames.keys().isdisjoint(kwargs):
+        if renames and kwargs and not renames.keys().isdisjoint(kwargs):
             kwargs = {renames.get(key, key): value for key, value in kwargs.items()}
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except AttributeError:  # free when nothing is raised; only then is `input` looked at
+            if check_input:
+                _require_tensor_input(name, args[0] if args else kwargs.get("input"), bool(args))
+            raise
 
     return public  # type: ignore[return-value]
+
+
+def _require_tensor_input(name: str, value: Any, positional: bool) -> None:
+    from antorcha._tensor import Tensor
+
+    if not isinstance(value, Tensor):
+        where = " (position 1)" if positional else ""
+        kind = type(value).__name__
+        raise TypeError(f"{name}(): argument 'input'{where} must be Tensor, not {kind}") from None
 
 
 def _collect(names_of: Callable[[Declaration], tuple[str, ...]], where: str) -> dict[str, Callable]:
     bound: dict[str, Callable] = {}
     for declaration in DECLARATIONS:
         for public_name in names_of(declaration):
-            if public_name in bound and bound[public_name] is not declaration.function:
+            if public_name in bound and bound[public_name] is not declaration.public:
                 raise RuntimeError(f"{where}.{public_name} is declared twice")
-            bound[public_name] = declaration.function
+            bound[public_name] = declaration.public
     return bound
 
 
@@ -152,7 +172,7 @@ def _bind(tensor_class: type, declaration: Declaration) -> None:
     for public_name in declaration.method_names():
         if public_name in tensor_class.__dict__:  # declared twice, or already a Tensor method
             raise RuntimeError(f"Tensor.{public_name} is declared twice")
-        member: Any = declaration.function
+        member: Any = declaration.function if public_name in declaration.dunders else declaration.for_methods
         if declaration.as_property and public_name == declaration.method:
             member = property(declaration.function, doc=declaration.function.__doc__)
         setattr(tensor_class, public_name, member)

@@ -178,3 +178,26 @@ def test_matching_shapes_do_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         antorcha.nn.MSELoss()(antorcha.zeros(3, 1), antorcha.zeros(3, 1))
+
+
+NON_TENSOR_INPUTS = {
+    "exp": lambda m: m.exp(1.0),
+    "relu": lambda m: m.relu([1.0]),
+    "sum": lambda m: m.sum([1.0, 2.0]),
+    "matmul": lambda m: m.matmul([[1.0]], m.ones(1, 1)),
+    "maximum": lambda m: m.maximum(1.0, m.ones(2)),
+    "F.linear": lambda m: m.nn.functional.linear([1.0, 2.0], m.ones(3, 2)),
+    "F.relu": lambda m: m.nn.functional.relu([1.0]),
+    "sum(input=)": lambda m: m.sum(input=[1.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(NON_TENSOR_INPUTS))
+def test_a_non_tensor_input_gets_torchs_type_error(name: str) -> None:
+    """Every public function whose first parameter is `input`: torch's TypeError, not an AttributeError."""
+    call = NON_TENSOR_INPUTS[name]
+    with pytest.raises(TypeError) as theirs:
+        call(torch)
+    with pytest.raises(TypeError) as ours:
+        call(antorcha)
+    assert str(ours.value) == str(theirs.value)

@@ -121,8 +121,13 @@ def _aliases(members: dict[str, Any]) -> dict[str, set[str]]:
     """Each name -> every name bound to the same object (itself included); a property counts as its getter."""
     by_object: dict[int, set[str]] = defaultdict(set)
     for name, obj in members.items():
-        by_object[id(getattr(obj, "fget", None) or obj)].add(name)
-    return {name: by_object[id(getattr(obj, "fget", None) or obj)] for name, obj in members.items()}
+        by_object[id(_unwrapped(obj))].add(name)
+    return {name: by_object[id(_unwrapped(obj))] for name, obj in members.items()}
+
+
+def _unwrapped(member: Any) -> Any:
+    """The function behind a property or a registry wrapper (`_registry._public`)."""
+    return inspect.unwrap(getattr(member, "fget", None) or member)
 
 
 def covered_names() -> set[str]:
@@ -174,12 +179,13 @@ def test_every_declaration_is_bound_where_it_says() -> None:
     """A declared name is the declared function itself, on Tensor, in antorcha and in nn.functional."""
     for d in _registry.DECLARATIONS:
         for name in d.torch_names():
-            assert getattr(antorcha, name) is d.function, f"antorcha.{name}"
+            assert getattr(antorcha, name) is d.public, f"antorcha.{name}"
         for name in d.functional_names():
-            assert getattr(F, name) is d.function, f"F.{name}"
+            assert getattr(F, name) is d.public, f"F.{name}"
         for name in d.method_names():
             member = inspect.getattr_static(antorcha.Tensor, name)
-            assert (member.fget if isinstance(member, property) else member) is d.function, f"Tensor.{name}"
+            expected = d.function if name in d.dunders or d.as_property else d.for_methods
+            assert (member.fget if isinstance(member, property) else member) is expected, f"Tensor.{name}"
 
 
 def test_the_table_is_large_enough() -> None:
