@@ -368,3 +368,20 @@ def test_double_backward_through_saved_outputs_of_a_multi_output_function(device
         return first, second
 
     assert_same_outcome(scenario, device=device)
+
+
+def test_a_forward_that_records_nothing_keeps_nothing_on_its_ctx() -> None:
+    """scatter's forward keeps its index grid on the ctx and reads it back: without recording,
+    the ctx is the call's own, so the grid is neither kept alive nor shared with another thread."""
+    import gc
+
+    import antorcha
+    from antorcha.autograd.function import NullContext
+
+    x = antorcha.zeros(3, 4)
+    index = antorcha.tensor([[0, 1, 2, 0]])
+    with antorcha.no_grad():
+        out = antorcha.scatter(x, 0, index, value=1.0)
+    assert out.sum().item() == 4.0
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, NullContext)]

@@ -270,8 +270,12 @@ def edge_of(tensor: Tensor) -> tuple[Node | None, int]:
     return (None, 0)
 
 
-class _NullContext:
-    """The ctx handed to forward when nothing is recorded: saving is a no-op."""
+class NullContext:
+    """The ctx handed to forward when nothing is recorded: saving is a no-op.
+
+    A new one per call: what a forward keeps on it (`ctx.key = ...`, read back later in the same
+    forward) is then neither kept alive after the call nor seen by another thread's call.
+    """
 
     needs_input_grad = (False,) * 8
 
@@ -286,9 +290,6 @@ class _NullContext:
 
     def set_materialize_grads(self, value: bool) -> None:
         pass
-
-
-NULL_CTX = _NullContext()
 
 
 def _resolve_saved(node: Node, inputs: tuple[Tensor, ...], out_array: Any) -> bool:
@@ -352,7 +353,7 @@ class Op:
                     return cls._record(inputs, params)
         quiet = enter_quiet()  # torch never warns about inf or NaN results: neither does NumPy here
         try:
-            out = cls.forward(NULL_CTX, *[t._data for t in inputs], *params)
+            out = cls.forward(NullContext(), *[t._data for t in inputs], *params)
         finally:
             leave_quiet(quiet)
         device = inputs[0]._device

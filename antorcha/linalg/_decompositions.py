@@ -17,13 +17,14 @@ from antorcha._creation import zeros_like
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import NULL_CTX, Op
+from antorcha.autograd.function import NullContext, Op
 from antorcha.linalg._common import (
     LinAlgError,
     all_finite,
     batch_prefix,
     check_matrix,
     diag_embed,
+    guarded_svd,
     off_diagonal_inverse_gaps,
     write_result,
 )
@@ -157,7 +158,7 @@ class LinalgQr(Op):
         else:
             q, r = xp.linalg.qr(a, mode=mode)
         ctx.save_for_backward(a)
-        if ctx is not NULL_CTX:  # the shared no-grad ctx keeps nothing
+        if not isinstance(ctx, NullContext):  # nothing to keep when nothing is recorded
             ctx.mode, ctx.outputs = mode, (q, r)
         return q, r
 
@@ -231,7 +232,7 @@ class LinalgEigh(Op):
     def forward(ctx: Any, a: Any, UPLO: str) -> tuple:
         values, vectors = xp_of(a).linalg.eigh(a, UPLO=UPLO)
         ctx.save_for_backward(a)
-        if ctx is not NULL_CTX:
+        if not isinstance(ctx, NullContext):
             ctx.UPLO, ctx.outputs = UPLO, (values, vectors)
         return values, vectors
 
@@ -274,9 +275,9 @@ class LinalgSvd(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any, full_matrices: bool) -> tuple:
-        u, s, vh = xp_of(a).linalg.svd(a, full_matrices=full_matrices)
+        u, s, vh = guarded_svd(a, full_matrices=full_matrices)
         ctx.save_for_backward(a)
-        if ctx is not NULL_CTX:
+        if not isinstance(ctx, NullContext):
             ctx.full_matrices, ctx.outputs = full_matrices, (u, s, vh)
         return u, s, vh
 
@@ -337,5 +338,5 @@ def svdvals(A: Tensor, *, driver: str | None = None, out: Tensor | None = None) 
     if A.requires_grad and STATE.enabled:
         values = LinalgSvd.apply(A, params=(False,))[1]
     else:
-        values = wrap(xp_of(A._data).linalg.svd(A._data, compute_uv=False), device=A.device)
+        values = wrap(guarded_svd(A._data, compute_uv=False), device=A.device)
     return write_result(values, out, "linalg.svdvals")

@@ -22,7 +22,7 @@ import numpy as np
 from antorcha._creation import eye
 from antorcha._device import xp_of
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import NULL_CTX, Op
+from antorcha.autograd.function import NullContext, Op
 from antorcha.linalg._common import batch_prefix, check_float, write_result
 from antorcha.linalg._inverse import LinalgInvEx
 from antorcha.linalg._triangular import solve_triangular
@@ -97,7 +97,7 @@ class LinalgLuFactorEx(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, lu: Any, pivots: Any) -> Any:
         ctx.save_for_backward(lu)
-        if ctx is not NULL_CTX:  # the shared no-grad ctx keeps nothing
+        if not isinstance(ctx, NullContext):  # nothing to keep when nothing is recorded
             ctx.pivots = pivots
         return lu
 
