@@ -374,6 +374,7 @@ def test_a_forward_that_records_nothing_keeps_nothing_on_its_ctx() -> None:
     """scatter's forward keeps its index grid on the ctx and reads it back: without recording,
     the ctx is the call's own, so the grid is neither kept alive nor shared with another thread."""
     import gc
+    import warnings
 
     import antorcha
     from antorcha.autograd.function import NullContext
@@ -384,4 +385,6 @@ def test_a_forward_that_records_nothing_keeps_nothing_on_its_ctx() -> None:
         out = antorcha.scatter(x, 0, index, value=1.0)
     assert out.sum().item() == 4.0
     gc.collect()
-    assert not [o for o in gc.get_objects() if isinstance(o, NullContext)]
+    with warnings.catch_warnings():  # isinstance on some of torch's lazy objects warns
+        warnings.simplefilter("ignore")
+        assert not [o for o in gc.get_objects() if isinstance(o, NullContext)]
