@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from antorcha._creation import eye
-from antorcha._device import xp_of
+from antorcha._device import quiet_float_errors, xp_of
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
 
@@ -83,6 +83,34 @@ def singular_error(shape: tuple, infos: np.ndarray, name: str, what: str) -> Lin
 
 def all_finite(a: Any) -> bool:
     return bool(xp_of(a).isfinite(a).all())
+
+
+_NON_FINITE_SVD = "The algorithm failed to converge because the input matrix contained non-finite values."
+
+
+def guarded_svd(a: Any, compute_uv: bool = True, full_matrices: bool = True) -> Any:
+    """xp.linalg.svd that never hangs, with torch's results on non-finite matrices.
+
+    LAPACK's gesdd can loop forever on a matrix holding an infinity, so such matrices never reach
+    it: torch raises LinAlgError for a NaN (naming the batch element) and gives NaN factors for
+    an infinity, which is what they get here (the SVD runs on zeros in their place).
+    """
+    xp = xp_of(a)
+    finite = xp.isfinite(a).all(axis=(-2, -1))  # (...)
+    if bool(finite.all()):
+        with quiet_float_errors():  # float32 singular values past float32's max become inf, as torch's
+            return xp.linalg.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+    has_nan = xp.isnan(a).any(axis=(-2, -1)).reshape(-1)
+    if bool(has_nan.any()):
+        first = int(xp.flatnonzero(has_nan)[0])
+        raise LinAlgError(f"linalg.svd: {batch_prefix(a.shape, first)}{_NON_FINITE_SVD}")
+    bad = ~finite[..., None, None]  # (..., 1, 1)
+    with quiet_float_errors():
+        factors = xp.linalg.svd(xp.where(bad, 0, a), full_matrices=full_matrices, compute_uv=compute_uv)
+    if not compute_uv:
+        return xp.where(bad[..., 0], xp.nan, factors)
+    u, s, vh = factors
+    return xp.where(bad, xp.nan, u), xp.where(bad[..., 0], xp.nan, s), xp.where(bad, xp.nan, vh)
 
 
 # ---- Tensor-level helpers used inside backward formulas (compositions: differentiable again) ----

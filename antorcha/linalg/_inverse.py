@@ -13,6 +13,7 @@ from antorcha.linalg._common import (
     all_finite,
     check_float,
     check_matrix,
+    guarded_svd,
     identity_like,
     pivot_infos,
     singular_error,
@@ -100,7 +101,7 @@ def cofactors(a: Any) -> Any:
     With A = U S Vᵀ, d det(A) / dA = det(U) det(V) U diag(prod_{j != i} s_j) Vᵀ.
     """
     xp = xp_of(a)
-    u, s, vh = xp.linalg.svd(a)
+    u, s, vh = guarded_svd(a)
     n = s.shape[-1]
     alone = xp.eye(n, dtype=bool)  # row i: s with s_i replaced by 1, whose product is prod_{j != i} s_j
     others = xp.where(alone, 1, s[..., None, :]).prod(axis=-1)  # (..., n)

@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from antorcha._device import xp_of
+from antorcha._device import quiet_float_errors, xp_of
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.linalg._common import write_result
+from antorcha.linalg._common import guarded_svd, write_result
 from antorcha.ops._common import broadcast_error
 from antorcha.ops.linalg import matmul
 
@@ -50,8 +50,9 @@ def _spectrum(a: Any, hermitian: bool) -> Any:
     """Singular values (|eigenvalues| when hermitian), (..., k)."""
     xp = xp_of(a)
     if hermitian:
-        return xp.abs(xp.linalg.eigvalsh(a))
-    return xp.linalg.svd(a, compute_uv=False)
+        with quiet_float_errors():
+            return xp.abs(xp.linalg.eigvalsh(a))
+    return guarded_svd(a, compute_uv=False)
 
 
 def _largest(values: Any) -> Any:
@@ -72,10 +73,11 @@ class LinalgPinv(Op):
     def forward(ctx: Any, a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
         xp = xp_of(a)
         if hermitian:
-            values, vectors = xp.linalg.eigh(a)
+            with quiet_float_errors():
+                values, vectors = xp.linalg.eigh(a)
             left, right_t = vectors, vectors
         else:
-            left, values, right_t = xp.linalg.svd(a, full_matrices=False)
+            left, values, right_t = guarded_svd(a, full_matrices=False)
             right_t = right_t.swapaxes(-1, -2)
         cutoff = _cutoff(a, _largest(xp.abs(values)), atol, rtol)
         kept = xp.abs(values) > cutoff
@@ -194,6 +196,24 @@ def _lstsq_operands(A: Tensor, B: Tensor) -> tuple[Tensor, bool]:
     return matrices, vector
 
 
+def _refuse_nan(A: Tensor, B: Tensor) -> None:
+    """torch's LAPACK drivers reject a NaN in A or B (an 'illegal value' RuntimeError)."""
+    xp = xp_of(A._data)
+    for name, array in (("input", A._data), ("other", B._data)):
+        if bool(xp.isnan(array).any()):
+            raise RuntimeError(f"torch.linalg.lstsq: {name} contains NaN, which the LAPACK drivers reject")
+
+
+def _nan_where_other_is_infinite(solution: Tensor, B: Tensor) -> Tensor:
+    """NaN for every matrix whose B holds an infinity: torch's drivers scale B by its largest
+    entry, which turns the whole solution into inf / inf."""
+    xp = xp_of(B._data)
+    infinite = xp.isinf(B._data).any(axis=(-2, -1), keepdims=True)  # (..., 1, 1)
+    if not bool(infinite.any()):
+        return solution
+    return solution.masked_fill(wrap(infinite, device=B.device), float("nan"))
+
+
 def lstsq(input: Tensor, b: Tensor, rcond: float | None = None, *, driver: str | None = None) -> LstsqResult:
     """The least-squares (minimum-norm) solution of A X = B, and torch's per-driver extra fields."""
     A = input
@@ -206,7 +226,9 @@ def lstsq(input: Tensor, b: Tensor, rcond: float | None = None, *, driver: str |
     m, n = A.shape[-2:]
     if rcond is None or rcond < 0:
         rcond = float(np.finfo(A._data.dtype).eps) * max(m, n)
+    _refuse_nan(A, matrices)
     solution = matmul(LinalgPinv.apply(A, params=(0.0, rcond, False)), matrices)  # (..., n, k)
+    solution = _nan_where_other_is_infinite(solution, matrices)
     values = _spectrum(A._data, False)
     rank = (values > _cutoff(A._data, _largest(values), 0.0, rcond)).sum(axis=-1).astype(np.int64)
     empty = solution.reshape(-1)[:0]  # an empty result, in the graph as torch's is

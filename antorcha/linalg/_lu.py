@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from antorcha._creation import eye
-from antorcha._device import xp_of
+from antorcha._device import quiet_float_errors, xp_of
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import NullContext, Op
 from antorcha.linalg._common import batch_prefix, check_float, write_result
@@ -58,19 +58,34 @@ def lu_arrays(a: Any) -> tuple[Any, Any, np.ndarray]:
     pivots = xp.zeros((count, k), dtype=np.int32)
     infos = np.zeros(count, dtype=np.int32)
     every = xp.arange(count)
-    for j in range(k):
-        pivot_rows = j + xp.abs(flat[:, j:, j]).argmax(axis=1)  # (count,)
-        pivots[:, j] = pivot_rows + 1
-        current = flat[every, j].copy()
-        flat[every, j] = flat[every, pivot_rows]
-        flat[every, pivot_rows] = current
-        pivot = flat[:, j, j]
-        zero = np.asarray(pivot.get() if hasattr(pivot, "get") else pivot) == 0
-        infos[(infos == 0) & zero] = j + 1
-        flat[:, j + 1 :, j] /= xp.where(pivot == 0, 1, pivot)[:, None]  # a zero pivot's column is all 0
-        flat[:, j + 1 :, j + 1 :] -= flat[:, j + 1 :, j : j + 1] * flat[:, j : j + 1, j + 1 :]
+    with quiet_float_errors():  # inf and NaN entries eliminate to inf and NaN, silently as in getrf
+        for j in range(k):
+            _eliminate_column(xp, flat, pivots, infos, every, j)
     batch = a.shape[:-2]
     return flat.reshape(a.shape), pivots.reshape(*batch, k), infos.reshape(batch)
+
+
+def _largest_magnitude(xp: Any, columns: Any) -> Any:
+    """BLAS i?amax on every row of (count, r): the first largest |x|, where a NaN never compares
+    larger (it wins only from the first place, where the scan starts), as LAPACK picks pivots."""
+    magnitudes = xp.abs(columns)
+    nan = xp.isnan(magnitudes)
+    best = xp.where(nan, -1, magnitudes).argmax(axis=1)
+    return xp.where(nan[:, 0], 0, best)
+
+
+def _eliminate_column(xp: Any, flat: Any, pivots: Any, infos: np.ndarray, every: Any, j: int) -> None:
+    """One step of getrf on every matrix (count, m, n) at once: pivot on column j and eliminate below."""
+    pivot_rows = j + _largest_magnitude(xp, flat[:, j:, j])  # (count,)
+    pivots[:, j] = pivot_rows + 1
+    current = flat[every, j].copy()
+    flat[every, j] = flat[every, pivot_rows]
+    flat[every, pivot_rows] = current
+    pivot = flat[:, j, j]
+    zero = np.asarray(pivot.get() if hasattr(pivot, "get") else pivot) == 0
+    infos[(infos == 0) & zero] = j + 1
+    flat[:, j + 1 :, j] /= xp.where(pivot == 0, 1, pivot)[:, None]  # a zero pivot's column is all 0
+    flat[:, j + 1 :, j + 1 :] -= flat[:, j + 1 :, j : j + 1] * flat[:, j : j + 1, j + 1 :]
 
 
 def permutation_arrays(pivots: Any, m: int, dtype: Any) -> Any:

@@ -252,4 +252,6 @@ def _i1_asymptotic(a: np.ndarray) -> np.ndarray:
     for k in range(1, 20):
         term = -term * (4 - (2 * k - 1) ** 2) / (k * 8 * a)
         total = total + term
-    return np.exp(a) / np.sqrt(2 * math.pi * a) * total
+    # sqrt(2 pi a) taken apart, so the huge a whose 2 pi a overflows still give e^a = inf (torch's
+    # inf), where inf / inf would be NaN; a = inf itself is NaN in torch too
+    return np.exp(a) / math.sqrt(2 * math.pi) / np.sqrt(a) * total

@@ -75,11 +75,13 @@ def _unary_float(op_name: str, public_name: str, forward: Any, backward: Any, sa
 
 
 def _sinc_backward(grad: Tensor, x: Tensor) -> Tensor:
-    # d/dx sin(pi x) / (pi x) = (cos(pi x) pi x - sin(pi x)) / (pi x^2), and 0 at x = 0
-    safe = where(x == 0, 1.0, x)
-    pix = safe * math.pi
-    slope = (pix.cos() * pix - pix.sin()) / (pix * safe)
-    return grad * where(x == 0, 0.0, slope)
+    # d/dx sin(pi x) / (pi x) = (cos(pi x) pi x - sin(pi x)) / (pi x^2); 0 where pi x^2 underflows
+    # to 0 (torch's rule: x = 0 and the tiniest x alike)
+    pix = x * math.pi
+    denominator = x * x * math.pi
+    zero = denominator == 0
+    slope = grad * (pix * pix.cos() - pix.sin()) / where(zero, 1.0, denominator)
+    return where(zero, 0.0, slope)
 
 
 erfinv = _unary_float("Erfinv", "erfinv", lambda xp, x: erfinv_array(x),
@@ -339,15 +341,19 @@ def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
 
 
 class Nextafter(Op):
-    """The next float after a toward b. torch passes the gradient to a unchanged, and gives b 0."""
+    """The next float after a toward b. torch passes the gradient to a where a != b (where a == b
+    the result is b, constant in a: 0; NaN != NaN, so a NaN passes it), and gives b 0."""
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
         return xp_of(a).nextafter(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
-        return grad, zeros_like_grad(grad) if ctx.needs_input_grad[1] else None
+        a, b = ctx.saved_tensors
+        grad_a = grad.masked_fill(a == b, 0) if ctx.needs_input_grad[0] else None
+        return grad_a, zeros_like_grad(grad) if ctx.needs_input_grad[1] else None
 
 
 @register()
