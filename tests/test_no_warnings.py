@@ -193,11 +193,18 @@ def _any_non_finite(case: Case) -> bool:
 # these hang, so they do not run (none now: polygamma reflects, SVDs never see an infinity)
 NOT_YET: dict[str, str] = {}
 # failing on extreme values, still run (strict=False): an XPASS says the entry can go
-_SCAN = "scan.py: the gradient of a product over inf/0 is inf where torch's is finite"
+_SCAN = (
+    "scan.py: the values match (float32 products run in double, as torch's kernel); the gradient "
+    "over inf/0 (reversed cumsum of g y, divided by x) is NaN where torch's is finite"
+)
 _SPECIAL = "special.py: the gradient at inf/nan differs from torch's"
 _SCATTER = "scatter.py: alpha * source overflows where torch's fused multiply-add does not"
 _CONTRACTION = "contraction.py: inf * 0 in the contraction is nan where torch's is not"
-_LINALG = "linalg: values, gradients or the exception differ from torch's on inf/nan"
+_LINALG = (
+    "linalg: on inf/NaN matrices NumPy's LAPACK (OpenBLAS) and torch's (MKL) eliminate differently "
+    "(which pivots turn NaN, whether an inf - inf pivot reads as singular); gradients of singular "
+    "matrices are NaN where torch's LU solves give inf/NaN patterns"
+)
 _LU_BACKWARD = (
     "_lu.py: the backward's inverses of L and U give NaN at an infinite pivot where torch's "
     "triangular solves do not (the values match: LAPACK's pivoting, NaN never the largest)"

@@ -54,12 +54,28 @@ def invert(a: Any, name: str, raise_errors: bool = True) -> tuple[Any, np.ndarra
     except np.linalg.LinAlgError:
         pass
     infos = pivot_infos(a)
+    if not infos.any():  # LAPACK met a zero pivot only through inf/NaN arithmetic (inf - inf)
+        return _invert_one_by_one(a), None
     if raise_errors:
         raise singular_error(a.shape, infos, name, "inv")
     out = xp.full(a.shape, np.nan, dtype=a.dtype)
     invertible = xp.asarray(infos == 0)
     out[invertible] = xp.linalg.inv(a[invertible])
     return out, infos
+
+
+def _invert_one_by_one(a: np.ndarray) -> np.ndarray:
+    """Each matrix inverted alone, NaN for one that LAPACK finds singular: a non-finite matrix,
+    whose 'singularity' depends on how inf and NaN met in the elimination, not on the matrix."""
+    flat = a.reshape(-1, *a.shape[-2:])
+    out = np.full(flat.shape, np.nan, dtype=a.dtype)
+    for i, matrix in enumerate(flat):
+        try:
+            with quiet_float_errors():
+                out[i] = np.linalg.inv(matrix)
+        except np.linalg.LinAlgError:
+            pass
+    return out.reshape(a.shape)
 
 
 class LinalgInvEx(Op):
@@ -142,7 +158,10 @@ class LinalgSlogdet(Op):
 
     @staticmethod
     def forward(ctx: Any, a: Any) -> tuple:
-        sign, logabsdet = xp_of(a).linalg.slogdet(a)
+        xp = xp_of(a)
+        with quiet_float_errors():
+            sign, logabsdet = xp.linalg.slogdet(a)
+        sign = xp.where(xp.isnan(logabsdet), 0, sign)  # torch multiplies sign(NaN) = 0 into it
         ctx.save_for_backward(a)
         return sign, logabsdet
 
@@ -151,7 +170,9 @@ class LinalgSlogdet(Op):
         if grad_logabsdet is None:
             return None
         (A,) = ctx.saved_tensors
-        return grad_logabsdet.unsqueeze(-1).unsqueeze(-1) * LinalgInvEx.apply(A).mT
+        # a singular A (log|det| = -inf) gets NaN, not an error: torch's LU solve gives inf/NaN there
+        inverse = LinalgInvEx.apply(A, params=("linalg.inv", False))
+        return grad_logabsdet.unsqueeze(-1).unsqueeze(-1) * inverse.mT
 
 
 def slogdet(A: Tensor, *, out: Any = None) -> SlogdetResult:

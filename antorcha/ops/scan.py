@@ -67,7 +67,12 @@ def scan_in_steps(binary: Any, a: Any, axis: int) -> Any:
 class Cumprod(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, dim: int, np_dtype: Any) -> Any:
-        out = xp_of(x).cumprod(x, axis=dim, dtype=np_dtype)
+        out_dtype = np.dtype(np_dtype) if np_dtype is not None else x.dtype
+        if out_dtype == np.float32:  # torch's CPU kernel runs float32 products in double: a partial
+            with quiet_float_errors():  # product past float32's max times 0 is 0, not inf * 0
+                out = xp_of(x).cumprod(x, axis=dim, dtype=np.float64).astype(np.float32)
+        else:
+            out = xp_of(x).cumprod(x, axis=dim, dtype=np_dtype)
         ctx.save_for_backward(x, out)
         ctx.dim = dim
         return out
