@@ -96,13 +96,43 @@ def _check_copy_source(input: Tensor, d: int, index: Tensor, source: Tensor) -> 
             )
 
 
+def _occurrence_ranks(xp: Any, index: Any) -> Any:
+    """rank[i] = how many earlier entries of the index equal index[i] (0 for a first occurrence)."""
+    order = xp.argsort(index, kind="stable")
+    ordered = index[order]
+    starts = xp.concatenate([xp.ones(1, dtype=bool), ordered[1:] != ordered[:-1]])
+    group_start = xp.maximum.accumulate(xp.where(starts, xp.arange(index.size), 0))
+    ranks = xp.empty_like(order)
+    ranks[order] = xp.arange(index.size) - group_start
+    return ranks
+
+
+def _fused_add_at(out: Any, index: Any, source: Any, dim: int, alpha: Any) -> None:
+    """out[..., index[i], ...] = out + alpha * source[..., i, ...] in index order, each step one
+    fused multiply-add as torch's kernel (alpha * source is never rounded, so it never overflows
+    alone): the step runs in a wider float and rounds once; positions written twice take turns."""
+    xp = xp_of(out)
+    wide = np.longdouble if xp is np and out.dtype == np.float64 else np.float64
+    if index.size == 0:
+        return
+    ranks = _occurrence_ranks(xp, index)
+    for rank in range(int(ranks.max()) + 1):
+        chosen = xp.flatnonzero(ranks == rank)
+        key = (slice(None),) * dim + (index[chosen],)
+        step = xp.take(source, chosen, axis=dim).astype(wide) * alpha
+        out[key] = (out[key].astype(wide) + step).astype(out.dtype)
+
+
 class IndexAdd(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, source: Any, index: Any, dim: int, alpha: Any) -> Any:
         ctx.save_for_backward(index)
         ctx.dim, ctx.alpha = dim, alpha
         out = x.copy()
-        add_at(out, (slice(None),) * dim + (index,), source * alpha if alpha != 1 else source)
+        if alpha != 1 and x.dtype.kind == "f":
+            _fused_add_at(out, index, source, dim, alpha)
+        else:
+            add_at(out, (slice(None),) * dim + (index,), source * alpha if alpha != 1 else source)
         return out
 
     @staticmethod
