@@ -507,13 +507,14 @@ _COMPUTE_MODES = (
 def _p_norm_last(xp: Any, diff: Any, p: float) -> Any:
     """The p-norm over the last axis of an array of differences."""
     magnitude = xp.abs(diff)
-    if p == 0:
-        return (magnitude != 0).sum(-1).astype(diff.dtype)
+    if p == 0:  # torch's kernel counts min(ceil(|d|), 1): a NaN difference makes the count NaN
+        return xp.minimum(xp.ceil(magnitude), 1).sum(-1)
     if p == 1:
         return magnitude.sum(-1)
     if p == 2:
         return xp.sqrt((diff * diff).sum(-1))
-    if p == math.inf:
+    if p == math.inf:  # torch's kernel runs max(agg, |d|) from 0, where a NaN |d| never wins
+        magnitude = xp.where(xp.isnan(magnitude), 0, magnitude)
         return magnitude.max(-1) if diff.shape[-1] else xp.zeros(diff.shape[:-1], diff.dtype)
     return (magnitude**p).sum(-1) ** (1 / p)
 
@@ -542,10 +543,11 @@ def _distance_slope(diff: Tensor, dist: Tensor, p: float) -> Tensor:
     """torch's cdist backward: 0 where the distance is 0 (and where a difference is 0, for p < 1)."""
     if p == 0:  # a count of nonzero differences: no gradient, even where a difference is infinite
         return zeros_like_grad(diff)
+    sign = where(diff.isnan(), diff, diff.sign())  # the kernel's sign keeps a NaN (torch.sign gives 0)
     if p == 1:
-        return diff.sign()
-    if p == math.inf:
-        return where(diff.abs() == dist, diff.sign(), 0.0)
+        return sign
+    if p == math.inf:  # torch's 1 - min(1, ceil(||d| - dist|)): NaN where |d| and dist are both inf
+        return sign * (1 - (diff.abs() - dist).abs().ceil().clamp_max(1))
     at_zero = dist == 0
     safe = where(at_zero, 1.0, dist)
     if p == 2:
