@@ -420,15 +420,18 @@ class Addcdiv(Op):
     def forward(ctx: Any, x: Any, t1: Any, t2: Any, value: Any) -> Any:
         ctx.save_for_backward(t1, t2)
         ctx.value = value
-        with quiet_float_errors():
-            return x + value * (t1 / t2)
+        with quiet_float_errors():  # torch's kernel's order: (value t1) / t2, then the sum
+            return x + value * t1 / t2
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
+        """torch's formulas, in its order (where a product overflows, the order decides inf or NaN):
+        g_t1 = g (value / t2), g_t2 = -g (value t1 / (t2 t2))."""
         t1, t2 = ctx.saved_tensors
-        scaled = grad * ctx.value / t2
-        need = ctx.needs_input_grad
-        return grad, (scaled if need[1] else None), (-scaled * t1 / t2 if need[2] else None)
+        value, need = float(ctx.value), ctx.needs_input_grad  # a Python scalar: NumPy's would win / t2
+        grad_t1 = grad * (value / t2) if need[1] else None
+        grad_t2 = -grad * (t1 * value / (t2 * t2)) if need[2] else None
+        return grad, grad_t1, grad_t2
 
 
 def _three_operands(input: Tensor, tensor1: Tensor, tensor2: Tensor, value: Any) -> tuple:
