@@ -552,10 +552,12 @@ def _distance_slope(diff: Tensor, dist: Tensor, p: float) -> Tensor:
     safe = where(at_zero, 1.0, dist)
     if p == 2:
         return where(at_zero, 0.0, diff / safe)
-    if p < 2:  # |diff|^(p-1): 0 at diff = 0 for p > 1, and torch's 0 (not inf) for p < 1
+    if p < 1:  # |diff|^(p-1) is inf at diff = 0: torch's 0 there
         at_zero = at_zero | (diff == 0)
         magnitude = where(diff == 0, 1.0, diff.abs())
-        return where(at_zero, 0.0, diff.sign() * (magnitude / safe) ** (p - 1))
+        return where(at_zero, 0.0, sign * magnitude ** (p - 1) / safe ** (p - 1))
+    if p < 2:  # |diff|^(p-1) is 0 at diff = 0, and 0 / NaN stays NaN, as in torch's kernel
+        return where(at_zero, 0.0, sign * diff.abs() ** (p - 1) / safe ** (p - 1))
     return where(at_zero, 0.0, diff * diff.abs() ** (p - 2) / safe ** (p - 1))
 
 
