@@ -197,7 +197,10 @@ _SCAN = (
     "scan.py: the values match (float32 products run in double, as torch's kernel); the gradient "
     "over inf/0 (reversed cumsum of g y, divided by x) is NaN where torch's is finite"
 )
-_CONTRACTION = "contraction.py: inf * 0 in the contraction is nan where torch's is not"
+_CONTRACTION = (
+    "contraction.py: the sums of products meet inf * 0 and inf - inf in BLAS's order (NaN in one "
+    "kernel, inf in another, as matmul in VALUE_DEVIATIONS), and torch's pairwise path differs"
+)
 _LINALG = (
     "linalg: on inf/NaN matrices NumPy's LAPACK (OpenBLAS) and torch's (MKL) eliminate differently "
     "(which pivots turn NaN, whether an inf - inf pivot reads as singular); gradients of singular "
