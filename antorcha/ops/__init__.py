@@ -6,6 +6,7 @@ Importing this package imports every op module, and with it every op's public na
 
 from antorcha.ops import (
     contraction,
+    distance,
     elementwise,
     index_write,
     indexing,
@@ -26,6 +27,7 @@ from antorcha.ops import (
 
 __all__ = [
     "contraction",
+    "distance",
     "elementwise",
     "index_write",
     "indexing",
