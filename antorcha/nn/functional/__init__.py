@@ -1,12 +1,12 @@
 """antorcha.nn.functional: the functional form of every layer, activation and loss (torch.nn.functional).
 
 The functions are declared where their ops are (`@register_functional()`): activations in
-`_activation.py`, layers in `_layers.py`, losses in `_loss.py` and `_nll.py`, and
-`linear` in `antorcha/ops/linalg.py`. This module gathers them by name.
+`_activation.py`, attention in `_attention.py`, layers in `_layers.py`, losses in `_loss.py`
+and `_nll.py`, and `linear` in `antorcha/ops/linalg.py`. This module gathers them by name.
 """
 
 from antorcha._registry import functional_functions
-from antorcha.nn.functional import _activation, _layers, _loss, _nll  # noqa: F401 - they declare the names
+from antorcha.nn.functional import _activation, _attention, _layers, _loss, _nll  # noqa: F401 - they declare
 
 _DECLARED = functional_functions()
 globals().update(_DECLARED)

@@ -1,0 +1,172 @@
+"""F.scaled_dot_product_attention as one graph node with its own backward.
+
+    scores = q kᵀ · scale (+ mask)       # (..., L, S)
+    probs  = softmax(scores, -1)         # a row with nothing to attend to gives 0, as torch's CPU kernel
+    out    = dropout(probs) v            # (..., L, Ev)
+
+The backward is written once, with Tensor ops (so it is differentiable again):
+dv = Pᵀ g,  dP = g vᵀ,  dS = P ∘ (dP - rowsum(dP ∘ P)),  dq = dS k · scale,  dk = dSᵀ q · scale,
+with P the dropped-out probabilities where dropout applies. Batch and head dims broadcast; the
+engine sums each gradient back to its input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from antorcha._device import xp_of
+from antorcha._grad_mode import is_grad_enabled
+from antorcha._registry import register_functional
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.ops._common import broadcast_shapes
+from antorcha.ops.elementwise import where
+from antorcha.ops.rearrange import repeat_interleave
+
+
+def _swap_last(x: Any) -> Any:
+    return x.swapaxes(-1, -2)
+
+
+def _probabilities(xp: Any, scores: Any) -> tuple[Any, Any]:
+    """softmax over the last dim, in place, and the rows that are all -inf (fully masked), which
+    become 0 (None when there are none)."""
+    row_max = scores.max(axis=-1, keepdims=True)
+    masked_rows = xp.isneginf(row_max)
+    scores -= xp.where(masked_rows, 0, row_max)
+    probs = xp.exp(scores, out=scores)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= xp.where(masked_rows, 1, total)
+    return probs, (masked_rows if masked_rows.any() else None)
+
+
+class ScaledDotProductAttention(Op):
+    @staticmethod
+    def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, scale: float, keep: Any) -> Any:
+        xp = xp_of(q)
+        scores = (q @ _swap_last(k)) * q.dtype.type(scale)  # (..., L, S)
+        if mask is not None:
+            scores = scores + mask
+        probs, masked_rows = _probabilities(xp, scores)
+        dropped = probs if keep is None else probs * keep
+        ctx.save_for_backward(q, k, v, probs)
+        ctx.scale, ctx.keep, ctx.mask, ctx.masked_rows = scale, keep, mask, masked_rows
+        return dropped @ v  # (..., L, Ev)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        q, k, v, probs = ctx.saved_tensors
+        if is_grad_enabled():  # create_graph: the probabilities must depend on q and k too
+            probs = _probabilities_of(q, k, ctx)
+        keep = None if ctx.keep is None else wrap(ctx.keep, device=grad._device)
+        dropped = probs if keep is None else probs * keep
+        grad_v = dropped.mT @ grad
+        grad_probs = grad @ v.mT
+        if keep is not None:
+            grad_probs = grad_probs * keep
+        grad_scores = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True))
+        return grad_scores @ k * ctx.scale, grad_scores.mT @ q * ctx.scale, grad_v
+
+
+def _probabilities_of(q: Tensor, k: Tensor, ctx: Any) -> Tensor:
+    """The forward's probabilities again, as Tensor ops (for a graph of the backward)."""
+    scores = q @ k.mT * ctx.scale
+    if ctx.mask is not None:
+        scores = scores + wrap(ctx.mask, device=q._device)
+    probs = scores.softmax(-1)
+    if ctx.masked_rows is not None:
+        probs = where(wrap(ctx.masked_rows, device=q._device), 0.0, probs)
+    return probs
+
+
+def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor, key: Tensor) -> Any:
+    """The mask as an array added to the scores: -inf where a bool mask is False, or causal."""
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+        )
+    xp = xp_of(query._data)
+    np_dtype = query._data.dtype
+    if is_causal:
+        length, source = query.shape[-2], key.shape[-2]
+        allowed = xp.tril(xp.ones((length, source), dtype=bool))
+        return xp.where(allowed, np_dtype.type(0), np_dtype.type(-math.inf))
+    if attn_mask is None:
+        return None
+    if attn_mask.dtype.name == "bool":
+        return xp.where(attn_mask._data, np_dtype.type(0), np_dtype.type(-math.inf))
+    if attn_mask.dtype != query.dtype:
+        raise RuntimeError(
+            f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+            f"attn_mask.dtype: {attn_mask.dtype} and  query.dtype: {query.dtype} instead."
+        )
+    return attn_mask._data
+
+
+def _dropout_keep(query: Tensor, scores_shape: tuple, p: float) -> Any:
+    """A keep-mask scaled by 1 / (1 - p), drawn from antorcha's generator (zeros for p = 1)."""
+    from antorcha import random
+
+    xp = xp_of(query._data)
+    np_dtype = query._data.dtype
+    if p >= 1.0:
+        return xp.zeros(scores_shape, dtype=np_dtype)
+    rng = random.generator_for(query._device)
+    keep = random.draw_uniform(rng, scores_shape, np_dtype.type) < (1.0 - p)
+    return keep.astype(np_dtype) * np_dtype.type(1.0 / (1.0 - p))
+
+
+def _check_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"scaled_dot_product_attention(): argument '{name}' must be Tensor, not {type(t).__name__}"
+            )
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: query, key and value need at least 2 dims, got "
+            f"{list(query.shape)}, {list(key.shape)} and {list(value.shape)}"
+        )
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: query {list(query.shape)}, key {list(key.shape)} and value "
+            f"{list(value.shape)} do not fit: query and key need the same last dim, key and value the "
+            "same sequence length"
+        )
+    if not (query.dtype == key.dtype == value.dtype):
+        names = [_C10_NAMES.get(t.dtype.name, t.dtype.name) for t in (query, key, value)]
+        raise RuntimeError(
+            f"Expected query, key, and value to have the same dtype, but got query.dtype: {names[0]} "
+            f"key.dtype: {names[1]} and value.dtype: {names[2]} instead."
+        )
+
+
+_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half"}  # as torch's message
+
+
+@register_functional()
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """softmax(q kᵀ · scale + mask) v over (..., L, E) queries and (..., S, E) keys; dropout applies
+    whenever dropout_p > 0, as in torch (the function knows nothing of train/eval)."""
+    _check_shapes(query, key, value)
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        groups = query.shape[-3] // key.shape[-3]  # each key/value head serves `groups` query heads
+        key, value = repeat_interleave(key, groups, dim=-3), repeat_interleave(value, groups, dim=-3)
+    mask = _additive_mask(attn_mask, is_causal, query, key)
+    factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    keep = None
+    if dropout_p > 0.0:
+        batch = tuple(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
+        keep = _dropout_keep(query, (*batch, query.shape[-2], key.shape[-2]), dropout_p)
+    return ScaledDotProductAttention.apply(query, key, value, params=(mask, factor, keep))
+
