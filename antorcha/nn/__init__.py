@@ -28,7 +28,7 @@ from antorcha.nn.loss import (
     SmoothL1Loss,
 )
 from antorcha.nn.module import Module
-from antorcha.nn.normalization import LayerNorm
+from antorcha.nn.normalization import LayerNorm, RMSNorm
 from antorcha.nn.parameter import Buffer, Parameter
 from antorcha.nn.sparse import Embedding
 
@@ -57,6 +57,7 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RMSNorm",
     "ReLU",
     "Sequential",
     "SiLU",

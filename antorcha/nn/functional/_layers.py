@@ -1,4 +1,4 @@
-"""Functional layers: dropout, embedding, layer_norm and one_hot (F.linear is in ops/linalg.py)."""
+"""Functional layers: dropout, embedding, layer_norm, rms_norm and one_hot (F.linear is in ops/linalg.py)."""
 
 from __future__ import annotations
 
@@ -225,3 +225,24 @@ class EmbeddingDenseBackward(Op):
             mask = ctx.keep.reshape(ctx.indices.shape + (1,)).astype(grad._data.dtype)
             out = out * wrap(mask, device=grad._device)  # the padding rows get no gradient
         return out
+
+
+@register_functional()
+def rms_norm(
+    input: Tensor, normalized_shape: Any, weight: Tensor | None = None, eps: float | None = None
+) -> Tensor:
+    """x / sqrt(mean(x², trailing dims) + eps) · weight; eps None is the dtype's machine epsilon, as
+    torch. Built from Tensor ops, so autograd (to any order) comes from theirs."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n_dims = len(shape)
+    if n_dims == 0 or input.ndim < n_dims or tuple(input.shape[input.ndim - n_dims :]) != shape:
+        dims = ", ".join(str(s) for s in shape)
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [*{dims}], "  # torch's spacing
+            f"but got input of size{list(input.shape)}"
+        )
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - n_dims, input.ndim))
+    normalized = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return normalized if weight is None else normalized * weight
