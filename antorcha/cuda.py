@@ -113,3 +113,16 @@ def empty_cache() -> None:
     cp = cupy_module()
     if cp is not None:
         cp.get_default_memory_pool().free_all_blocks()
+
+
+def _amp_module() -> Any:
+    """torch.cuda.amp, importable as a module too (`from torch.cuda.amp import GradScaler`)."""
+    import sys
+
+    from antorcha import _cuda_amp
+
+    sys.modules.setdefault("antorcha.cuda.amp", _cuda_amp)
+    return _cuda_amp
+
+
+amp = _amp_module()
