@@ -161,13 +161,13 @@ _NONE_OWNED = itertools.repeat(False)  # zipped with any number of results
 
 
 def _owned(index: int, results: tuple, pending: _Pending) -> bool:
-    """Whether only the engine holds result `index` of a built-in op's backward: a large array
-    of its own (not a view), sent to no other input (add's backward sends one to both), and,
-    if it is an incoming gradient passed on, one that was the engine's alone."""
-    grad = results[index]
-    if grad is None or grad._data.size < REUSE_MIN_ELEMENTS or grad._data.base is not None:
+    """Whether only the engine holds result `index` (not None, of at least REUSE_MIN_ELEMENTS:
+    the caller checks) of a built-in op's backward: an array of its own (not a view), sent to no
+    other input (add's backward sends one to both), and, if it is an incoming gradient passed
+    on, one that was the engine's alone."""
+    array = results[index]._data
+    if array.base is not None:
         return False
-    array = grad._data
     for other_index, other in enumerate(results):
         if other_index != index and other is not None and other._data is array:
             return False

@@ -17,7 +17,7 @@ from antorcha._creation import zeros_like
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import NullContext, Op
+from antorcha.autograd.function import Op
 from antorcha.linalg._common import (
     LinAlgError,
     all_finite,
@@ -158,8 +158,7 @@ class LinalgQr(Op):
         else:
             q, r = xp.linalg.qr(a, mode=mode)
         ctx.save_for_backward(a)
-        if not isinstance(ctx, NullContext):  # nothing to keep when nothing is recorded
-            ctx.mode, ctx.outputs = mode, (q, r)
+        ctx.mode, ctx.outputs = mode, (q, r)
         return q, r
 
     @staticmethod
@@ -233,8 +232,7 @@ class LinalgEigh(Op):
         with quiet_float_errors():  # float32 eigenvalues past float32's max become inf, as torch's
             values, vectors = xp_of(a).linalg.eigh(a, UPLO=UPLO)
         ctx.save_for_backward(a)
-        if not isinstance(ctx, NullContext):
-            ctx.UPLO, ctx.outputs = UPLO, (values, vectors)
+        ctx.UPLO, ctx.outputs = UPLO, (values, vectors)
         return values, vectors
 
     @staticmethod
@@ -279,8 +277,7 @@ class LinalgSvd(Op):
     def forward(ctx: Any, a: Any, full_matrices: bool) -> tuple:
         u, s, vh = guarded_svd(a, full_matrices=full_matrices)
         ctx.save_for_backward(a)
-        if not isinstance(ctx, NullContext):
-            ctx.full_matrices, ctx.outputs = full_matrices, (u, s, vh)
+        ctx.full_matrices, ctx.outputs = full_matrices, (u, s, vh)
         return u, s, vh
 
     @staticmethod

@@ -22,7 +22,7 @@ import numpy as np
 from antorcha._creation import eye
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._tensor import Tensor, wrap
-from antorcha.autograd.function import NullContext, Op
+from antorcha.autograd.function import Op
 from antorcha.linalg._common import batch_prefix, check_float, write_result
 from antorcha.linalg._inverse import LinalgInvEx
 from antorcha.linalg._triangular import solve_triangular
@@ -112,8 +112,7 @@ class LinalgLuFactorEx(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, lu: Any, pivots: Any) -> Any:
         ctx.save_for_backward(lu)
-        if not isinstance(ctx, NullContext):  # nothing to keep when nothing is recorded
-            ctx.pivots = pivots
+        ctx.pivots = pivots
         return lu
 
     @staticmethod
