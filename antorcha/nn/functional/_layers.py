@@ -85,6 +85,19 @@ def embedding(
     return Embedding.apply(weight, params=(indices, padding_idx, bool(scale_grad_by_freq)))
 
 
+def _normalized_shape(input: Tensor, normalized_shape: Any, star: str) -> tuple:
+    """normalized_shape as a tuple, checked against input's trailing dims with torch's message."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n_dims = len(shape)
+    if n_dims == 0 or input.ndim < n_dims or tuple(input.shape[input.ndim - n_dims :]) != shape:
+        dims = ", ".join(str(s) for s in shape)
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape [{star}{dims}], "
+            f"but got input of size{list(input.shape)}"
+        )
+    return shape
+
+
 @register_functional()
 def layer_norm(
     input: Tensor,
@@ -93,14 +106,7 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    n_dims = len(shape)
-    if n_dims == 0 or tuple(input.shape[input.ndim - n_dims :]) != shape or input.ndim < n_dims:
-        dims = ", ".join(str(s) for s in shape)
-        raise RuntimeError(
-            f"Given normalized_shape={list(shape)}, expected input with shape [*, {dims}], "
-            f"but got input of size{list(input.shape)}"
-        )
+    shape = _normalized_shape(input, normalized_shape, "*, ")
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and tuple(value.shape) != shape:
             raise RuntimeError(
@@ -114,7 +120,7 @@ def layer_norm(
         inputs.append(weight)
         if bias is not None:
             inputs.append(bias)
-    return NativeLayerNorm.apply(*inputs, params=(n_dims, eps))
+    return NativeLayerNorm.apply(*inputs, params=(len(shape), eps))
 
 
 @register_functional()
@@ -233,16 +239,9 @@ def rms_norm(
 ) -> Tensor:
     """x / sqrt(mean(x², trailing dims) + eps) · weight; eps None is the dtype's machine epsilon, as
     torch. Built from Tensor ops, so autograd (to any order) comes from theirs."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    n_dims = len(shape)
-    if n_dims == 0 or input.ndim < n_dims or tuple(input.shape[input.ndim - n_dims :]) != shape:
-        dims = ", ".join(str(s) for s in shape)
-        raise RuntimeError(
-            f"Given normalized_shape={list(shape)}, expected input with shape [*{dims}], "  # torch's spacing
-            f"but got input of size{list(input.shape)}"
-        )
+    shape = _normalized_shape(input, normalized_shape, "*")  # torch's rms_norm message has no ", "
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
-    dims = tuple(range(input.ndim - n_dims, input.ndim))
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
     normalized = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     return normalized if weight is None else normalized * weight
