@@ -126,3 +126,16 @@ def test_errors_have_torchs_class(name: str) -> None:
     with pytest.raises(RuntimeError) as ours:
         ERRORS[name](antorcha, antorcha.randn(2, 3, 4))
     assert str(ours.value).replace("antorcha.", "torch.") == str(theirs.value)
+
+
+def test_heads_split_off_a_projection_view_back_as_in_torchs_tutorial() -> None:
+    """torch's fused kernel gives the output the query's layout, so the tutorial's
+    `y.transpose(1, 2).view(B, L, H * E)` works; with dropout (torch's math path) it must not."""
+    for module in (antorcha, torch):
+        projected = module.rand(2, 5, 3 * 16)
+        q, k, v = (t.view(2, -1, 4, 4).transpose(1, 2) for t in projected.chunk(3, -1))
+        y = module.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        assert y.transpose(1, 2).view(2, -1, 16).shape == (2, 5, 16)
+        dropped = module.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=0.1)
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            dropped.transpose(1, 2).view(2, -1, 16)

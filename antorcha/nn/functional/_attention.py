@@ -41,6 +41,21 @@ def _probabilities(xp: Any, scores: Any) -> tuple[Any, Any]:
     return probs, (masked_rows if masked_rows.any() else None)
 
 
+def _output_like_query(xp: Any, q: Any, probs: Any, v: Any, keep: Any) -> Any:
+    """Where torch's fused CPU kernel runs (no dropout) its output has the query's layout: heads
+    split off a (B, L, H, E) projection give a (B, H, L, Ev) output over a (B, L, H, Ev) buffer, so
+    `y.transpose(1, 2).view(B, L, H * Ev)` works as in torch's tutorial. None: a new C-order array."""
+    if keep is not None or q.ndim != 4:
+        return None
+    strides = q.strides  # (B, H, L, E) laid out in (B, L, H, E) order
+    if not strides[0] >= strides[2] >= strides[1] >= strides[3]:
+        return None
+    batch, heads, length = xp.broadcast_shapes(probs.shape[:-1], q.shape[:-1])
+    if (batch, heads, length) != q.shape[:-1]:
+        return None
+    return xp.empty((batch, length, heads, v.shape[-1]), dtype=probs.dtype).swapaxes(1, 2)
+
+
 class ScaledDotProductAttention(Op):
     @staticmethod
     def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, scale: float, keep: Any) -> Any:
@@ -52,7 +67,7 @@ class ScaledDotProductAttention(Op):
         dropped = probs if keep is None else probs * keep
         ctx.save_for_backward(q, k, v, probs)
         ctx.scale, ctx.keep, ctx.mask, ctx.masked_rows = scale, keep, mask, masked_rows
-        return dropped @ v  # (..., L, Ev)
+        return xp.matmul(dropped, v, out=_output_like_query(xp, q, dropped, v, keep))  # (..., L, Ev)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
