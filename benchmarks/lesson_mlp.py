@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _timing import interleaved_medians, machine, rss_mib, status_mib
 
 BATCH_SIZES = (64, 1024, 4096, 65536, 2_000_000)
 _COMPILED = "antorcha.compile"  # the memory child's name for antorcha with `antorcha.compile(model)`
-_PAUSE_SECONDS = 0.3  # lets the idle thread pools of the framework timed last go to sleep
 
 
 def _repeats(batch: int) -> int:
@@ -85,36 +81,6 @@ def _sync_for(framework: Any, device: str) -> Callable[[], None]:
     return lambda: None
 
 
-def _interleaved_medians(
-    steps: dict[str, Callable[[], Any]], repeats: int, syncs: dict[str, Callable[[], None]], rounds: int = 5
-) -> dict[str, float]:
-    """Median seconds per step of each contender, timed in turns of a few steps each.
-
-    On a shared, noisy machine the speed drifts over seconds; taking turns gives every
-    contender a share of the fast and the slow moments. Each turn starts after a pause
-    and one uncounted step: after a switch, the other framework's idle thread pools
-    (OpenMP, OpenBLAS) keep spinning on the cores for a while (measured: up to ~3x
-    slower steps on 2 cores when turns follow each other at once).
-    """
-    rounds = min(rounds, repeats)
-    per_turn = -(-repeats // rounds)
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for name, step in steps.items():  # warm-up: first-call allocations and caches
-        step()
-        syncs[name]()
-    for _ in range(rounds):
-        for name, step in steps.items():
-            time.sleep(_PAUSE_SECONDS)
-            step()
-            syncs[name]()
-            for _ in range(per_turn):
-                start = time.perf_counter()
-                step()
-                syncs[name]()
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: float) -> list[dict]:
     import torch
 
@@ -135,7 +101,7 @@ def time_lesson_steps(device: str, batch_sizes: tuple[int, ...], repeat_scale: f
         }
         ours = _sync_for(antorcha, device)
         syncs = {"eager": ours, "compiled": ours, "torch": _sync_for(torch, torch_device)}
-        medians = _interleaved_medians(steps, repeats, syncs)
+        medians = interleaved_medians(steps, repeats, syncs)
         rows.append(
             {
                 "batch": batch,
@@ -173,7 +139,7 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
 
             blocks[framework.__name__] = block
         no_sync = dict.fromkeys(blocks, lambda: None)
-        medians = _interleaved_medians(blocks, repeats // 100, no_sync)
+        medians = interleaved_medians(blocks, repeats // 100, no_sync)
         results = {k: v / 100 for k, v in medians.items()}
         rows.append(
             {
@@ -197,28 +163,15 @@ def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
     y = rng.standard_normal((batch, 1), dtype=np.float32)
     step = build_step(framework, x, y, device, compiled=compiled)
     del x, y
-    baseline = _rss_mib()
+    baseline = rss_mib()
     step()
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent
     # across fork and exec, so a child of a big benchmark process would report its parent's peak
-    peak = _status_mib("VmHWM:")
+    peak = status_mib("VmHWM:")
     gpu = 0.0
     if device.startswith("cuda"):
         gpu = framework.cuda.max_memory_allocated() / 2**20
     print(json.dumps({"framework": framework_name, "step_peak_mib": peak - baseline, "gpu_peak_mib": gpu}))
-
-
-def _rss_mib() -> float:
-    return _status_mib("VmRSS:")
-
-
-def _status_mib(field: str) -> float:
-    """A memory figure of this process from /proc/self/status, in MiB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def peak_memory(device: str, batch: int) -> dict[str, dict]:
@@ -234,24 +187,9 @@ def peak_memory(device: str, batch: int) -> dict[str, dict]:
     return results
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import torch
-
-    import antorcha
-
-    versions = f"numpy {np.__version__}, torch {torch.__version__}, antorcha {antorcha.__version__}"
-    return f"{cpu}, {os.cpu_count()} cores; {versions}"
-
-
 def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict | None) -> None:
     print(f"\nLesson step (MLP 10-100-1, MSE, Adam, float32) on {device} — median ms per step")
-    print(f"machine: {_machine()}")
+    print(f"machine: {machine()}")
     print("| batch | torch ms | antorcha eager ms | eager/torch | antorcha.compile ms | compiled/torch |")
     print("|---:|---:|---:|---:|---:|---:|")
     for row in steps:

@@ -15,7 +15,7 @@ class Dot(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return xp_of(a).dot(a, b)
+        return _in_dtype_of(xp_of(a).dot(a, b), a)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -28,7 +28,7 @@ class Mv(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return a @ b
+        return _in_dtype_of(a @ b, a)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -41,7 +41,13 @@ class Mv(Op):
 
 def _product(a: Any, b: Any) -> Any:
     """a @ b on arrays; with an inner dimension of 1 it is an outer product, which BLAS does slowly."""
-    return a * b if a.shape[-1] == 1 else a @ b
+    return a * b if a.shape[-1] == 1 else _in_dtype_of(a @ b, a)
+
+
+def _in_dtype_of(out: Any, a: Any) -> Any:
+    """ml_dtypes' bfloat16 product accumulates in float32 and returns float32 (as torch accumulates):
+    round it once to bfloat16. Other dtypes pay one comparison."""
+    return out if out.dtype is a.dtype else out.astype(a.dtype)
 
 
 def _swap(a: Any) -> Any:
@@ -75,10 +81,10 @@ class Addmm(Op):
         ctx.save_for_backward(x, weight_t)
         rows, inner = x.shape
         if inner + 1 < weight_t.shape[1] and rows > _FOLD_MIN_ROWS:
-            return _bias_folded_into_the_product(x, weight_t, bias)
+            return _in_dtype_of(_bias_folded_into_the_product(x, weight_t, bias), x)
         out = x @ weight_t
         out += bias
-        return out
+        return _in_dtype_of(out, x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -113,7 +119,7 @@ class MatmulGrads(Op):
     @staticmethod
     def forward(ctx: Any, grad: Any, a: Any, b: Any, need_bias: bool, need_a: bool, need_b: bool) -> tuple:
         ctx.save_for_backward(grad, a, b)
-        grad_bias = grad.sum(axis=0) if need_bias else None  # (out,): a bias is 2-D addmm only
+        grad_bias = _row_sum(grad) if need_bias else None  # (out,): a bias is 2-D addmm only
         grad_a = _product(grad, _swap(b)) if need_a else None
         grad_b = _swap(_product(_swap(grad), a)) if need_b else None
         return grad_bias, grad_a, grad_b
@@ -134,6 +140,11 @@ class MatmulGrads(Op):
         grad_a = matmul(grad, over_b.mT) if over_b is not None else None
         grad_b = matmul(over_a.mT, grad) if over_a is not None else None
         return grad_grad, grad_a, grad_b
+
+
+def _row_sum(grad: Any) -> Any:
+    """grad.sum(axis=0); a bfloat16 gradient accumulates in float32 (its node rounds it once), as torch."""
+    return grad.sum(axis=0) if grad.dtype.kind == "f" else grad.sum(axis=0, dtype="float32")
 
 
 def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
@@ -179,6 +190,9 @@ def _matmul(a: Tensor, b: Tensor) -> Tensor:
         return Mm.apply(a.unsqueeze(0), b).squeeze(-2)
     if a.ndim == 2 and b.ndim == 2:
         return Mm.apply(a, b)
+    if b.ndim == 2:  # (..., n, k) @ (k, m): one GEMM over all rows, as torch folds it
+        rows = a.reshape(-1, inner_a)
+        return Mm.apply(rows, b).view(*a.shape[:-1], b.shape[-1])
     try:
         return Bmm.apply(a, b)
     except ValueError:
@@ -237,6 +251,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if x.ndim == 2 and bias is not None:
         return Addmm.apply(bias, x, weight.t())
+    if x.ndim > 2 and bias is not None and x.is_contiguous():  # torch: a view of one addmm
+        rows = Addmm.apply(bias, x.view(-1, x.shape[-1]), weight.t())
+        return rows.view(*x.shape[:-1], weight.shape[0])
     out = matmul(x, weight.t())
     return out + bias if bias is not None else out
 
