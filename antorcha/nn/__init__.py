@@ -13,6 +13,7 @@ from antorcha.nn.activation import (
     Softplus,
     Tanh,
 )
+from antorcha.nn.attention import MultiheadAttention
 from antorcha.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from antorcha.nn.dropout import Dropout
 from antorcha.nn.flatten import Flatten, Unflatten
@@ -31,6 +32,13 @@ from antorcha.nn.module import Module
 from antorcha.nn.normalization import LayerNorm, RMSNorm
 from antorcha.nn.parameter import Buffer, Parameter
 from antorcha.nn.sparse import Embedding
+from antorcha.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "GELU",
@@ -53,6 +61,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ParameterDict",
@@ -66,6 +75,11 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
     "functional",
     "init",
