@@ -76,25 +76,90 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 class Gelu(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, approximate: str) -> Any:
-        xp = xp_of(x)
         ctx.save_for_backward(x)
         ctx.approximate = approximate
-        if approximate == "tanh":
-            inner = _SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x * x * x)
-            return 0.5 * x * (1 + xp.tanh(inner))
-        return 0.5 * x * (1 + erf_array(x * _SQRT1_2))
+        xp = xp_of(x)
+        if approximate == "tanh":  # 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+            out = _tanh_of_inner(xp, x)
+        else:  # 0.5 x (1 + erf(x / sqrt 2))
+            out = xp.asarray(erf_array(x * _SQRT1_2))
+        out += 1
+        out *= x
+        out *= 0.5
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            x_sq = x * x
-            t = ((x + x_sq * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI).tanh()
-            d_inner = (x_sq * (3 * _GELU_TANH_COEF) + 1) * _SQRT_2_OVER_PI
-            return grad * ((t + 1) * 0.5 + x * 0.5 * (1 - t * t) * d_inner)
-        cdf = ((x * _SQRT1_2).erf() + 1) * 0.5
-        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
-        return grad * (cdf + x * pdf)
+        return GeluBackward.apply(grad, x, params=(ctx.approximate,))
+
+
+def _tanh_of_inner(xp: Any, x: Any) -> Any:
+    """tanh(sqrt(2/pi) (x + 0.044715 x^3)) in a new array, in place after the first pass."""
+    inner = xp.multiply(x, x, out=xp.empty_like(x))  # out=: a 0-d input stays an array
+    inner *= _GELU_TANH_COEF
+    inner += 1
+    inner *= x
+    inner *= _SQRT_2_OVER_PI
+    return xp.tanh(inner, out=inner)
+
+
+class GeluBackward(Op):
+    """grad * gelu'(x), as an op of its own (torch's GeluBackward0): a few in-place passes over
+    arrays when only first derivatives are wanted; its own backward gives the second."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any, approximate: str) -> Any:
+        ctx.save_for_backward(grad, x)
+        ctx.approximate = approximate
+        xp = xp_of(x)
+        if approximate == "tanh":
+            # gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            t = _tanh_of_inner(xp, x)
+            half_x_du = xp.multiply(x, x, out=xp.empty_like(x))
+            half_x_du *= 3 * _GELU_TANH_COEF
+            half_x_du += 1
+            half_x_du *= 0.5 * _SQRT_2_OVER_PI
+            half_x_du *= x
+            one_minus_t2 = xp.multiply(t, t, out=xp.empty_like(t))
+            xp.subtract(1, one_minus_t2, out=one_minus_t2)
+            half_x_du *= one_minus_t2
+            slope = t
+            slope += 1
+            slope *= 0.5
+            slope += half_x_du
+        else:  # gelu' = cdf(x) + x pdf(x)
+            slope = xp.asarray(erf_array(x * _SQRT1_2))
+            slope += 1
+            slope *= 0.5
+            x_pdf = xp.multiply(x, x, out=xp.empty_like(x))
+            x_pdf *= -0.5
+            xp.exp(x_pdf, out=x_pdf)
+            x_pdf *= _INV_SQRT_2PI
+            x_pdf *= x
+            slope += x_pdf
+        slope *= grad
+        return slope
+
+    @staticmethod
+    def backward(ctx: Any, over: Tensor) -> tuple:
+        grad, x = ctx.saved_tensors
+        need_grad, need_x = ctx.needs_input_grad[:2]
+        grad_grad = GeluBackward.apply(over, x, params=(ctx.approximate,)) if need_grad else None
+        grad_x = over * grad * _gelu_curvature(x, ctx.approximate) if need_x else None
+        return grad_grad, grad_x
+
+
+def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
+    """gelu''(x), with Tensor ops (so it is differentiable again)."""
+    if approximate == "tanh":  # (1 - t^2) (u' - x t u'^2 + 0.5 x u''),  u'' = 6 * 0.044715 sqrt(2/pi) x
+        x_sq = x * x
+        t = ((x + x_sq * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI).tanh()
+        du = (x_sq * (3 * _GELU_TANH_COEF) + 1) * _SQRT_2_OVER_PI
+        ddu = x * (6 * _GELU_TANH_COEF * _SQRT_2_OVER_PI)
+        return (1 - t * t) * (du - x * t * du * du + x * ddu * 0.5)
+    pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI  # pdf(x) (2 - x^2)
+    return pdf * (2 - x * x)
 
 
 @register_functional()
