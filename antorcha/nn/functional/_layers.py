@@ -8,7 +8,7 @@ import numpy as np
 
 from antorcha import _dtypes
 from antorcha._device import add_at, xp_of
-from antorcha._grad_mode import no_grad
+from antorcha._grad_mode import is_grad_enabled, no_grad
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
@@ -151,15 +151,16 @@ class NativeLayerNorm(Op):
         xp = xp_of(x)
         axes = tuple(range(x.ndim - n_dims, x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        rstd = 1 / xp.sqrt((centered * centered).mean(axis=axes, keepdims=True) + eps)
-        out = centered * rstd
+        out = xp.subtract(x, mean, out=xp.empty_like(x))  # centered, then normalized in place
+        variance = xp.square(out).mean(axis=axes, keepdims=True)
+        rstd = 1 / xp.sqrt(variance + eps)
+        out *= rstd
         if len(arrays) > 1:
             out *= arrays[1]
         if len(arrays) > 2:
             out += arrays[2]
         ctx.save_for_backward(*arrays[:2])
-        ctx.axes, ctx.eps = axes, eps
+        ctx.axes, ctx.eps, ctx.mean, ctx.rstd = axes, eps, mean, rstd  # (..., 1): torch keeps these too
         return out
 
     @staticmethod
@@ -167,10 +168,12 @@ class NativeLayerNorm(Op):
         saved = ctx.saved_tensors
         x, weight = saved[0], (saved[1] if len(saved) > 1 else None)
         axes = ctx.axes
-        # the statistics recomputed as functions of x, so that create_graph differentiates them too
-        centered = x - x.mean(axes, keepdim=True)
-        rstd = ((centered * centered).mean(axes, keepdim=True) + ctx.eps).rsqrt()
-        x_hat = centered * rstd
+        if is_grad_enabled():  # create_graph: the statistics must be functions of x too
+            mean = x.mean(axes, keepdim=True)
+            rstd = ((x - mean).square().mean(axes, keepdim=True) + ctx.eps).rsqrt()
+        else:
+            mean, rstd = wrap(ctx.mean, device=grad._device), wrap(ctx.rstd, device=grad._device)
+        x_hat = (x - mean) * rstd
         needs = ctx.needs_input_grad
         grad_x = None
         if needs[0]:
