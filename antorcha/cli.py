@@ -1,4 +1,4 @@
-"""The `antorcha` command: `antorcha lesson` runs the seed lesson end to end."""
+"""The `antorcha` command: `antorcha lesson` runs the seed lesson end to end; `antorcha gpt` trains a GPT."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def _positive(kind: type) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from antorcha.gpt.cli import add_gpt_parser
     from antorcha.lesson import OPTIMIZERS
 
     parser = _Parser(prog="antorcha", description="antorcha: PyTorch's API on NumPy")
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
     lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
+    add_gpt_parser(commands)
     return parser
 
 
@@ -107,4 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "lesson":
         return run_lesson_command(args)
+    if args.command == "gpt":
+        from antorcha.gpt.cli import run_gpt_command
+
+        return run_gpt_command(args)
     return 2
