@@ -77,13 +77,14 @@ class Gelu(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, approximate: str) -> Any:
         ctx.save_for_backward(x)
-        ctx.approximate = approximate
+        ctx.approximate, ctx.tanh = approximate, None
         xp = xp_of(x)
         if approximate == "tanh":  # 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-            out = _tanh_of_inner(xp, x)
+            ctx.tanh = _tanh_of_inner(xp, x)  # kept: tanh is the costly pass, and backward needs it
+            out = ctx.tanh + 1
         else:  # 0.5 x (1 + erf(x / sqrt 2))
             out = xp.asarray(erf_array(x * _SQRT1_2))
-        out += 1
+            out += 1
         out *= x
         out *= 0.5
         return out
@@ -91,7 +92,7 @@ class Gelu(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
-        return GeluBackward.apply(grad, x, params=(ctx.approximate,))
+        return GeluBackward.apply(grad, x, params=(ctx.approximate, ctx.tanh))
 
 
 def _tanh_of_inner(xp: Any, x: Any) -> Any:
@@ -106,16 +107,17 @@ def _tanh_of_inner(xp: Any, x: Any) -> Any:
 
 class GeluBackward(Op):
     """grad * gelu'(x), as an op of its own (torch's GeluBackward0): a few in-place passes over
-    arrays when only first derivatives are wanted; its own backward gives the second."""
+    arrays when only first derivatives are wanted; its own backward gives the second. `tanh` is
+    the forward's tanh(u) for approximate="tanh" (not overwritten), or None to recompute it."""
 
     @staticmethod
-    def forward(ctx: Any, grad: Any, x: Any, approximate: str) -> Any:
+    def forward(ctx: Any, grad: Any, x: Any, approximate: str, tanh: Any = None) -> Any:
         ctx.save_for_backward(grad, x)
-        ctx.approximate = approximate
+        ctx.approximate, ctx.tanh = approximate, tanh
         xp = xp_of(x)
         if approximate == "tanh":
             # gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            t = _tanh_of_inner(xp, x)
+            t = _tanh_of_inner(xp, x) if tanh is None else tanh.copy()  # slope is built in t
             half_x_du = xp.multiply(x, x, out=xp.empty_like(x))
             half_x_du *= 3 * _GELU_TANH_COEF
             half_x_du += 1
@@ -145,7 +147,7 @@ class GeluBackward(Op):
     def backward(ctx: Any, over: Tensor) -> tuple:
         grad, x = ctx.saved_tensors
         need_grad, need_x = ctx.needs_input_grad[:2]
-        grad_grad = GeluBackward.apply(over, x, params=(ctx.approximate,)) if need_grad else None
+        grad_grad = GeluBackward.apply(over, x, params=(ctx.approximate, ctx.tanh)) if need_grad else None
         grad_x = over * grad * _gelu_curvature(x, ctx.approximate) if need_x else None
         return grad_grad, grad_x
 
