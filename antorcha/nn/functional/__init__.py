@@ -6,7 +6,14 @@ and `_nll.py`, and `linear` in `antorcha/ops/linalg.py`. This module gathers the
 """
 
 from antorcha._registry import functional_functions
-from antorcha.nn.functional import _activation, _attention, _layers, _loss, _nll  # noqa: F401 - they declare
+from antorcha.nn.functional import (  # noqa: F401 - they declare
+    _activation,
+    _attention,
+    _batch_norm,
+    _layers,
+    _loss,
+    _nll,
+)
 
 _DECLARED = functional_functions()
 globals().update(_DECLARED)
