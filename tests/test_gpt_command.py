@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,7 @@ def test_kv_cache_generation_equals_uncached_past_block_size(
     config = GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, attention=attention)
     model = GPT(config).eval()
     for p in model.parameters():  # larger weights than GPT's init, so the tokens depend on the context
-        p.data.mul_(20.0)
+        p.data.mul_(5.0)
     prompt = torch.randint(0, 11, (2, 3), generator=torch.Generator().manual_seed(4))  # (B, T)
     tokens = {}
     for use_cache in (True, False):
@@ -219,53 +220,72 @@ def test_plot_without_matplotlib_is_one_clear_line(
     assert len(err) == 1 and "matplotlib" in err[0]
 
 
-def _trained(tmp_path: Path, text: str = TEXT) -> str:
+def _trained(tmp_path: Path) -> str:
     out = str(tmp_path / "trained")
-    args = ["--text", str(_text(tmp_path, text, "trained.txt")), "--max-iters", "2", "--eval-interval", "2"]
+    args = ["--text", str(_text(tmp_path, TEXT, "trained.txt")), "--max-iters", "2", "--eval-interval", "2"]
     assert _gpt(*args, "--out", out, "--sample-tokens", "0") == 0
     return out
 
 
-def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
-    (tmp_path / "empty_dir").mkdir()
-    damaged = tmp_path / "damaged"
-    damaged.mkdir()
-    (damaged / "ckpt.pt").write_bytes(b"not a checkpoint at all")
+def _misfit(tmp_path: Path) -> str:
+    """A checkpoint whose model_args say n_embd 64 while its weights are 32 wide."""
+    out = _trained(tmp_path)
+    checkpoint = torch.load(Path(out) / "ckpt.pt")
+    checkpoint["model_args"]["n_embd"] = 64
+    torch.save(checkpoint, Path(out) / "ckpt.pt")
+    return out
+
+
+def _damaged(tmp_path: Path) -> str:
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "ckpt.pt").write_bytes(b"not a checkpoint at all")
+    return str(tmp_path / "damaged")
+
+
+def _latin1(tmp_path: Path) -> str:
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1") * 50)
-    short = str(_text(tmp_path, "short text\n", "short.txt"))
-    text = str(_text(tmp_path))
-    empty_dir, other_text = str(tmp_path / "empty_dir"), str(_text(tmp_path, "xyz!" * 300, "other.txt"))
-    return {
-        "missing file": (["--text", str(tmp_path / "nope.txt")], "no such file"),
-        "empty file": (["--text", str(_text(tmp_path, "", "empty.txt"))], "empty"),
-        "a directory": (["--text", str(tmp_path)], "directory"),
-        "not UTF-8": (["--text", str(tmp_path / "latin1.txt")], "not UTF-8"),
-        "text too short": (["--text", short], "too short for --block-size 16"),
-        "n_embd % n_head": (["--text", text, "--n-embd", "30", "--n-head", "4"], "not divisible"),
-        "resume, no checkpoint": (["--resume", "--out", empty_dir], "no checkpoint"),
-        "sample-only, no checkpoint": (["--sample-only", "--out", empty_dir], "no checkpoint"),
-        "resume without --out": (["--resume"], "needs --out"),
-        "damaged checkpoint": (["--sample-only", "--out", str(damaged)], "cannot load"),
-        "another shape": (["--resume", "--out", _trained(tmp_path), "--n-embd", "64"], "n_embd=32"),
-        "another vocabulary": (["--resume", "--out", _trained(tmp_path), "--text", other_text], "vocabulary"),
-        "unknown device": (["--text", text, "--device", "tpu"], "unknown device"),
-        "bad flag value": (["--n-head", "0"], "expected an integer > 0"),
-        "dropout out of range": (["--dropout", "1.5"], "< 1.0"),
-        "both modes": (["--resume", "--sample-only", "--out", "x"], "not allowed with"),
-    }
+    return str(tmp_path / "latin1.txt")
 
 
-CASES = [
-    "missing file", "empty file", "a directory", "not UTF-8", "text too short", "n_embd % n_head",
-    "resume, no checkpoint", "sample-only, no checkpoint", "resume without --out", "damaged checkpoint",
-    "another shape", "another vocabulary", "unknown device", "bad flag value", "dropout out of range",
-    "both modes",
-]  # fmt: skip
+def _empty_dir(tmp_path: Path) -> str:
+    (tmp_path / "empty_dir").mkdir()
+    return str(tmp_path / "empty_dir")
 
 
-@pytest.mark.parametrize("case", CASES)
+# each case: (the flags after `gpt --block-size 16`, made in tmp_path; a fragment of the one error line)
+BAD_INPUTS: dict[str, Callable[[Path], tuple[list[str], str]]] = {
+    "missing file": lambda tmp: (["--text", str(tmp / "nope.txt")], "no such file"),
+    "empty file": lambda tmp: (["--text", str(_text(tmp, ""))], "the file is empty"),
+    "a directory": lambda tmp: (["--text", str(tmp)], "is a directory"),
+    "not UTF-8": lambda tmp: (["--text", _latin1(tmp)], "not UTF-8 text (byte 0xe9 at offset 3)"),
+    "text too short": lambda tmp: (
+        ["--text", str(_text(tmp, "short text\n"))],
+        "too short for --block-size 16",
+    ),
+    "n_embd % n_head": lambda tmp: (
+        ["--text", str(_text(tmp)), "--n-embd", "30", "--n-head", "4"],
+        "divisible",
+    ),
+    "resume, no checkpoint": lambda tmp: (["--resume", "--out", _empty_dir(tmp)], "no checkpoint"),
+    "sample-only, no checkpoint": lambda tmp: (["--sample-only", "--out", _empty_dir(tmp)], "no checkpoint"),
+    "resume without --out": lambda tmp: (["--resume"], "--resume needs --out"),
+    "damaged checkpoint": lambda tmp: (["--sample-only", "--out", _damaged(tmp)], "cannot load"),
+    "another shape": lambda tmp: (["--resume", "--out", _trained(tmp), "--n-embd", "64"], "n_embd=32"),
+    "another vocabulary": lambda tmp: (
+        ["--resume", "--out", _trained(tmp), "--text", str(_text(tmp, "xyz!" * 300))],
+        "another vocabulary",
+    ),
+    "weights misfit": lambda tmp: (["--sample-only", "--out", _misfit(tmp)], "does not fit its own model"),
+    "unknown device": lambda tmp: (["--text", str(_text(tmp)), "--device", "tpu"], "unknown device"),
+    "bad flag value": lambda tmp: (["--n-head", "0"], "expected an integer > 0"),
+    "dropout out of range": lambda tmp: (["--dropout", "1.5"], "< 1.0"),
+    "both modes": lambda tmp: (["--resume", "--sample-only", "--out", "x"], "not allowed with"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    args, fragment = _bad_inputs(tmp_path)[case]
+    args, fragment = BAD_INPUTS[case](tmp_path)
     capsys.readouterr()
     try:
         code = main(["gpt", "--block-size", "16", *args])
@@ -275,6 +295,14 @@ def test_bad_input_is_one_line_and_exit_2(case: str, tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0], err
     assert err[0].startswith("antorcha gpt: error:")
+
+
+def test_cuda_without_a_gpu_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: --device cuda is valid here")
+    assert main(["gpt", "--text", str(_text(tmp_path)), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0]
 
 
 def test_bad_file_from_the_shell_has_no_traceback(tmp_path: Path) -> None:
@@ -297,3 +325,14 @@ def test_default_corpus_is_antorchas_own_source_in_sorted_order() -> None:
     assert "class GPT(nn.Module):" in text
     if (ROOT / "README.md").is_file():
         assert files[0] == ROOT / "README.md" and text.startswith("# file: README.md\n")
+
+
+def test_compile_trains_the_losses_of_eager(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["--text", str(_text(tmp_path)), "--max-iters", "6", "--eval-interval", "3"]
+    losses = {}
+    for flags in ([], ["--compile"]):
+        report_path = tmp_path / f"run{len(flags)}.json"
+        assert _gpt(*args, *flags, "--json", str(report_path)) == 0
+        losses[bool(flags)] = _report(report_path)["train_losses"]
+    assert "compiled" in capsys.readouterr().out
+    assert losses[True] == pytest.approx(losses[False], rel=1e-5)

@@ -13,9 +13,11 @@ contradicts the checkpoint is an error, as is every other bad input: one line, e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -152,11 +154,27 @@ def _model_config(args: argparse.Namespace, checkpoint: dict | None, vocab_size:
         saved = dict(checkpoint["model_args"])
         if args.dropout is not None:
             saved["dropout"] = args.dropout  # dropout changes the training, not the shape
-        return GPTConfig(**saved)
+        try:
+            return GPTConfig(**saved)
+        except TypeError as error:
+            raise InputError(f"the checkpoint's model_args do not describe a GPT: {error}") from None
     shape = {name: getattr(args, name) or default for name, default in SHAPE_DEFAULTS.items()}
     if shape["n_embd"] % shape["n_head"]:
         raise InputError(f"--n-embd {shape['n_embd']} is not divisible by --n-head {shape['n_head']}")
     return GPTConfig(**shape, vocab_size=vocab_size, dropout=args.dropout or 0.0)
+
+
+@contextlib.contextmanager
+def _checkpoint_errors(args: argparse.Namespace) -> Iterator[None]:
+    """A checkpoint whose weights or state do not fit its own model args is damaged: one line."""
+    from antorcha.gpt.checkpoint import checkpoint_path
+    from antorcha.gpt.data import InputError
+
+    try:
+        yield
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        detail = " ".join(line.strip() for line in str(error).splitlines())  # load_state_dict's are many
+        raise InputError(f"{checkpoint_path(args.out)} does not fit its own model: {detail}") from None
 
 
 def _train_config(args: argparse.Namespace, checkpoint: dict | None) -> Any:
@@ -188,7 +206,8 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
     if checkpoint is None:
         run = new_run(model_config, config, device)
     else:
-        run = restore_run(checkpoint, model_config, config, device)
+        with _checkpoint_errors(args):
+            run = restore_run(checkpoint, model_config, config, device)
     settings = {"text": text_path, **{name: getattr(config, name) for name in (*TRAIN_FLAGS, "seed")}}
     path = checkpoint_path(args.out) if args.out else None
 
@@ -241,7 +260,8 @@ def _sample_only(args: argparse.Namespace, checkpoint: dict, device: Any) -> int
 
     model_config = _model_config(args, checkpoint, len(checkpoint["vocabulary"]))
     model = GPT(model_config).to(device)
-    model.load_state_dict(checkpoint["model"])
+    with _checkpoint_errors(args):
+        model.load_state_dict(checkpoint["model"])
     seed = args.seed if args.seed is not None else checkpoint["settings"].get("seed", 1337)
     print(
         f"antorcha gpt: sampling from {checkpoint_path(args.out)} (trained {checkpoint['iteration']} steps)"

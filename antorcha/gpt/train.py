@@ -97,6 +97,7 @@ def new_run(model_config: GPTConfig, config: TrainConfig, device: Any) -> Run:
     torch.manual_seed(config.seed)  # the initial weights, then dropout, draw from the default generator
     model = GPT(model_config).to(device)
     optimizer = model.configure_optimizers(config.weight_decay, config.lr, (config.beta1, config.beta2))
+    _seed_cuda_dropout(config.seed, 0, device)
     return Run(model, optimizer, torch.Generator().manual_seed(config.seed))
 
 
@@ -109,7 +110,15 @@ def restore_run(checkpoint: dict, model_config: GPTConfig, config: TrainConfig, 
     torch.set_rng_state(checkpoint["rng"]["dropout"])
     run.iteration = int(checkpoint["iteration"])
     run.history = History.from_dict(checkpoint["history"])
+    _seed_cuda_dropout(config.seed, run.iteration, device)
     return run
+
+
+def _seed_cuda_dropout(seed: int, iteration: int, device: Any) -> None:
+    """On a GPU, dropout draws from the cuda generator, whose state CuPy cannot save: reseed it
+    from the step instead. A resumed cuda run is then reproducible, and exact when dropout is 0."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.manual_seed(seed + iteration)
 
 
 def checkpoint_payload(run: Run, vocabulary: Vocabulary, settings: dict) -> dict:
