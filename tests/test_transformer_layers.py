@@ -1,6 +1,7 @@
 """nn.MultiheadAttention and the transformer layers against torch: outputs, attention weights and the
 gradients of the inputs and of every parameter under a random cotangent, in float32 and float64,
-over every mask kind and layout; state_dict keys both ways; torch's errors; dropout; training."""
+over every mask kind and layout; state_dict keys both ways; initialisation; torch's errors.
+The stacks (TransformerEncoder, TransformerDecoder, Transformer) are in test_transformer_stacks.py."""
 
 from __future__ import annotations
 
@@ -12,59 +13,24 @@ import numpy as np
 import pytest
 import torch
 from nn_helpers import DTYPES, compare_with_torch, paired_parameters, to_antorcha, torch_name
+from transformer_helpers import (
+    LOOSER,
+    OUR_DTYPE,
+    TORCH_DTYPE,
+    E,
+    H,
+    L,
+    N,
+    S,
+    causal_mask,
+    mask_array,
+    module_pair,
+    on_device,
+    randomise,
+)
 
 import antorcha
 import antorcha.nn as nn
-
-TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
-OUR_DTYPE = {np.float32: antorcha.float32, np.float64: antorcha.float64}
-L, S, N, E, H = 4, 5, 3, 8, 2  # target and source lengths, batch, embedding, heads
-# float32: an absolute floor for gradients of O(5) that cancel to O(0.1) (float64 keeps the default)
-LOOSER = {np.float32: {"atol": 2e-5}, np.float64: {}}
-
-
-def _randomise(module: torch.nn.Module, seed: int = 0) -> None:
-    """Non-zero biases and LayerNorm affines, so that every gradient is a real check."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 0.5)
-
-
-def _pair(name: str, dtype: type, device: str, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    """torch's module (weights randomised) and antorcha's with its state_dict loaded."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TransformerEncoder's nested-tensor note
-        theirs = getattr(torch.nn, name)(*args, **kwargs).to(TORCH_DTYPE[dtype])
-        ours = getattr(nn, name)(*args, **kwargs).to(OUR_DTYPE[dtype])
-    _randomise(theirs)
-    ours.load_state_dict({key: to_antorcha(value) for key, value in theirs.state_dict().items()})
-    return ours.to(device), theirs
-
-
-def _mask(kind: str, dtype: type, batched: bool = True, length: int = L, source: int = S) -> np.ndarray:
-    """A mask array: bool (True = do not attend; the first key is always allowed) or float."""
-    rng = np.random.default_rng(7)
-    shape = {
-        "2d": (length, source),
-        "3d": ((N if batched else 1) * H, length, source),
-        "kpm": (N, source) if batched else (source,),
-    }[kind.split("_")[0]]
-    if kind.endswith("bool"):
-        mask = rng.random(shape) < 0.4
-        mask[..., 0] = False
-        return mask
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def _causal(dtype: type, length: int = L) -> np.ndarray:
-    return np.triu(np.full((length, length), -np.inf, dtype=dtype), 1)
-
-
-def _on(lib: Any, array: np.ndarray | None, device: str) -> Any:
-    if array is None:
-        return None
-    return lib.tensor(array) if lib is torch else lib.tensor(array, device=device)
 
 
 @dataclass
@@ -94,11 +60,11 @@ class Case:
         source = L if self.kind == "self" else S
         attn = self.attn_mask
         return {
-            "attn_mask": _causal(dtype)
+            "attn_mask": causal_mask(dtype)
             if attn == "causal"
-            else attn and _mask(attn, dtype, self.batched, L, source),
+            else attn and mask_array(attn, dtype, self.batched, L, source),
             "key_padding_mask": self.key_padding_mask
-            and _mask(self.key_padding_mask, dtype, self.batched, L, source),
+            and mask_array(self.key_padding_mask, dtype, self.batched, L, source),
         }
 
 
@@ -136,7 +102,7 @@ def _attend(
     ](*inputs)
     out, weights = module(
         query, key, value, need_weights=need_weights, average_attn_weights=case.average_attn_weights,
-        is_causal=case.is_causal, **{name: _on(lib, m, device) for name, m in masks.items()},
+        is_causal=case.is_causal, **{name: on_device(lib, m, device) for name, m in masks.items()},
     )  # fmt: skip
     if not need_weights:
         assert weights is None
@@ -150,7 +116,7 @@ def _attend(
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_multihead_attention_matches_torch(case: Case, dtype: type, need_weights: bool, device: str) -> None:
     options = {"batch_first": case.batch_first, **case.options}
-    ours, theirs = _pair("MultiheadAttention", dtype, device, E, H, **options)
+    ours, theirs = module_pair("MultiheadAttention", dtype, device, E, H, **options)
     rng = np.random.default_rng(3)
     arrays = [rng.standard_normal(shape).astype(dtype) for shape in case.shapes()]
     masks = case.masks(dtype)
@@ -174,10 +140,10 @@ def test_weights_shapes_and_unbatched_output() -> None:
 def test_inference_matches_torchs_fast_path() -> None:
     """Eval mode under no_grad with self-attention, batch_first and a bool padding mask: torch takes
     its fused kernel; the values agree with antorcha's (there is one path here)."""
-    ours, theirs = _pair("MultiheadAttention", np.float64, "cpu", E, H, batch_first=True)
+    ours, theirs = module_pair("MultiheadAttention", np.float64, "cpu", E, H, batch_first=True)
     ours.eval(), theirs.eval()
     x = np.random.default_rng(0).standard_normal((N, L, E))
-    kpm = _mask("kpm_bool", np.float64, True, L, L)
+    kpm = mask_array("kpm_bool", np.float64, True, L, L)
     with torch.no_grad(), antorcha.no_grad():
         expected = theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(kpm))
         x_ours = antorcha.tensor(x)
@@ -312,9 +278,9 @@ class LayerCase:
         for name, kind in self.masks.items():
             length, source = sources[name]
             arrays[name] = (
-                _causal(dtype, length)
+                causal_mask(dtype, length)
                 if kind == "causal"
-                else _mask(kind, dtype, self.batched, length, source)
+                else mask_array(kind, dtype, self.batched, length, source)
             )
         return arrays
 
@@ -325,7 +291,7 @@ def _layer_pair(name: str, case: LayerCase, dtype: type, device: str) -> tuple[A
         warnings.simplefilter("ignore")
         theirs = getattr(torch.nn, name)(**theirs_options).to(TORCH_DTYPE[dtype])
         ours = getattr(nn, name)(**ours_options).to(OUR_DTYPE[dtype])
-    _randomise(theirs)
+    randomise(theirs)
     ours.load_state_dict({key: to_antorcha(value) for key, value in theirs.state_dict().items()})
     return ours.to(device), theirs
 
@@ -339,7 +305,9 @@ def _compare_layer(
     masks = case.mask_arrays(dtype, sources)
 
     def run(lib: Any, module: Any, device: str) -> Any:
-        return lambda *xs: module(*xs, **{k: _on(lib, m, device) for k, m in masks.items()}, **case.causal)
+        return lambda *xs: module(
+            *xs, **{k: on_device(lib, m, device) for k, m in masks.items()}, **case.causal
+        )
 
     compare_with_torch(
         run(antorcha, ours, device), run(torch, theirs, "cpu"), arrays,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from antorcha._creation import full
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor
 from antorcha.nn import functional as F
 from antorcha.nn import init
@@ -297,12 +298,34 @@ class TransformerEncoder(Module):
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, check_other=False)
         seq_len = _get_seq_len(src, self.layers[0].self_attn.batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
+        padded = self._nested_tensor_padding(src, mask, src_key_padding_mask)
         output = src
         for layer in self.layers:
             output = layer(
                 output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=src_key_padding_mask
             )
+        if padded is not None:  # torch's nested tensors come back padded with zeros
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
         return output if self.norm is None else self.norm(output)
+
+    def _nested_tensor_padding(
+        self, src: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None
+    ) -> Tensor | None:
+        """The (N, S) padded positions where torch would run its nested-tensor inference path
+        (eval mode, no gradient, a left-aligned padding mask and no attn mask): there the output
+        at padded positions is 0 (before the final norm). None where torch takes the dense path."""
+        first = self.layers[0]
+        if not self.use_nested_tensor or first.training or src.dim() != 3:
+            return None
+        if key_padding_mask is None or mask is not None:
+            return None
+        if is_grad_enabled() and any(t.requires_grad for t in (src, *first.parameters())):
+            return None
+        padded = key_padding_mask != 0  # the canonical mask: 0 where a position is kept
+        kept = (~padded)._data
+        if self.mask_check and not bool((kept[:, 1:] <= kept[:, :-1]).all()):
+            return None  # not left-aligned: torch keeps the dense path
+        return padded
 
 
 class TransformerDecoder(Module):
