@@ -37,8 +37,8 @@ from antorcha._creation import (
     zeros_like,
 )
 from antorcha._device import device, get_default_device, set_default_device
-from antorcha._dtypes import bool as bool  # noqa: A004
 from antorcha._dtypes import (
+    bfloat16,
     bool_,
     double,
     dtype,
@@ -57,6 +57,7 @@ from antorcha._dtypes import (
     short,
     uint8,
 )
+from antorcha._dtypes import bool as bool  # noqa: A004
 from antorcha._dtypes import float as float  # noqa: A004
 from antorcha._dtypes import int as int  # noqa: A004
 from antorcha._functional import *  # noqa: F403
@@ -87,6 +88,16 @@ from antorcha._threads import (
     set_num_threads,
 )
 from antorcha._typeinfo import finfo, iinfo
+from antorcha.amp.autocast_mode import (
+    autocast,
+    clear_autocast_cache,
+    get_autocast_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from antorcha.backends import (
     are_deterministic_algorithms_enabled,
     get_float32_matmul_precision,

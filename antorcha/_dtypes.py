@@ -4,6 +4,9 @@ A `dtype` wraps a NumPy dtype. Promotion follows torch, not NumPy: an int tensor
 plus a float tensor gives the float tensor's dtype (NumPy would give float64),
 Python scalars never upcast a tensor of their own category, and zero-dim tensors
 only win when they are of a higher category than the dimensioned operands.
+
+`bfloat16` is ml_dtypes' NumPy dtype (NumPy has none). Its extension takes about a second to
+import, so it loads on the first use of `antorcha.bfloat16`'s NumPy dtype, not with antorcha.
 """
 
 from __future__ import annotations
@@ -71,6 +74,54 @@ int8 = dtype("int8", np.int8)
 uint8 = dtype("uint8", np.uint8)
 bool_ = dtype("bool", np.bool_)
 
+
+
+class _BFloat16(dtype):
+    """bfloat16: float32's exponent with 8 significand bits; its NumPy dtype is ml_dtypes' (loaded lazily)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:  # no NumPy dtype yet: it comes from ml_dtypes on first use
+        self.name = "bfloat16"
+        self.itemsize = 2
+        self.is_floating_point = self.is_signed = True
+        self.category = _FLOAT
+
+    @property
+    def scalar_name(self) -> str:  # not in _SCALAR_NAMES: the torch checkpoint reader maps those eagerly
+        return "BFloat16"
+
+    @property
+    def legacy_name(self) -> str:
+        return "BFloat16Tensor"
+
+    @property
+    def np(self) -> np.dtype:  # type: ignore[override]
+        try:
+            return _NP_SLOT.__get__(self)
+        except AttributeError:
+            return load_bfloat16()
+
+
+_NP_SLOT = dtype.np  # the slot the property above shadows
+bfloat16 = _BFloat16()
+
+
+def load_bfloat16() -> np.dtype:
+    """Import ml_dtypes and register its bfloat16 as `bfloat16`'s NumPy dtype."""
+    import ml_dtypes
+
+    np_dtype = np.dtype(ml_dtypes.bfloat16)
+    _NP_SLOT.__set__(bfloat16, np_dtype)
+    _FROM_NUMPY[np_dtype] = bfloat16
+    return np_dtype
+
+
+def is_floating_array(np_dtype: np.dtype) -> bool:
+    """Whether arrays of this NumPy dtype are floating point: kind 'f', or bfloat16 (ml_dtypes' kind 'V')."""
+    return np_dtype.kind == "f" or np_dtype.name == "bfloat16"
+
+
 # torch's aliases
 float = float32  # noqa: A001
 double = float64
@@ -83,8 +134,8 @@ bool = bool_  # noqa: A001
 # The Python builtins, saved before the aliases above shadowed their names.
 _py_float, _py_int, _py_bool = type(1.0), type(1), type(True)  # noqa: UP003
 
-ALL_DTYPES = (float32, float64, float16, int8, int16, int32, int64, uint8, bool_)
-_FROM_NUMPY = {d.np: d for d in ALL_DTYPES}
+ALL_DTYPES = (float32, float64, float16, bfloat16, int8, int16, int32, int64, uint8, bool_)
+_FROM_NUMPY = {d.np: d for d in ALL_DTYPES if d is not bfloat16}  # bfloat16's joins when it loads
 
 _default_float = float32
 
@@ -93,6 +144,9 @@ def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
     try:
         return _FROM_NUMPY[np_dtype]
     except KeyError:
+        if np_dtype.name == "bfloat16":  # ml_dtypes', passed in before antorcha loaded it
+            load_bfloat16()
+            return bfloat16
         raise TypeError(
             f"can't convert np.ndarray of type {np_dtype}. The only supported types are: "
             "float64, float32, float16, int64, int32, int16, int8, uint8, and bool."

@@ -102,6 +102,8 @@ def tensor_repr(t: Any, prefix: str = "tensor(") -> str:
     from antorcha import _dtypes
 
     values = t._cpu_array()
+    if values.dtype.kind == "V":  # bfloat16 (ml_dtypes): its values, exactly, as float32
+        values = values.astype(np.float32)
     suffixes = []
     if values.size == 0:
         body = "[]"

@@ -119,7 +119,7 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
         return int(self._data.nbytes)
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return _dtypes.is_floating_array(self._data.dtype)
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
@@ -143,7 +143,7 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
                     "var_no_grad = var.detach()."
                 )
             return
-        if value and self._data.dtype.kind != "f":
+        if value and not _dtypes.is_floating_array(self._data.dtype):
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
             )
@@ -289,7 +289,7 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
-        if self._requires_grad and value._data.dtype.kind != "f":
+        if self._requires_grad and not _dtypes.is_floating_array(value._data.dtype):
             raise RuntimeError(
                 "data set to a tensor that requires gradients must be floating point or complex dtype, "
                 f"got {value.dtype}"
@@ -432,6 +432,9 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
 
     def half(self) -> Tensor:
         return self.to(_dtypes.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(_dtypes.bfloat16)
 
     def long(self) -> Tensor:
         return self.to(_dtypes.int64)

@@ -115,6 +115,12 @@ def empty_cache() -> None:
         cp.get_default_memory_pool().free_all_blocks()
 
 
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether antorcha can make bfloat16 cuda tensors: no, with or without a GPU, because CuPy has no
+    bfloat16 arrays (torch says False without a GPU too). bfloat16 works on the cpu (ml_dtypes)."""
+    return False
+
+
 def _amp_module() -> Any:
     """torch.cuda.amp, importable as a module too (`from torch.cuda.amp import GradScaler`)."""
     import sys

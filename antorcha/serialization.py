@@ -51,7 +51,7 @@ CHECKSUM_KEY = "antorcha.crc32"
 _FIRST_CHECKSUMMED_VERSION = 2
 _GARBLED_KEY_BYTES = 3  # a metadata key this close to one of antorcha's is damage, not a foreign file
 # safetensors dtype codes that antorcha has a dtype for
-_SUPPORTED_CODES = {"F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"}
+_SUPPORTED_CODES = {"F16", "BF16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"}
 _SUPPORTED_NUMPY = {np.dtype(d) for d in ("float16", "float32", "float64", "int8", "int16", "int32", "int64")}
 _SUPPORTED_NUMPY |= {np.dtype("uint8"), np.dtype("bool")}
 _MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
@@ -175,10 +175,10 @@ def _host_array(array: Any, path: tuple) -> np.ndarray:
     """A C-contiguous little-endian host copy/view that safetensors can write."""
     if not isinstance(array, np.ndarray):
         array = array.get()  # a CuPy array: CUDA tensors are saved from host memory
-    if array.dtype.newbyteorder("=") not in _SUPPORTED_NUMPY:
+    if array.dtype.newbyteorder("=") not in _SUPPORTED_NUMPY and array.dtype.name != "bfloat16":
         raise TypeError(
             f"antorcha.save cannot store an array of dtype {array.dtype} at {_describe(path)}: supported "
-            "dtypes are float16/32/64, int8/16/32/64, uint8 and bool"
+            "dtypes are float16/32/64, bfloat16, int8/16/32/64, uint8 and bool"
         )
     if not array.flags.c_contiguous:
         array = array.copy(order="C")  # safetensors reads the raw buffer
@@ -278,7 +278,7 @@ def load(
     safetensors_numpy = _import_safetensors("load")
     header = _parse_header(data, source)
     try:
-        arrays = safetensors_numpy.load(data)
+        arrays = _load_arrays(safetensors_numpy, data, header)
     except Exception as error:  # any safetensors failure means a damaged file
         raise RuntimeError(
             f"{source} is damaged or truncated: safetensors cannot read it ({error})"
@@ -297,6 +297,27 @@ def load(
     tree = _parse_structure(structure, source)
     _verify_checksum(metadata, tree, structure, arrays, source)
     return decoder.decode(tree["root"])
+
+
+def _load_arrays(safetensors_numpy: ModuleType, data: bytes, header: dict) -> dict[str, np.ndarray]:
+    """safetensors.numpy.load, which has no bfloat16: a file with BF16 entries is read view by view,
+    BF16 as ml_dtypes' bfloat16 (what safetensors.numpy.save writes for it)."""
+    if all(entry.get("dtype") != "BF16" for name, entry in header.items() if name != "__metadata__"):
+        return safetensors_numpy.load(data)
+    from safetensors import deserialize
+
+    arrays = {}
+    for name, view in deserialize(data):
+        code = view["dtype"]
+        dtype = _dtypes.bfloat16.np if code == "BF16" else np.dtype(_NUMPY_OF_CODE[code])
+        arrays[name] = np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"])
+    return arrays
+
+
+_NUMPY_OF_CODE = {
+    "F16": "float16", "F32": "float32", "F64": "float64", "I8": "int8", "I16": "int16", "I32": "int32",
+    "I64": "int64", "U8": "uint8", "BOOL": "bool",
+}
 
 
 def _damaged_antorcha_metadata(metadata: dict) -> bool:

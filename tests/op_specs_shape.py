@@ -124,6 +124,8 @@ def shape_rows() -> list[OpSpec]:
         OpSpec("double", ONE, method="double"),
         OpSpec("float", ONE, method="float"),
         OpSpec("half", ONE, method="half"),  # compared with the float16 tolerance
+        # torch's numpy() has no bfloat16: compared after the exact way back to float32
+        OpSpec("bfloat16", ONE, call=lambda m, x: x.bfloat16().float(), covers=("Tensor.bfloat16",)),
         OpSpec("type", ONE, call=lambda m, x: x.type(m.float64), covers=("Tensor.type",)),
         OpSpec("type_as", TWO, call=lambda m, x, y: x.type_as(y.double()), covers=("Tensor.type_as",)),
         OpSpec("long", ONE, method="long", differentiable=False),

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from antorcha import _dtypes
+from antorcha._autocast import AUTOCAST, lower_precision
 from antorcha._creation import zeros
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import broadcast_shapes, normalize_dim, write_out
 from antorcha.ops.linalg import dot
 from antorcha.ops.movement import stack
@@ -265,7 +267,8 @@ def _operand_grad(k: int, grad: Tensor, operands: tuple, contraction: Contractio
 def _einsum_labels(tensors: list[Tensor], terms: list, output: tuple[int, ...]) -> Tensor:
     """einsum over labels already chosen (tensordot, inner, backward): checked, then the op."""
     contraction = _contraction([list(t) for t in terms], list(output), [t._data.shape for t in tensors])
-    return Einsum.apply(*tensors, params=(contraction,))
+    op = in_float32(Einsum) if tensors[0]._data.dtype.kind == "V" else Einsum  # bfloat16: as torch
+    return op.apply(*tensors, params=(contraction,))
 
 
 def _common_dtype(tensors: list[Tensor]) -> list[Tensor]:
@@ -295,7 +298,11 @@ def einsum(*args: Any) -> Tensor:
     if not operands:
         raise RuntimeError("einsum(): must provide at least one operand")
     contraction = _contraction(terms, output, [t._data.shape for t in operands])
-    return Einsum.apply(*_common_dtype(operands), params=(contraction,))
+    operands = _common_dtype(operands)
+    if AUTOCAST.on:  # torch's autocast lower-precision list
+        operands = lower_precision(*operands)
+    op = in_float32(Einsum) if operands[0]._data.dtype.kind == "V" else Einsum  # bfloat16: as torch
+    return op.apply(*operands, params=(contraction,))
 
 
 # ---- tensordot, inner, vdot -----------------------------------------------------------------
@@ -325,6 +332,8 @@ def _tensordot_dims(a: Tensor, b: Tensor, dims: Any) -> tuple[list[int], list[in
 @register(method=False)
 def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Tensor | None = None) -> Tensor:
     """Contract a's dims `dims[0]` with b's `dims[1]` (or a's last `dims` with b's first `dims`)."""
+    if AUTOCAST.on:  # torch's autocast lower-precision list (its tensordot is a bmm)
+        a, b = lower_precision(a, b)
     _same_dtype(a, b)
     dims_a, dims_b = _tensordot_dims(a, b, dims)
     labels_a = list(range(a.ndim))

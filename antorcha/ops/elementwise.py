@@ -337,8 +337,10 @@ def div(input: Tensor, other: Any, *, rounding_mode: str | None = None, out: Ten
 @register(dunders=("__truediv__",))
 def true_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
     """`/`: integer operands divide as floats of the default dtype, as in torch."""
-    other_is_float = isinstance(other, float) or (isinstance(other, Tensor) and other._data.dtype.kind == "f")
-    integer_division = input._data.dtype.kind != "f" and not other_is_float
+    other_is_float = isinstance(other, float) or (
+        isinstance(other, Tensor) and _dtypes.is_floating_array(other._data.dtype)
+    )
+    integer_division = not _dtypes.is_floating_array(input._data.dtype) and not other_is_float
     a = input.to(_dtypes.get_default_dtype()) if integer_division else input
     result = _binary(Div, a, other)
     return result if out is None else write_out(result, out, "true_divide")
@@ -347,7 +349,7 @@ def true_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tens
 @register(method=False, torch=False, dunders=("__rtruediv__",))
 def rtrue_divide(input: Tensor, other: Any) -> Tensor:
     """`other / input` for a Python scalar `other`."""
-    a = input.to(_dtypes.get_default_dtype()) if input._data.dtype.kind != "f" else input
+    a = input.to(_dtypes.get_default_dtype()) if not _dtypes.is_floating_array(input._data.dtype) else input
     return _reflected(Div, a, other)
 
 

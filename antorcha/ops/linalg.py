@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from antorcha._autocast import AUTOCAST, lower_precision
 from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
@@ -15,7 +16,7 @@ class Dot(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return _in_dtype_of(xp_of(a).dot(a, b), a)
+        return _matrix_product(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -28,7 +29,7 @@ class Mv(Op):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return _in_dtype_of(a @ b, a)
+        return _matrix_product(a, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -41,13 +42,20 @@ class Mv(Op):
 
 def _product(a: Any, b: Any) -> Any:
     """a @ b on arrays; with an inner dimension of 1 it is an outer product, which BLAS does slowly."""
-    return a * b if a.shape[-1] == 1 else _in_dtype_of(a @ b, a)
+    return a * b if a.shape[-1] == 1 else _matrix_product(a, b)
 
 
-def _in_dtype_of(out: Any, a: Any) -> Any:
-    """ml_dtypes' bfloat16 product accumulates in float32 and returns float32 (as torch accumulates):
-    round it once to bfloat16. Other dtypes pay one comparison."""
-    return out if out.dtype is a.dtype else out.astype(a.dtype)
+def _matrix_product(a: Any, b: Any) -> Any:
+    """a @ b; float16 and bfloat16 through float32, rounded once: torch accumulates them in float32
+    (NumPy's float16 product accumulates in float16, ml_dtypes' bfloat16 one returns float32)."""
+    if _is_half(a):
+        return (a.astype("float32") @ b.astype("float32")).astype(a.dtype)
+    return a @ b
+
+
+def _is_half(a: Any) -> bool:
+    """float16 or bfloat16 (2-byte, not an integer): one comparison for every other dtype."""
+    return a.dtype.itemsize == 2 and a.dtype.kind != "i"
 
 
 def _swap(a: Any) -> Any:
@@ -79,12 +87,16 @@ class Addmm(Op):
     @staticmethod
     def forward(ctx: Any, bias: Any, x: Any, weight_t: Any) -> Any:
         ctx.save_for_backward(x, weight_t)
+        if _is_half(x):  # float16/bfloat16: the product and the bias in float32, rounded once, as torch
+            out = x.astype("float32") @ weight_t.astype("float32")
+            out += bias
+            return out.astype(x.dtype)
         rows, inner = x.shape
         if inner + 1 < weight_t.shape[1] and rows > _FOLD_MIN_ROWS:
-            return _in_dtype_of(_bias_folded_into_the_product(x, weight_t, bias), x)
+            return _bias_folded_into_the_product(x, weight_t, bias)
         out = x @ weight_t
         out += bias
-        return _in_dtype_of(out, x)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
@@ -143,8 +155,8 @@ class MatmulGrads(Op):
 
 
 def _row_sum(grad: Any) -> Any:
-    """grad.sum(axis=0); a bfloat16 gradient accumulates in float32 (its node rounds it once), as torch."""
-    return grad.sum(axis=0) if grad.dtype.kind == "f" else grad.sum(axis=0, dtype="float32")
+    """grad.sum(axis=0); a float16/bfloat16 gradient accumulates in float32 (its node rounds it once)."""
+    return grad.sum(axis=0, dtype="float32") if _is_half(grad) else grad.sum(axis=0)
 
 
 def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
@@ -164,6 +176,8 @@ def _shape_error(a: Tensor, b: Tensor) -> RuntimeError:
 
 @register(dunders=("__matmul__",))
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast lower-precision list (mm and bmm come through here)
+        input, other = lower_precision(input, other)  # noqa: A001
     result = _matmul(input, other)
     return result if out is None else write_out(result, out, "matmul")
 
@@ -231,13 +245,15 @@ def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
     a, b = input, tensor
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
-    result = matmul(a, b)
+    result = _matmul(a, b)  # not on torch's autocast list
     return result if out is None else write_out(result, out, "dot")
 
 
 @register(method=False, torch=False, functional=True)
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, with torch's addmm path for 2-D inputs."""
+    if AUTOCAST.on:  # torch's autocast lower-precision list
+        input, weight, bias = lower_precision(input, weight, bias)  # noqa: A001
     x = input
     if x.shape[-1] != weight.shape[-1]:
         raise RuntimeError(
@@ -267,7 +283,7 @@ def rmatmul(input: Tensor, other: Tensor) -> Tensor:
 def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {input.ndim}, {vec.ndim}")
-    result = matmul(input, vec)
+    result = _matmul(input, vec)  # not on torch's autocast list
     return result if out is None else write_out(result, out, "mv")
 
 

@@ -19,6 +19,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import normalize_dim, normalize_dims, require_float, write_out
 from antorcha.ops.elementwise import where
 
@@ -120,7 +121,10 @@ def sum(  # noqa: A001
     if np_dtype is None and x._data.dtype.kind in "biu":
         np_dtype = np.int64  # torch sums integers and bools as int64
     dims = _dims_arg(x, dim)
-    result = (Sum if dims is None else SumDim).apply(x, params=(dims, keepdim, np_dtype))
+    op = Sum if dims is None else SumDim
+    if np_dtype is None and x._data.dtype.kind == "V":  # bfloat16: accumulate in float32, as torch
+        op = in_float32(op)
+    result = op.apply(x, params=(dims, keepdim, np_dtype))
     return result if out is None else write_out(result, out, "sum")
 
 
@@ -138,7 +142,10 @@ def mean(
     if target is not x.dtype:
         x = x.to(target)
     dims = _dims_arg(x, dim)
-    result = (Mean if dims is None else MeanDim).apply(x, params=(dims, keepdim, None))
+    op = Mean if dims is None else MeanDim
+    if x._data.dtype.kind == "V":  # bfloat16: accumulate in float32, as torch
+        op = in_float32(op)
+    result = op.apply(x, params=(dims, keepdim, None))
     return result if out is None else write_out(result, out, "mean")
 
 

@@ -9,6 +9,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import normalize_dim, normalize_dims, write_out
 from antorcha.ops.reduce import restore_dims
 from antorcha.ops.reduce import sum as sum_over
@@ -36,10 +37,11 @@ class Logsumexp(Op):
 @register()
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
     x = input
-    if x._data.dtype.kind != "f":
+    if not _dtypes.is_floating_array(x._data.dtype):
         x = x.to(_dtypes.get_default_dtype())
     dims = normalize_dims(dim, x.ndim)
-    result = Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
+    op = in_float32(Logsumexp) if x._data.dtype.kind == "V" else Logsumexp  # bfloat16: as torch
+    result = op.apply(x, params=(dims if x.ndim else (), keepdim))
     return result if out is None else write_out(result, out, "logsumexp")
 
 
@@ -89,7 +91,7 @@ class LogSoftmax(Op):
 def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind != "f":
+    elif not _dtypes.is_floating_array(x._data.dtype):
         raise RuntimeError(f"softmax not implemented for '{x.dtype.name}' (expected a floating point tensor)")
     if dim is None:  # torch's legacy implicit dim
         dim = 0 if x.ndim in (0, 1, 3) else 1
@@ -99,10 +101,11 @@ def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]
 @register()
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None, *, out: Tensor | None = None) -> Tensor:
     x, d = _softmax_input(input, dim, dtype)
+    op = in_float32(Softmax) if x._data.dtype.kind == "V" else Softmax  # bfloat16: as torch
     if x.ndim == 0:
-        result = Softmax.apply(x.reshape(1), params=(0,)).reshape(())
+        result = op.apply(x.reshape(1), params=(0,)).reshape(())
         return result if out is None else write_out(result, out, "softmax")
-    result = Softmax.apply(x, params=(d,))
+    result = op.apply(x, params=(d,))
     return result if out is None else write_out(result, out, "softmax")
 
 
@@ -111,8 +114,9 @@ def log_softmax(
     input: Tensor, dim: int | None = None, dtype: Any = None, *, out: Tensor | None = None
 ) -> Tensor:
     x, d = _softmax_input(input, dim, dtype)
+    op = in_float32(LogSoftmax) if x._data.dtype.kind == "V" else LogSoftmax  # bfloat16: as torch
     if x.ndim == 0:
-        result = LogSoftmax.apply(x.reshape(1), params=(0,)).reshape(())
+        result = op.apply(x.reshape(1), params=(0,)).reshape(())
         return result if out is None else write_out(result, out, "log_softmax")
-    result = LogSoftmax.apply(x, params=(d,))
+    result = op.apply(x, params=(d,))
     return result if out is None else write_out(result, out, "log_softmax")

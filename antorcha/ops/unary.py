@@ -50,7 +50,7 @@ def _float_math(op_name: str, public_name: str, forward: Any, backward: Any, sav
     op = _unary(op_name, forward, backward, save)
 
     def public(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-        if input._data.dtype.kind != "f":
+        if not _dtypes.is_floating_array(input._data.dtype):
             input = input.to(_dtypes.get_default_dtype())  # noqa: A001 - torch's int -> float promotion
         result = op.apply(input)
         return result if out is None else write_out(result, out, public_name)

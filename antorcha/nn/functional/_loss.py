@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
+from antorcha._autocast import AUTOCAST, to_float32
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
@@ -238,6 +239,8 @@ def mse_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target = to_float32(input, target)
     warn_target_size(input, target)
     reduction = resolve_reduction(reduction, size_average, reduce)
     input, target = _promoted_pair(input, target)
@@ -256,6 +259,8 @@ def l1_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target = to_float32(input, target)
     warn_target_size(input, target)
     reduction = resolve_reduction(reduction, size_average, reduce)
     input, target = _promoted_pair(input, target)
@@ -274,6 +279,8 @@ def smooth_l1_loss(
     reduction: str = "mean",
     beta: float = 1.0,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target = to_float32(input, target)
     warn_target_size(input, target)
     reduction = resolve_reduction(reduction, size_average, reduce)
     if beta < 0:
@@ -292,6 +299,8 @@ def huber_loss(
     delta: float = 1.0,
     weight: Tensor | None = None,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target = to_float32(input, target)
     warn_target_size(input, target)
     reduction = resolve_reduction(reduction)
     if delta <= 0:
@@ -335,6 +344,8 @@ def binary_cross_entropy(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target, weight = to_float32(input, target, weight)
     reduction = resolve_reduction(reduction, size_average, reduce)
     if target.shape != input.shape:
         raise ValueError(
@@ -361,6 +372,8 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target = to_float32(input, target)
     reduction = resolve_reduction(reduction, size_average, reduce)
     check_same_device(input, target)
     if target.shape != input.shape:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from antorcha import _dtypes
+from antorcha._autocast import AUTOCAST, to_float32
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
@@ -129,6 +130,8 @@ def nll_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target, weight = to_float32(input, target, weight)  # noqa: A001
     reduction = resolve_reduction(reduction, size_average, reduce)
     check_same_device(input, target)
     if weight is not None:
@@ -152,6 +155,8 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
+    if AUTOCAST.on:  # torch's autocast float32 list
+        input, target, weight = to_float32(input, target, weight)  # noqa: A001
     reduction = resolve_reduction(reduction, size_average, reduce)
     check_same_device(input, target)
     class_dim = 0 if input.ndim == 1 else 1

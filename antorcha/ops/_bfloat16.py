@@ -1,0 +1,76 @@
+"""bfloat16 kernels that compute in float32, as torch's CPU kernels do.
+
+ml_dtypes' ufuncs already turn each bfloat16 element into a float32, compute and round back, so
+one ufunc gives torch's value. A kernel of several steps (a sum's accumulation, softmax, a matrix
+product) would round after every step; torch rounds once. `in_float32(Op)` is the same op with its
+forward run on float32 copies of its bfloat16 arrays and its results rounded once to bfloat16
+(round to nearest even). Its node keeps the Op's name, and what its forward saved is mapped back to
+the bfloat16 inputs and outputs, so version checks and backward see the tensors the user has. Public
+functions pick the twin only when an input is bfloat16 (`dtype.kind == "V"`, ml_dtypes' kind), so
+other dtypes pay one comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha.autograd.function import Op
+
+_TWINS: dict[type[Op], type[Op]] = {}
+
+
+def in_float32(op: type[Op]) -> type[Op]:
+    """`op`, computing in float32 for bfloat16 inputs and rounding its outputs once (cached)."""
+    twin = _TWINS.get(op)
+    if twin is None:
+        twin = _TWINS[op] = _make_twin(op)
+    return twin
+
+
+def _make_twin(op: type[Op]) -> type[Op]:
+    forward = op.forward
+
+    def wide_forward(ctx: Any, *args: Any) -> Any:
+        low = None
+        wide_args = []
+        originals: dict[int, Any] = {}
+        for arg in args:
+            if getattr(arg, "dtype", None) is not None and getattr(arg.dtype, "kind", "") == "V":
+                low = arg.dtype
+                wide = arg.astype(np.float32)
+                originals[id(wide)] = arg
+                arg = wide
+            wide_args.append(arg)
+        out = forward(ctx, *wide_args)
+        if low is None:
+            return out
+        if type(out) is tuple:
+            rounded = tuple([_round(o, low, originals) for o in out])
+        else:
+            rounded = _round(out, low, originals)
+        _map_saved(ctx, originals)
+        return rounded
+
+    namespace = {
+        "forward": staticmethod(wide_forward),
+        "backward_name": op._node_cls.__name__,
+        "__module__": op.__module__,
+        "__qualname__": f"{op.__qualname__}InFloat32",
+    }
+    return type(f"{op.__name__}InFloat32", (op,), namespace)
+
+
+def _round(out: Any, low: Any, originals: dict[int, Any]) -> Any:
+    if out is None or getattr(out, "dtype", None) != np.float32:
+        return out
+    rounded = out.astype(low)
+    originals[id(out)] = rounded  # a saved output becomes the bfloat16 output the caller gets
+    return rounded
+
+
+def _map_saved(ctx: Any, originals: dict[int, Any]) -> None:
+    saved = getattr(ctx, "_to_save", None)
+    if saved:
+        ctx._to_save = tuple([originals.get(id(item), item) for item in saved])
