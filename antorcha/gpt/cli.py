@@ -196,7 +196,8 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
     from antorcha.gpt.train import checkpoint_payload, new_run, restore_run, train
 
     began = time.perf_counter()
-    text_path = args.text or (checkpoint["settings"].get("text") if checkpoint is not None else None)
+    given = str(Path(args.text).absolute()) if args.text else None  # so a resume may run from elsewhere
+    text_path = given or (checkpoint["settings"].get("text") if checkpoint is not None else None)
     data = CharData(read_text(text_path) if text_path else default_corpus())
     if checkpoint is not None:
         check_vocabulary(checkpoint, data.vocabulary.chars, checkpoint_path(args.out))
