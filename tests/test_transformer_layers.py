@@ -127,6 +127,48 @@ def test_multihead_attention_matches_torch(case: Case, dtype: type, need_weights
     )  # fmt: skip
 
 
+def _functional(lib: Any, weights: list, q: Any, k: Any, v: Any, static: bool, need_weights: bool) -> Any:
+    """F.multi_head_attention_forward with separate projection weights, bias_k/bias_v, or (static)
+    the caller's own per-head keys and values."""
+    w_q, w_k, w_v, in_bias, out_w, out_b, bias_k, bias_v = weights
+    common = {"training": False, "need_weights": need_weights, "use_separate_proj_weight": True,
+              "q_proj_weight": w_q, "k_proj_weight": w_k, "v_proj_weight": w_v}  # fmt: skip
+    if static:
+        heads_k = k.reshape(S, N * H, E // H).transpose(0, 1)  # (N * H, S, E / H)
+        heads_v = v.reshape(S, N * H, E // H).transpose(0, 1)
+        common.update(static_k=heads_k, static_v=heads_v)
+        bias_k = bias_v = None
+    out, attn = lib.nn.functional.multi_head_attention_forward(
+        q, k, v, E, H, None, in_bias, bias_k, bias_v, False, 0.0, out_w, out_b, **common
+    )
+    return out.flatten() if attn is None else lib.cat([out.flatten(), attn.flatten()])
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("static", [False, True])
+def test_functional_form_matches_torch(static: bool, need_weights: bool) -> None:
+    shapes = [
+        (E, E),
+        (E, E),
+        (E, E),
+        (3 * E,),
+        (E, E),
+        (E,),
+        (1, 1, E),
+        (1, 1, E),
+        (L, N, E),
+        (S, N, E),
+        (S, N, E),
+    ]
+    rng = np.random.default_rng(9)
+    arrays = [rng.standard_normal(shape) * 0.5 for shape in shapes]
+
+    def run(lib: Any) -> Any:
+        return lambda *xs: _functional(lib, list(xs[:8]), *xs[8:], static, need_weights)
+
+    compare_with_torch(run(antorcha), run(torch), arrays)
+
+
 def test_weights_shapes_and_unbatched_output() -> None:
     module = nn.MultiheadAttention(E, H, batch_first=True)
     out, weights = module(antorcha.randn(N, L, E), antorcha.randn(N, S, E), antorcha.randn(N, S, E))

@@ -14,12 +14,15 @@ import warnings
 from typing import Any
 
 from antorcha._creation import empty, zeros, zeros_like
+from antorcha._registry import register_functional
 from antorcha._tensor import Size, Tensor
 from antorcha.nn import init
-from antorcha.nn.functional import dropout, linear, scaled_dot_product_attention
+from antorcha.nn.functional._attention import scaled_dot_product_attention
+from antorcha.nn.functional._layers import dropout
 from antorcha.nn.linear import Linear
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter
+from antorcha.ops.linalg import linear
 from antorcha.ops.movement import cat
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "multi_head_attention_forward"]
@@ -250,6 +253,7 @@ def _check_embedding(
     return head_dim
 
 
+@register_functional()
 def multi_head_attention_forward(
     query: Tensor,
     key: Tensor,

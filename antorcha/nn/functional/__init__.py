@@ -6,6 +6,7 @@ and `_nll.py`, and `linear` in `antorcha/ops/linalg.py`. This module gathers the
 """
 
 from antorcha._registry import functional_functions
+from antorcha.nn import attention as _multihead  # noqa: F401 - declares multi_head_attention_forward
 from antorcha.nn.functional import (  # noqa: F401 - they declare
     _activation,
     _attention,
