@@ -54,43 +54,56 @@ def _number(kind: type, low: float, low_inclusive: bool, high: float | None = No
 
 def add_gpt_parser(commands: Any) -> None:
     """The `gpt` subcommand and its flags, on the `antorcha` parser's subcommands."""
+    from antorcha.gpt.train import TrainConfig
+
     gpt = commands.add_parser(
         "gpt",
         help="train a character-level GPT on a text (default: antorcha's own source) and sample from it",
         description=__doc__.split("\n\n")[0],
     )
     positive_int, positive_float = _number(int, 0, False), _number(float, 0.0, False)
-    count = _number(int, 0, True)
+    count, train = _number(int, 0, True), TrainConfig()
     gpt.add_argument("--text", metavar="FILE", help="a UTF-8 text (default: antorcha's own source and docs)")
     model = gpt.add_argument_group("model (default, or the checkpoint's with --resume/--sample-only)")
     for name, default in SHAPE_DEFAULTS.items():
-        model.add_argument(f"--{name.replace('_', '-')}", type=positive_int, help=f"default {default}")
-    model.add_argument("--dropout", type=_number(float, 0.0, True, 1.0), help="default 0.0")
-    training = gpt.add_argument_group("training")
-    training.add_argument("--batch-size", type=positive_int, help="default 12")
-    training.add_argument(
-        "--max-iters", type=count, help="steps in all, counting a resumed run's (default 600)"
-    )
-    training.add_argument("--lr", type=positive_float, help="peak learning rate (default 1e-3)")
-    training.add_argument("--warmup-iters", type=count, help="default min(100, lr-decay-iters / 10)")
-    training.add_argument(
-        "--lr-decay-iters", type=positive_int, help="cosine decay length (default max-iters)"
-    )
-    training.add_argument("--eval-interval", type=positive_int, help="default 100")
-    training.add_argument("--eval-iters", type=positive_int, help="batches per eval and split (default 20)")
-    training.add_argument("--seed", type=int, help="weights, batches, dropout and sampling (default 1337)")
+        model.add_argument(
+            f"--{name.replace('_', '-')}", type=positive_int, metavar="N", help=f"default {default}"
+        )
+    model.add_argument("--dropout", type=_number(float, 0.0, True, 1.0), metavar="P", help="default 0.0")
+    training = gpt.add_argument_group("training (default, or the checkpoint's with --resume)")
+    for flag, kind, text in (
+        ("--batch-size", positive_int, f"default {train.batch_size}"),
+        ("--max-iters", count, f"steps in all, a resumed run's included (default {train.max_iters})"),
+        ("--lr", positive_float, f"peak learning rate (default {train.lr:g}), decayed to a tenth"),
+        ("--warmup-iters", count, "linear warmup (default min(100, lr-decay-iters / 10))"),
+        ("--lr-decay-iters", positive_int, "length of the cosine decay (default max-iters)"),
+        (
+            "--eval-interval",
+            positive_int,
+            f"evaluate and checkpoint every N steps (default {train.eval_interval})",
+        ),
+        ("--eval-iters", positive_int, f"batches per evaluation and split (default {train.eval_iters})"),
+        ("--seed", int, f"weights, batches, dropout and sampling (default {train.seed})"),
+    ):
+        training.add_argument(flag, type=kind, metavar="X" if kind is positive_float else "N", help=text)
     training.add_argument("--compile", action="store_true", help="train torch.compile(model)")
     training.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     sampling = gpt.add_argument_group("sampling")
-    sampling.add_argument("--sample-tokens", type=count, default=300, help="default 300")
-    sampling.add_argument("--temperature", type=_number(float, 0.0, True), default=0.8, help="0: greedy")
-    sampling.add_argument("--top-k", type=positive_int, default=None, help="default: no cut-off")
+    sampling.add_argument("--sample-tokens", type=count, default=300, metavar="N", help="default 300")
+    sampling.add_argument(
+        "--temperature",
+        type=_number(float, 0.0, True),
+        default=0.8,
+        metavar="T",
+        help="default 0.8; 0: greedy",
+    )
+    sampling.add_argument("--top-k", type=positive_int, metavar="K", help="default: no cut-off")
     output = gpt.add_argument_group("checkpoint and reports")
-    output.add_argument("--out", metavar="DIR", help="write DIR/ckpt.pt at every eval")
+    output.add_argument("--out", metavar="DIR", help="write DIR/ckpt.pt at every evaluation")
     resume = output.add_mutually_exclusive_group()
     resume.add_argument("--resume", action="store_true", help="continue the run in --out DIR")
     resume.add_argument("--sample-only", action="store_true", help="sample from --out DIR's checkpoint")
-    output.add_argument("--json", metavar="FILE", help="write losses, config and timings as JSON")
+    output.add_argument("--json", metavar="FILE", help="write losses, config, timings and the sample as JSON")
     output.add_argument("--plot", metavar="FILE.png", help="write the loss curves (needs matplotlib)")
 
 
