@@ -169,6 +169,21 @@ def test_functional_form_matches_torch(static: bool, need_weights: bool) -> None
     compare_with_torch(run(antorcha), run(torch), arrays)
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize(
+    ("which", "shape"), [("attn_mask", (L, S)), ("attn_mask", (N * H, L, S)), ("key_padding_mask", (N, S))]
+)
+def test_float_masks_get_torchs_gradients(which: str, shape: tuple, need_weights: bool) -> None:
+    ours, theirs = module_pair("MultiheadAttention", np.float64, "cpu", E, H)
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal(s) for s in [(L, N, E), (S, N, E), (S, N, E), shape]]
+
+    def run(module: Any) -> Any:
+        return lambda q, k, v, mask: module(q, k, v, need_weights=need_weights, **{which: mask})[0]
+
+    compare_with_torch(run(ours), run(theirs), arrays, params=paired_parameters(ours, theirs))
+
+
 def test_weights_shapes_and_unbatched_output() -> None:
     module = nn.MultiheadAttention(E, H, batch_first=True)
     out, weights = module(antorcha.randn(N, L, E), antorcha.randn(N, S, E), antorcha.randn(N, S, E))

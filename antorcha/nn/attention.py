@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from antorcha._creation import empty, zeros, zeros_like
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Size, Tensor
 from antorcha.nn import init
@@ -321,12 +322,15 @@ def multi_head_attention_forward(
         _check_key_padding_mask(key_padding_mask, k.shape[1], bsz)
     attn_mask = _merged_mask(attn_mask, key_padding_mask, num_heads)
     dropout_p = dropout_p if training else 0.0
-    if need_weights:
+    # SDPA takes its mask as a constant: a float mask that needs a gradient goes the explicit way
+    mask_needs_grad = attn_mask is not None and attn_mask.requires_grad and is_grad_enabled()
+    if need_weights or mask_needs_grad:
         out, weights = _explicit_attention(q, k, v, attn_mask, dropout_p, is_causal)  # (N * H, L, E / H)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
         weights = weights.view(bsz, num_heads, tgt_len, k.shape[1])  # (N, H, L, S)
         if average_attn_weights:
             weights = weights.mean(dim=1)
+        weights = weights if need_weights else None
     else:
         out, weights = _sdpa_attention(q, k, v, attn_mask, dropout_p, is_causal, bsz, num_heads), None
     out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)  # (L, N, E)
