@@ -271,6 +271,8 @@ def _error_calls(lib: Any) -> dict[str, Any]:
         "unbatched_3d_mask": lambda: mha(E, H)(x2, x2, x2, attn_mask=lib.zeros(H + 1, L, L)),
         "embed_dim": lambda: mha(E, H)(lib.zeros(L, N, E + 2), x3, x3),
         "key_value_shapes": lambda: mha(E, H)(x3, x3, lib.zeros(L + 1, N, E)),
+        "mask_dtype": lambda: mha(E, H)(x3, x3, x3, attn_mask=lib.zeros(L, L, dtype=lib.float64)),
+        "kpm_dtype": lambda: mha(E, H)(x3, x3, x3, key_padding_mask=lib.zeros(N, L, dtype=lib.float64)),
         "activation": lambda: lib.nn.TransformerEncoderLayer(E, H, activation="tanh"),
         "transformer_batch": lambda: lib.nn.Transformer(E, H, 1, 1, 16)(x3, lib.zeros(L, N + 1, E)),
         "transformer_features": lambda: lib.nn.Transformer(E, H, 1, 1, 16)(x3, lib.zeros(L, N, E + 1)),

@@ -18,7 +18,7 @@ from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Size, Tensor
 from antorcha.nn import init
-from antorcha.nn.functional._attention import scaled_dot_product_attention
+from antorcha.nn.functional._attention import _C10_NAMES, scaled_dot_product_attention
 from antorcha.nn.functional._layers import dropout
 from antorcha.nn.linear import Linear
 from antorcha.nn.module import Module
@@ -200,6 +200,11 @@ def _explicit_attention(
     q_scaled = q * math.sqrt(1.0 / float(q.shape[-1]))
     if is_causal and attn_mask is None:
         raise AssertionError("FIXME: is_causal not implemented for need_weights")
+    if attn_mask is not None and attn_mask.dtype != q.dtype:  # torch's baddbmm refuses to promote
+        names = [_C10_NAMES.get(t.dtype.name, t.dtype.name) for t in (attn_mask, q, k)]
+        raise RuntimeError(
+            f"Input dtypes must be the same, got: input {names[0]}, batch1: {names[1]}, batch2: {names[2]}"
+        )
     scores = q_scaled @ k.transpose(-2, -1)  # (N * H, L, S)
     if attn_mask is not None:
         scores = attn_mask + scores
