@@ -259,6 +259,23 @@ def _check_embedding(
     return head_dim
 
 
+def _check_bias_kv(bias_k: Tensor | None, bias_v: Tensor | None, static_k: Any, static_v: Any) -> None:
+    if bias_k is None or bias_v is None:
+        raise AssertionError(
+            "bias_k is set but bias_v is None" if bias_k is not None else "bias_v is set but bias_k is None"
+        )
+    if static_k is not None or static_v is not None:
+        raise AssertionError(f"bias cannot be added to static {'key' if static_k is not None else 'value'}.")
+
+
+def _returned_weights(weights: Tensor, bsz: int, need_weights: bool, average: bool) -> Tensor | None:
+    """(N * H, L, S) probabilities as (N, H, L, S), or averaged over heads as (N, L, S)."""
+    if not need_weights:
+        return None
+    weights = weights.view(bsz, -1, *weights.shape[1:])
+    return weights.mean(dim=1) if average else weights
+
+
 @register_functional()
 def multi_head_attention_forward(
     query: Tensor,
@@ -304,17 +321,10 @@ def multi_head_attention_forward(
         (q_proj_weight, k_proj_weight, v_proj_weight),
     )  # fmt: skip
     attn_mask = _checked_attn_mask(attn_mask, tgt_len, key.shape[0], bsz * num_heads)
-    if bias_k is not None and bias_v is not None:
-        if static_k is not None or static_v is not None:
-            raise AssertionError(
-                f"bias cannot be added to static {'key' if static_k is not None else 'value'}."
-            )
+    if bias_k is not None or bias_v is not None:
+        _check_bias_kv(bias_k, bias_v, static_k, static_v)
         k, v = cat([k, bias_k.repeat(1, bsz, 1)]), cat([v, bias_v.repeat(1, bsz, 1)])  # (S + 1, N, E)
         attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
-    elif bias_k is not None or bias_v is not None:
-        raise AssertionError(
-            "bias_k is set but bias_v is None" if bias_k is not None else "bias_v is set but bias_k is None"
-        )
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)  # (N * H, L, E / H)
     k = _split_heads(k, static_k, bsz * num_heads, head_dim, "k")  # (N * H, S, E / H)
     v = _split_heads(v, static_v, bsz * num_heads, head_dim, "v")
@@ -332,10 +342,7 @@ def multi_head_attention_forward(
     if need_weights or mask_needs_grad:
         out, weights = _explicit_attention(q, k, v, attn_mask, dropout_p, is_causal)  # (N * H, L, E / H)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        weights = weights.view(bsz, num_heads, tgt_len, k.shape[1])  # (N, H, L, S)
-        if average_attn_weights:
-            weights = weights.mean(dim=1)
-        weights = weights if need_weights else None
+        weights = _returned_weights(weights, bsz, need_weights, average_attn_weights)
     else:
         out, weights = _sdpa_attention(q, k, v, attn_mask, dropout_p, is_causal, bsz, num_heads), None
     out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, -1)  # (L, N, E)
