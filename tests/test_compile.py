@@ -178,3 +178,33 @@ def test_compile_is_torchs_name_and_keeps_plain_functions() -> None:
 
     assert antorcha.compile(double) is double
     assert antorcha.compile(mode="max-autotune")(double) is double
+
+
+def test_any_model_compiles_and_keeps_its_own_methods() -> None:
+    """torch.compile(gpt) as nanoGPT does it: the wrapper trains like the model and forwards what it
+    lacks (generate, config) to it, as torch's OptimizedModule does; a missing name still raises."""
+    from antorcha.gpt import GPT, GPTConfig
+
+    config = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=11)
+    antorcha.manual_seed(0)
+    eager = GPT(config)
+    compiled_model = GPT(config)
+    compiled_model.load_state_dict(eager.state_dict())
+    compiled = antorcha.compile(compiled_model)
+    idx = antorcha.randint(0, 11, (3, 8))
+    losses = []
+    for model in (eager, compiled):
+        optimizer = antorcha.optim.AdamW(model.parameters(), lr=1e-2)
+        for _ in range(3):
+            _, loss = model(idx, idx)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        losses.append(loss.item())
+    assert losses[0] == losses[1]
+    assert compiled.config is config
+    prompt = antorcha.zeros((1, 1), dtype=antorcha.long)
+    greedy = [model.generate(prompt, 4, temperature=0).tolist() for model in (compiled, eager)]
+    assert greedy[0] == greedy[1]
+    with pytest.raises(AttributeError, match="'GPT' object has no attribute 'nothing'"):
+        compiled.nothing  # noqa: B018

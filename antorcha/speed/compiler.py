@@ -85,6 +85,16 @@ class CompiledModule(Module):
         self._plan_key: tuple | None = None
         self._two_layer = False  # whether the plan is the lesson's Linear -> ReLU -> Linear
 
+    def __getattr__(self, name: str) -> Any:
+        """What the wrapper lacks comes from the model, as torch's OptimizedModule does it, so
+        `compiled.generate(...)` or `compiled.config` keep working."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "_orig_mod":
+                raise
+            return getattr(self._orig_mod, name)
+
     def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or not self._fusable_input(x):
             return self._orig_mod(x, *args, **kwargs)
