@@ -119,6 +119,26 @@ def test_stack_matches_torch(name: str, dtype: type, device: str) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbatched_transformer_matches_torch(dtype: type) -> None:
+    ours, theirs = _stack_pair("transformer", dtype, "cpu", False, False)
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal((S, E)).astype(dtype), rng.standard_normal((L, E)).astype(dtype)]
+    mask, padding = causal_mask(dtype, L), mask_array("kpm_bool", dtype, False, L, S)
+
+    def run(lib: Any, module: Any) -> Any:
+        given = {"tgt_mask": lib.tensor(mask), "src_key_padding_mask": lib.tensor(padding)}
+        return lambda src, tgt: module(src, tgt, **given)
+
+    compare_with_torch(
+        run(antorcha, ours),
+        run(torch, theirs),
+        arrays,
+        params=paired_parameters(ours, theirs),
+        **LOOSER[dtype],
+    )
+
+
 def test_layers_are_deep_copies_with_torchs_keys() -> None:
     layer = nn.TransformerEncoderLayer(**LAYER)
     encoder = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
