@@ -446,3 +446,20 @@ def test_decoder_layer_matches_torch(case: LayerCase, dtype: type, device: str) 
         "memory_key_padding_mask": (L, S),
     }
     _compare_layer("TransformerDecoderLayer", case, dtype, device, [L, S], sources)
+
+
+def test_second_order_matches_torch() -> None:
+    """grad of grad through the explicit (need_weights) path; torch's CPU SDPA kernel has no
+    double backward, so only this path can be compared."""
+    ours, theirs = module_pair("MultiheadAttention", np.float64, "cpu", E, H)
+    x = np.random.default_rng(0).standard_normal((L, N, E))
+    results = []
+    for lib, module in ((torch, theirs), (antorcha, ours)):
+        leaf = lib.tensor(x, requires_grad=True)
+        out = module(leaf, leaf, leaf, attn_mask=lib.tensor(mask_array("2d_float", np.float64, True, L, L)))[
+            0
+        ]
+        (grad,) = lib.autograd.grad((out**2).sum(), leaf, create_graph=True)
+        (second,) = lib.autograd.grad((grad**2).sum(), leaf)
+        results.append(second.detach().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)
