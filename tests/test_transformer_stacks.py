@@ -277,9 +277,12 @@ def test_encoder_trains_like_torch_under_adamw() -> None:
         )
 
 
-@pytest.mark.parametrize("left_aligned", [True, False])
-@pytest.mark.parametrize("grad", [False, True])
-def test_encoder_inference_follows_torchs_nested_tensor_path(left_aligned: bool, grad: bool) -> None:
+@pytest.mark.parametrize(("left_aligned", "grad", "fastpath"), [
+    (True, False, True), (False, False, True), (True, True, True), (True, False, False),
+])  # fmt: skip
+def test_encoder_inference_follows_torchs_nested_tensor_path(
+    left_aligned: bool, grad: bool, fastpath: bool
+) -> None:
     """In eval mode without gradients and with a left-aligned padding mask (batch_first layers),
     torch runs nested tensors: padded positions come out as 0 before the final norm."""
     ours, theirs = _stack_pair("encoder", np.float64, "cpu", True, False)
@@ -298,7 +301,13 @@ def test_encoder_inference_follows_torchs_nested_tensor_path(left_aligned: bool,
     if not left_aligned:
         padded[2, 1] = True
     theirs_nested.eval(), ours_nested.eval()
-    with torch.set_grad_enabled(grad), antorcha.set_grad_enabled(grad):
-        expected = theirs_nested(torch.tensor(x), src_key_padding_mask=torch.tensor(padded))
-        result = ours_nested(antorcha.tensor(x), src_key_padding_mask=antorcha.tensor(padded))
+    torch.backends.mha.set_fastpath_enabled(fastpath)
+    antorcha.backends.mha.set_fastpath_enabled(fastpath)
+    try:
+        with torch.set_grad_enabled(grad), antorcha.set_grad_enabled(grad):
+            expected = theirs_nested(torch.tensor(x), src_key_padding_mask=torch.tensor(padded))
+            result = ours_nested(antorcha.tensor(x), src_key_padding_mask=antorcha.tensor(padded))
+    finally:
+        torch.backends.mha.set_fastpath_enabled(True)
+        antorcha.backends.mha.set_fastpath_enabled(True)
     np.testing.assert_allclose(result.detach().numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-12)

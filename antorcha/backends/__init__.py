@@ -1,4 +1,4 @@
-"""torch.backends: the flags a script sets for cpu, cuda, cudnn, mps, mkldnn, opt_einsum, mkl, openmp.
+"""torch.backends: the flags a script sets for cpu, cuda, cudnn, mha, mps, mkldnn, opt_einsum, mkl, openmp.
 
 Every flag a PyTorch script sets is accepted and reads back what was set. antorcha runs on
 NumPy's BLAS and CuPy's cuBLAS and uses none of cuDNN, oneDNN (mkldnn) or opt_einsum, so most of
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 
-from antorcha.backends import _state, cpu, cuda, cudnn, mkl, mkldnn, mps, openmp, opt_einsum
+from antorcha.backends import _state, cpu, cuda, cudnn, mha, mkl, mkldnn, mps, openmp, opt_einsum
 
 __all__ = [
     "are_deterministic_algorithms_enabled",
@@ -21,6 +21,7 @@ __all__ = [
     "cudnn",
     "get_float32_matmul_precision",
     "is_deterministic_algorithms_warn_only_enabled",
+    "mha",
     "mkl",
     "mkldnn",
     "mps",

@@ -20,6 +20,7 @@ from typing import Any
 from antorcha._creation import full
 from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor
+from antorcha.backends import mha
 from antorcha.nn import functional as F
 from antorcha.nn import init
 from antorcha.nn.activation import GELU, ReLU
@@ -315,7 +316,9 @@ class TransformerEncoder(Module):
         (eval mode, no gradient, a left-aligned padding mask and no attn mask): there the output
         at padded positions is 0 (before the final norm). None where torch takes the dense path."""
         first = self.layers[0]
-        if not self.use_nested_tensor or first.training or src.dim() != 3:
+        if not mha.get_fastpath_enabled() or not self.use_nested_tensor:
+            return None
+        if first.training or src.dim() != 3:
             return None
         if key_padding_mask is None or mask is not None:
             return None
