@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import op_specs_attention
 import op_specs_contraction
 import op_specs_linalg
 import op_specs_namespace
@@ -337,6 +338,7 @@ SPECS: list[OpSpec] = [
     *op_specs_contraction.rows(),
     *op_specs_namespace.rows(),
     *op_specs_linalg.rows(),
+    *op_specs_attention.rows(),
 ]
 # the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS
 AREA_NOT_OPS: dict[str, str] = {
@@ -347,6 +349,7 @@ AREA_NOT_OPS: dict[str, str] = {
     **op_specs_contraction.NOT_OPS,
     **op_specs_namespace.NOT_OPS,
     **op_specs_linalg.NOT_OPS,
+    **op_specs_attention.NOT_OPS,
 }
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}
 assert len(BY_NAME) == len(SPECS), "spec names must be unique"

@@ -78,9 +78,7 @@ NOT_OPS: dict[str, str] = {
     "F.embedding": "test_nn_layers.py",
     "F.layer_norm": "test_nn_layers.py",
     "F.one_hot": "test_nn_layers.py (integer output, not differentiable)",
-    "F.scaled_dot_product_attention": "test_attention.py",
     "F.multi_head_attention_forward": "test_transformer_layers.py",
-    "F.rms_norm": "test_rms_norm.py",
 }
 NOT_OPS.update(AREA_NOT_OPS)
 
