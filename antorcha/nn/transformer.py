@@ -75,28 +75,10 @@ def _get_activation_fn(activation: str) -> Callable[[Tensor], Tensor]:
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
-def _feed_forward(layer: Module, x: Tensor, last_dropout: Dropout) -> Tensor:
-    return last_dropout(layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))))
-
-
-def _self_attention(
-    layer: Module, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None, is_causal: bool
-) -> Tensor:
-    out = layer.self_attn(
-        x,
-        x,
-        x,
-        attn_mask=attn_mask,
-        key_padding_mask=key_padding_mask,
-        need_weights=False,
-        is_causal=is_causal,
-    )[0]
-    return layer.dropout1(out)
-
-
 class _FeedForwardLayer(Module):
     """What both layer kinds share: self_attn, linear1, dropout, linear2, norm1, norm2, dropout1,
-    dropout2, registered in torch's order."""
+    dropout2, registered in torch's order, and torch's _sa_block (a subclass may override the
+    blocks, as with torch's)."""
 
     def _build(
         self, d_model: int, nhead: int, dim_feedforward: int, dropout: float, layer_norm_eps: float,
@@ -117,6 +99,18 @@ class _FeedForwardLayer(Module):
             setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory))
         for i in range(1, norms + 1):
             setattr(self, f"dropout{i}", Dropout(dropout))
+
+    def _sa_block(
+        self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None, is_causal: bool = False
+    ) -> Tensor:
+        out = self.self_attn(
+            x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+            is_causal=is_causal,
+        )[0]  # fmt: skip
+        return self.dropout1(out)
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
 class TransformerEncoderLayer(_FeedForwardLayer):
@@ -168,10 +162,13 @@ class TransformerEncoderLayer(_FeedForwardLayer):
         src_mask = _canonical_mask(src_mask, "src_mask", None, "", src.dtype, check_other=False)
         x = src
         if self.norm_first:
-            x = x + _self_attention(self, self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + _feed_forward(self, self.norm2(x), self.dropout2)
-        x = self.norm1(x + _self_attention(self, x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + _feed_forward(self, x, self.dropout2))
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal=is_causal)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal=is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout2(self._feed_forward(x))
 
 
 class TransformerDecoderLayer(_FeedForwardLayer):
@@ -215,12 +212,12 @@ class TransformerDecoderLayer(_FeedForwardLayer):
         x = tgt
         cross = (memory, memory_mask, memory_key_padding_mask, memory_is_causal)
         if self.norm_first:
-            x = x + _self_attention(self, self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
             x = x + self._mha_block(self.norm2(x), *cross)
-            return x + _feed_forward(self, self.norm3(x), self.dropout3)
-        x = self.norm1(x + _self_attention(self, x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
         x = self.norm2(x + self._mha_block(x, *cross))
-        return self.norm3(x + _feed_forward(self, x, self.dropout3))
+        return self.norm3(x + self._ff_block(x))
 
     def _mha_block(
         self,
@@ -235,6 +232,9 @@ class TransformerDecoderLayer(_FeedForwardLayer):
             need_weights=False,
         )[0]  # fmt: skip
         return self.dropout2(out)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self._feed_forward(x))
 
 
 def _why_no_nested_tensor(layer: Module) -> str:
