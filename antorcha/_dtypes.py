@@ -234,3 +234,8 @@ def scalar_dtype(value: object) -> dtype:
     if isinstance(value, (_py_float, np.floating)):
         return _default_float
     raise TypeError(f"unsupported operand type {type(value).__name__}")
+
+
+def bfloat16_max() -> float:
+    """The largest finite bfloat16 (3.3895e38; float32's max rounds to inf in bfloat16)."""
+    return _py_float(np.finfo(bfloat16.np).max)

@@ -20,6 +20,10 @@ def _torch_values(t: torch.Tensor) -> np.ndarray:
     return t.float().detach().numpy()
 
 
+def _name(dtype: object) -> str:
+    return str(dtype).split(".")[-1]
+
+
 def _pair(*shape: int) -> tuple[antorcha.Tensor, torch.Tensor]:
     x = RNG.standard_normal(shape).astype(np.float32)
     return antorcha.tensor(x).bfloat16(), torch.tensor(x).bfloat16()
@@ -83,6 +87,36 @@ ELEMENTWISE = {
     "pow": lambda m, a, b: a**2,
     "max": lambda m, a, b: a.max(1).values,
     "where": lambda m, a, b: m.where(a > 0, a, b),
+    "atan2": lambda m, a, b: m.atan2(a, b),
+    "floor": lambda m, a, b: (a * 3).floor(),
+    "round": lambda m, a, b: (a * 3).round(),
+    "nan_to_num": lambda m, a, b: m.cat([a / 0, a]).nan_to_num(),  # inf -> bfloat16's own max
+    "isnan": lambda m, a, b: (a / 0).isnan(),
+}
+
+# kernels of several steps that torch computes in float32 and rounds once
+FUSED = {
+    "sigmoid": lambda m, a, b: a.sigmoid(),
+    "rsqrt": lambda m, a, b: a.abs().rsqrt(),
+    "softplus": lambda m, a, b: m.nn.functional.softplus(a),
+    "cross_entropy_none": lambda m, a, b: m.nn.functional.cross_entropy(
+        a, m.arange(64) % 48, reduction="none"
+    ),
+    "silu": lambda m, a, b: m.nn.functional.silu(a),
+    "leaky_relu": lambda m, a, b: m.nn.functional.leaky_relu(a),
+    "layer_norm": lambda m, a, b: m.nn.functional.layer_norm(a, (48,)),
+    "addcmul": lambda m, a, b: m.addcmul(a, a, b, value=0.5),
+    "addcdiv": lambda m, a, b: m.addcdiv(a, a, b.abs() + 1),
+    "var": lambda m, a, b: a.var(1),
+    "std": lambda m, a, b: a.std(0),
+    "cumsum": lambda m, a, b: a.cumsum(1),
+    "norm": lambda m, a, b: a.norm(),
+    # torch's log_softmax over the last dim keeps its sum and log as bfloat16, over others float32;
+    # its logsumexp is a composition of bfloat16 ops (with a float32-accumulated sum)
+    "log_softmax_last": lambda m, a, b: a.log_softmax(-1),
+    "log_softmax_first": lambda m, a, b: a.log_softmax(0),
+    "logsumexp_last": lambda m, a, b: (a * 3).logsumexp(-1),
+    "logsumexp_first": lambda m, a, b: (a * 3).logsumexp(0),
 }
 
 # ml_dtypes computes each ufunc in float32 and rounds once, as torch: the same bits
@@ -96,12 +130,15 @@ REDUCTIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted({**ELEMENTWISE, **REDUCTIONS}))
+ALL_EXACT = {**ELEMENTWISE, **REDUCTIONS, **FUSED}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_EXACT))
 def test_ops_give_torch_bits(name: str) -> None:
-    f = {**ELEMENTWISE, **REDUCTIONS}[name]
+    f = ALL_EXACT[name]
     (a, ta), (b, tb) = _pair(64, 48), _pair(64, 48)
     ours, theirs = f(antorcha, a, b), f(torch, ta, tb)
-    assert ours.dtype is antorcha.bfloat16 and theirs.dtype is torch.bfloat16
+    assert _name(ours.dtype) == _name(theirs.dtype)
     np.testing.assert_array_equal(_values(ours), _torch_values(theirs))
 
 
@@ -111,8 +148,9 @@ def _ulps(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     return np.abs(as_int(ours) - as_int(theirs))
 
 
-# torch's bfloat16 gemm (oneDNN) and its log_softmax kernel sum in another order than float32 BLAS:
-# a few results round the other way. At most one bfloat16 step apart, nearly all equal.
+# torch's bfloat16 gemm (oneDNN) and its nll_loss sum in another order than float32 BLAS / NumPy, and
+# its erf/tanh (Sleef) differ from NumPy's in the last float32 bits: a few results round the other
+# way. At most one bfloat16 step apart, nearly all equal.
 @pytest.mark.parametrize(
     "name, f",
     [
@@ -120,8 +158,9 @@ def _ulps(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
         ("linear", lambda m, a, b: m.nn.functional.linear(a, b, b[:, 0])),
         ("bmm", lambda m, a, b: m.bmm(a.reshape(4, 16, 48), b.reshape(4, 48, 16))),
         ("einsum", lambda m, a, b: m.einsum("ij,kj->ik", a, b)),
-        ("log_softmax", lambda m, a, b: a.log_softmax(-1)),
-        ("logsumexp", lambda m, a, b: a.logsumexp(-1)),
+        ("gelu", lambda m, a, b: m.nn.functional.gelu(a)),
+        ("gelu_tanh", lambda m, a, b: m.nn.functional.gelu(a, approximate="tanh")),
+        ("cross_entropy", lambda m, a, b: m.nn.functional.cross_entropy(a, m.arange(64) % 48)),
     ],
 )
 def test_kernels_within_one_step_of_torch(name: str, f) -> None:
@@ -129,7 +168,8 @@ def test_kernels_within_one_step_of_torch(name: str, f) -> None:
     ours, theirs = f(antorcha, a, b), f(torch, ta, tb)
     assert ours.dtype is antorcha.bfloat16
     steps = _ulps(_values(ours), _torch_values(theirs))
-    assert steps.max() <= 1 and np.mean(steps == 0) > 0.75, (steps.max(), np.mean(steps == 0))
+    assert steps.max() <= 1, steps.max()
+    assert steps.size == 1 or np.mean(steps == 0) > 0.75, np.mean(steps == 0)
 
 
 def test_autograd_through_bfloat16_gives_bfloat16_grads() -> None:

@@ -74,3 +74,11 @@ def _map_saved(ctx: Any, originals: dict[int, Any]) -> None:
     saved = getattr(ctx, "_to_save", None)
     if saved:
         ctx._to_save = tuple([originals.get(id(item), item) for item in saved])
+
+
+def sum_rounded_once(a: Any, axis: Any) -> Any:
+    """a.sum(axis, keepdims=True); a bfloat16 sum accumulates in float32 and rounds once, as torch's
+    sum kernel (inside a kernel that torch composes of bfloat16 ops, such as logsumexp)."""
+    if a.dtype.kind != "V":
+        return a.sum(axis=axis, keepdims=True)
+    return a.sum(axis=axis, keepdims=True, dtype=np.float32).astype(a.dtype)

@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from antorcha import _dtypes
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import as_operands, broadcast_error, require_float, write_out
 from antorcha.ops.elementwise import where
 
@@ -176,5 +178,9 @@ def nan_to_num(
     out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "nan_to_num")
-    result = NanToNum.apply(input, params=(nan, posinf, neginf))
+    op = NanToNum
+    if input._data.dtype.kind == "V":  # bfloat16 in float32, with bfloat16's own limits
+        op, limit = in_float32(NanToNum), _dtypes.bfloat16_max()
+        posinf, neginf = limit if posinf is None else posinf, -limit if neginf is None else neginf
+    result = op.apply(input, params=(nan, posinf, neginf))
     return result if out is None else write_out(result, out, "nan_to_num")

@@ -8,6 +8,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import require_float, write_out
 from antorcha.ops.elementwise import where
 from antorcha.ops.reduce import _dims_arg, restore_dims
@@ -81,5 +82,6 @@ def norm(
         p = 2.0
     if isinstance(p, str):
         raise RuntimeError(f"norm(): unsupported norm type {p!r}")
-    result = LinalgVectorNorm.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
+    op = in_float32(LinalgVectorNorm) if x._data.dtype.kind == "V" else LinalgVectorNorm  # bfloat16
+    result = op.apply(x, params=(float(p), _dims_arg(x, dim), keepdim))
     return result if out is None else write_out(result, out, "norm")

@@ -480,7 +480,8 @@ def var(
     out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "var")
-    result = Var.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    op = in_float32(Var) if input._data.dtype.kind == "V" else Var  # bfloat16: as torch
+    result = op.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
     return result if out is None else write_out(result, out, "var")
 
 
@@ -495,7 +496,8 @@ def std(
     out: Tensor | None = None,
 ) -> Tensor:
     require_float(input, "std")
-    result = Std.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
+    op = in_float32(Std) if input._data.dtype.kind == "V" else Std  # bfloat16: as torch
+    result = op.apply(input, params=(_dims_arg(input, dim), _correction(unbiased, correction), keepdim))
     return result if out is None else write_out(result, out, "std")
 
 
@@ -521,7 +523,8 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = N
     if x.ndim == 0:
         result = x.clone()
         return result if out is None else write_out(result, out, "cumsum")
-    result = Cumsum.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
+    op = in_float32(Cumsum) if np_dtype is None and x._data.dtype.kind == "V" else Cumsum  # bfloat16
+    result = op.apply(x, params=(normalize_dim(dim, x.ndim), np_dtype))
     return result if out is None else write_out(result, out, "cumsum")
 
 

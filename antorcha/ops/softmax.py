@@ -9,7 +9,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.ops._bfloat16 import in_float32
+from antorcha.ops._bfloat16 import in_float32, sum_rounded_once
 from antorcha.ops._common import normalize_dim, normalize_dims, write_out
 from antorcha.ops.reduce import restore_dims
 from antorcha.ops.reduce import sum as sum_over
@@ -21,7 +21,7 @@ class Logsumexp(Op):
         xp = xp_of(x)
         peak = x.max(axis=dims, keepdims=True) if x.size else xp.zeros((1,) * x.ndim, x.dtype)
         peak = xp.where(xp.isfinite(peak), peak, 0)  # keeps all -inf rows at -inf, not nan
-        out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        out = xp.log(sum_rounded_once(xp.exp(x - peak), dims)) + peak
         result = out if keepdim else out.squeeze(axis=dims)
         ctx.save_for_backward(x, result)  # the returned array, so grad-of-grad sees it depend on x
         ctx.dims, ctx.keepdim = dims, keepdim
@@ -40,8 +40,7 @@ def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | N
     if not _dtypes.is_floating_array(x._data.dtype):
         x = x.to(_dtypes.get_default_dtype())
     dims = normalize_dims(dim, x.ndim)
-    op = in_float32(Logsumexp) if x._data.dtype.kind == "V" else Logsumexp  # bfloat16: as torch
-    result = op.apply(x, params=(dims if x.ndim else (), keepdim))
+    result = Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
     return result if out is None else write_out(result, out, "logsumexp")
 
 
@@ -88,6 +87,25 @@ class LogSoftmax(Op):
         return grad - out.exp() * sum_over(grad, ctx.dim, keepdim=True)
 
 
+class _LogSoftmaxLastDim(LogSoftmax):
+    """torch's bfloat16 log_softmax over the last dim (run through `in_float32`): the sum of the
+    exponentials and its log are bfloat16 values there; over other dims all is float32."""
+
+    backward_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: int) -> Any:
+        if x.size == 0:
+            return LogSoftmax.forward(ctx, x, dim)
+        xp, low = xp_of(x), _dtypes.bfloat16.np
+        shifted = x - x.max(axis=dim, keepdims=True)
+        total = xp.exp(shifted).sum(axis=dim, keepdims=True).astype(low).astype(x.dtype)
+        out = shifted - xp.log(total).astype(low).astype(x.dtype)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+
 def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
     if dtype is not None:
         x = x.to(dtype)
@@ -114,7 +132,9 @@ def log_softmax(
     input: Tensor, dim: int | None = None, dtype: Any = None, *, out: Tensor | None = None
 ) -> Tensor:
     x, d = _softmax_input(input, dim, dtype)
-    op = in_float32(LogSoftmax) if x._data.dtype.kind == "V" else LogSoftmax  # bfloat16: as torch
+    op = LogSoftmax
+    if x._data.dtype.kind == "V":  # bfloat16: as torch's kernels
+        op = in_float32(_LogSoftmaxLastDim if d == x.ndim - 1 or x.ndim == 0 else LogSoftmax)
     if x.ndim == 0:
         result = op.apply(x.reshape(1), params=(0,)).reshape(())
         return result if out is None else write_out(result, out, "log_softmax")

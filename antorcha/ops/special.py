@@ -16,6 +16,7 @@ from antorcha._device import quiet_float_errors, xp_of
 from antorcha._registry import register
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import as_operands, broadcast_shapes, scalar_tensor, write_out
 from antorcha.ops._special_arrays import (
     digamma_array,
@@ -41,7 +42,7 @@ def _written(result: Tensor, out: Tensor | None, name: str) -> Tensor:
 
 def _as_float(t: Tensor) -> Tensor:
     """Integer and bool tensors computed in the default float dtype, as torch's math functions do."""
-    return t if t._data.dtype.kind == "f" else t.to(_dtypes.get_default_dtype())
+    return t if _dtypes.is_floating_array(t._data.dtype) else t.to(_dtypes.get_default_dtype())
 
 
 def _require_tensor(value: Any, name: str, argument: str, position: int) -> Tensor:
@@ -55,7 +56,7 @@ def _require_tensor(value: Any, name: str, argument: str, position: int) -> Tens
 
 def _float_kernel_only(t: Tensor, name: str) -> None:
     """torch has no integer kernel for some functions (hypot, logaddexp, frac, nextafter)."""
-    if t._data.dtype.kind != "f":
+    if not _dtypes.is_floating_array(t._data.dtype):
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{t.dtype.scalar_name}'")
 
 
@@ -205,7 +206,7 @@ def _binary_float(op: type[Op], input: Tensor, other: Any, name: str, integer: s
     a, b = as_operands(input, other)
     if integer == "refuse":
         _float_kernel_only(a, name)
-    elif a._data.dtype.kind != "f":
+    elif not _dtypes.is_floating_array(a._data.dtype):
         a, b = _as_float(a), _as_float(b)
     broadcast_shapes(a.shape, b.shape)  # torch's message when they do not broadcast
     return op.apply(a, b)
@@ -451,7 +452,8 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1,
             out: Tensor | None = None) -> Tensor:
     """input + value * tensor1 * tensor2."""
     x, t1, t2, value = _three_operands(input, tensor1, tensor2, value)
-    return _written(Addcmul.apply(x, t1, t2, params=(value,)), out, "addcmul")
+    op = in_float32(Addcmul) if x._data.dtype.kind == "V" else Addcmul  # bfloat16: as torch
+    return _written(op.apply(x, t1, t2, params=(value,)), out, "addcmul")
 
 
 @register()
@@ -468,7 +470,8 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1,
             "latter implementation: (input + value * tensor1 / tensor2), for all dtypes."
         )
     x, t1, t2, value = _three_operands(input, tensor1, tensor2, value)
-    return _written(Addcdiv.apply(x, t1, t2, params=(value,)), out, "addcdiv")
+    op = in_float32(Addcdiv) if x._data.dtype.kind == "V" else Addcdiv  # bfloat16: as torch
+    return _written(op.apply(x, t1, t2, params=(value,)), out, "addcdiv")
 
 
 # ---- in-place forms ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
 from antorcha.nn.functional._common import require_floating
 from antorcha.ops import softmax as _softmax
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops.elementwise import where
 from antorcha.ops.unary import erf_array, zeros_like_grad
 
@@ -69,7 +70,8 @@ class LeakyReluBackward(Op):
 @register_functional()
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     require_floating(input, "leaky_relu_cpu")
-    out = LeakyRelu.apply(input, params=(negative_slope,))
+    op = in_float32(LeakyRelu) if input._data.dtype.kind == "V" else LeakyRelu  # bfloat16: as torch
+    out = op.apply(input, params=(negative_slope,))
     return input.copy_(out) if inplace else out
 
 
@@ -169,7 +171,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     require_floating(input, "GeluKernelImpl")
-    return Gelu.apply(input, params=(approximate,))
+    return (in_float32(Gelu) if input._data.dtype.kind == "V" else Gelu).apply(input, params=(approximate,))
 
 
 class Silu(Op):
@@ -190,7 +192,7 @@ class Silu(Op):
 @register_functional()
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     require_floating(input, "silu_cpu")
-    out = Silu.apply(input)
+    out = (in_float32(Silu) if input._data.dtype.kind == "V" else Silu).apply(input)
     return input.copy_(out) if inplace else out
 
 
@@ -225,7 +227,8 @@ class Softplus(Op):
 @register_functional()
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     require_floating(input, "softplus_cpu")
-    return Softplus.apply(input, params=(beta, threshold))
+    op = in_float32(Softplus) if input._data.dtype.kind == "V" else Softplus  # bfloat16: as torch
+    return op.apply(input, params=(beta, threshold))
 
 
 def log_sigmoid_array(x: Any) -> Any:

@@ -12,6 +12,7 @@ from antorcha._grad_mode import is_grad_enabled, no_grad
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 
 
 def _keep_mask(input: Tensor, p: float) -> Any:
@@ -120,7 +121,8 @@ def layer_norm(
         inputs.append(weight)
         if bias is not None:
             inputs.append(bias)
-    return NativeLayerNorm.apply(*inputs, params=(len(shape), eps))
+    op = in_float32(NativeLayerNorm) if input._data.dtype.kind == "V" else NativeLayerNorm  # bfloat16
+    return op.apply(*inputs, params=(len(shape), eps))
 
 
 @register_functional()

@@ -14,6 +14,7 @@ from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn.functional._common import resolve_reduction
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import check_same_device
 from antorcha.ops.elementwise import where
 from antorcha.ops.softmax import log_softmax
@@ -141,7 +142,8 @@ def nll_loss(
     _check_weight(weight, input, n_classes)
     indices = _target_indices(target, n_classes, ignore_index)
     weight_array = None if weight is None else weight._data
-    return NllLoss.apply(input, params=(indices, weight_array, reduction, ignore_index))
+    op = in_float32(NllLoss) if input._data.dtype.kind == "V" else NllLoss  # bfloat16: as torch
+    return op.apply(input, params=(indices, weight_array, reduction, ignore_index))
 
 
 @register_functional()
