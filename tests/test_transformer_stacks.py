@@ -157,6 +157,7 @@ def test_layers_are_deep_copies_with_torchs_keys() -> None:
             assert list(ours.state_dict()) == list(theirs.state_dict())
             shapes = [tuple(v.shape) for v in theirs.state_dict().values()]
             assert [tuple(v.shape) for v in ours.state_dict().values()] == shapes
+            assert repr(ours) == repr(theirs)
 
 
 @pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
