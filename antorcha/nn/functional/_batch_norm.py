@@ -38,8 +38,15 @@ def _reduced_axes(ndim: int) -> tuple[int, ...]:
 
 
 def _stat_shape(x: Any) -> tuple[int, ...]:
-    """(1, C, 1, ...): a per-channel vector shaped to broadcast against x."""
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    """A per-channel vector shaped to broadcast against x: (1, C, 1, ...), or (C,) for (N, C) input,
+    where a (C,) weight broadcasts as it is (no reshape, so no view node per call)."""
+    return (x.shape[1],) if x.ndim == 2 else (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _per_channel(t: Tensor, like: Tensor) -> Tensor:
+    """A (C,) vector, or a per-channel statistic, in `_stat_shape(like)`."""
+    shape = _stat_shape(like)
+    return t if tuple(t.shape) == shape else t.reshape(shape)
 
 
 def _update_running(running: Any, batch: Any, momentum: float) -> None:
@@ -57,15 +64,15 @@ class NativeBatchNorm(Op):
         *arrays, training, momentum, eps, running_mean, running_var = args
         x = arrays[0]
         xp = xp_of(x)
-        axes, stat_shape = _reduced_axes(x.ndim), _stat_shape(x)
+        axes, stat_shape, keep = _reduced_axes(x.ndim), _stat_shape(x), x.ndim > 2
         count = x.size // x.shape[1] if x.shape[1] else 0  # M: the values per channel
         if training and not count:  # an empty batch: nothing to average, nothing to update
             mean, var = xp.zeros(stat_shape, dtype=x.dtype), xp.ones(stat_shape, dtype=x.dtype)
             centered = x - mean
         elif training:
-            mean = x.mean(axis=axes, keepdims=True)  # (1, C, 1, ...)
+            mean = x.mean(axis=axes, keepdims=keep)  # stat_shape
             centered = x - mean
-            squares = (centered * centered).sum(axis=axes, keepdims=True)
+            squares = (centered * centered).sum(axis=axes, keepdims=keep)
             var = squares / count
             if running_mean is not None:
                 _update_running(running_mean, mean, momentum)
@@ -92,19 +99,18 @@ class NativeBatchNorm(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         x, weight = ctx.saved_tensors
-        axes = _reduced_axes(grad.ndim)
-        channels = grad.shape[1]
+        axes, keep = _reduced_axes(grad.ndim), grad.ndim > 2
         mean, invstd = _statistics(ctx, x, grad)
         needs = ctx.needs_input_grad
         needs_weight, needs_bias = len(needs) > 1 and needs[1], len(needs) > 2 and needs[2]
         through_stats = ctx.training and needs[0]  # dx needs Σ g and Σ g x̂ too
         centered = x - mean if (needs_weight or through_stats) else None
-        sum_g = grad.sum(axes, keepdim=True) if (needs_bias or through_stats) else None  # (1, C, 1, ...)
+        sum_g = grad.sum(axes, keepdim=keep) if (needs_bias or through_stats) else None  # stat shape
         # Σ g (x - mean) = Σ g x̂ / invstd: x̂ itself is never formed (one pass fewer)
-        sum_g_centered = (grad * centered).sum(axes, keepdim=True) if centered is not None else None
+        sum_g_centered = (grad * centered).sum(axes, keepdim=keep) if centered is not None else None
         grad_x = None
         if needs[0]:
-            scale = invstd if weight is None else invstd * weight.reshape(_stat_shape(grad))
+            scale = invstd if weight is None else invstd * _per_channel(weight, grad)
             grad_x = grad * scale
             if through_stats:
                 count = ctx.count
@@ -112,8 +118,8 @@ class NativeBatchNorm(Op):
                 # in place on grad_x, which no op saved: two full-size arrays fewer
                 grad_x.sub_(centered * (scale * invstd * invstd * sum_g_centered / count))
                 grad_x.sub_(scale * sum_g / count)
-        grad_weight = (sum_g_centered * invstd).reshape(channels) if needs_weight else None
-        grad_bias = sum_g.reshape(channels) if needs_bias else None
+        grad_weight = _as_vector(sum_g_centered * invstd) if needs_weight else None
+        grad_bias = _as_vector(sum_g) if needs_bias else None
         return grad_x, grad_weight, grad_bias
 
 
@@ -121,10 +127,10 @@ def _statistics(ctx: Any, x: Tensor | None, grad: Tensor) -> tuple[Tensor, Tenso
     """The forward's mean and invstd as tensors: under create_graph in training, recomputed as
     functions of x (so that the graph of the backward differentiates them too); else constants."""
     if ctx.training and x is not None and is_grad_enabled():
-        axes = _reduced_axes(x.ndim)
-        mean = x.mean(axes, keepdim=True)
+        axes, keep = _reduced_axes(x.ndim), x.ndim > 2
+        mean = x.mean(axes, keepdim=keep)
         centered = x - mean
-        return mean, ((centered * centered).mean(axes, keepdim=True) + ctx.eps).rsqrt()
+        return mean, ((centered * centered).mean(axes, keepdim=keep) + ctx.eps).rsqrt()
     return wrap(ctx.mean, device=grad._device), wrap(ctx.invstd, device=grad._device)
 
 
