@@ -39,6 +39,10 @@ CASES = {
     "einsum": lambda m, x, low, t: m.einsum("ij,jk->ik", x, x),
     "tensordot": lambda m, x, low, t: m.tensordot(x, x, 1),
     "float64_matmul": lambda m, x, low, t: x.double() @ x.double(),  # float64 is never cast
+    "sdpa": lambda m, x, low, t: m.nn.functional.scaled_dot_product_attention(x[None], x[None], x[None]),
+    "sdpa_float_mask": lambda m, x, low, t: m.nn.functional.scaled_dot_product_attention(
+        x[None], x[None], x[None], attn_mask=m.zeros(4, 4)
+    ),
     "softmax": lambda m, x, low, t: low.softmax(-1),
     "relu": lambda m, x, low, t: low.relu(),
     "mixed_add": lambda m, x, low, t: low + x,

@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from antorcha._autocast import AUTOCAST, lower_precision
 from antorcha._device import xp_of
 from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import broadcast_shapes
 from antorcha.ops.elementwise import where
 from antorcha.ops.rearrange import repeat_interleave
@@ -173,6 +175,8 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """softmax(q kᵀ · scale + mask) v over (..., L, E) queries and (..., S, E) keys; dropout applies
     whenever dropout_p > 0, as in torch (the function knows nothing of train/eval)."""
+    if AUTOCAST.on:  # torch's autocast lower-precision list
+        query, key, value, attn_mask = lower_precision(query, key, value, attn_mask)
     _check_shapes(query, key, value)
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]  # each key/value head serves `groups` query heads
@@ -183,5 +187,8 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         batch = tuple(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
         keep = _dropout_keep(query, (*batch, query.shape[-2], key.shape[-2]), dropout_p)
-    return ScaledDotProductAttention.apply(query, key, value, params=(mask, factor, keep))
+    op = ScaledDotProductAttention
+    if query._data.dtype.kind == "V":  # bfloat16: in float32, rounded once, as torch's CPU kernel
+        op = in_float32(ScaledDotProductAttention)
+    return op.apply(query, key, value, params=(mask, factor, keep))
 
