@@ -278,6 +278,7 @@ def test_encoder_trains_like_torch_under_adamw() -> None:
         )
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 @pytest.mark.parametrize(("left_aligned", "grad", "fastpath"), [
     (True, False, True), (False, False, True), (True, True, True), (True, False, False),
 ])  # fmt: skip
