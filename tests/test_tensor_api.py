@@ -85,6 +85,15 @@ def test_size_is_a_tuple_with_torch_repr() -> None:
     assert repr(antorcha.ones(()).shape) == "antorcha.Size([])"
 
 
+def test_size_slices_and_sums_are_sizes_as_in_torch() -> None:
+    t, a = _pair(lambda m: m.ones(2, 3, 4))
+    for make in (lambda s: s[:2], lambda s: s[1:], lambda s: s + (5,), lambda s: (5,) + s, lambda s: s * 2):
+        ours, theirs = make(a.shape), make(t.shape)
+        assert type(theirs) is torch.Size and type(ours) is antorcha.Size
+        assert tuple(ours) == tuple(theirs)
+    assert type(a.shape[0]) is int and a.shape[-1] == t.shape[-1]
+
+
 # ---- methods ----------------------------------------------------------------------------------
 def test_size_dim_numel() -> None:
     t, a = _pair(lambda m: m.zeros(2, 0, 5))
