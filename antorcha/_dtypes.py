@@ -239,3 +239,8 @@ def scalar_dtype(value: object) -> dtype:
 def bfloat16_max() -> float:
     """The largest finite bfloat16 (3.3895e38; float32's max rounds to inf in bfloat16)."""
     return _py_float(np.finfo(bfloat16.np).max)
+
+
+def numpy_dtype_named(name: str) -> np.dtype:
+    """np.dtype(name), with 'bfloat16' as ml_dtypes' (loaded on first use)."""
+    return bfloat16.np if name == "bfloat16" else np.dtype(name)

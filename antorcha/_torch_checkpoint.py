@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from antorcha import _dtypes
 from antorcha._map_location import MapLocationCallbackError
 from antorcha._torch_pickle import (
     CheckpointError,
@@ -222,5 +223,5 @@ class _LayoutPass(RestrictedUnpickler):
         self.element_sizes: dict[str, int] = {}
 
     def _load_storage(self, storage_type: Any, key: str, location: str, numel: int) -> Storage:
-        self.element_sizes[key] = np.dtype(storage_type.np_dtype).itemsize
+        self.element_sizes[key] = _dtypes.numpy_dtype_named(storage_type.np_dtype).itemsize
         return Storage(None, typed=True)  # no bytes: the tensors built in this pass are dropped

@@ -51,9 +51,10 @@ _STORAGE_DTYPES = {
     "CharStorage": "int8",
     "ByteStorage": "uint8",
     "BoolStorage": "bool",
+    "BFloat16Storage": "bfloat16",
 }
 # torch dtypes antorcha has no dtype for (so no tensor of them can load)
-_FOREIGN_DTYPES = {"bfloat16", "complex32", "complex64", "complex128", "chalf", "cfloat", "cdouble"}
+_FOREIGN_DTYPES = {"complex32", "complex64", "complex128", "chalf", "cfloat", "cdouble"}
 _FOREIGN_DTYPES |= {"uint16", "uint32", "uint64", "qint8", "quint8", "qint32", "quint4x2", "quint2x4"}
 _FOREIGN_DTYPES |= {"float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu"}
 _FOREIGN_DTYPES |= {"float4_e2m1fn_x2", "bits1x8", "bits2x4", "bits4x2", "bits8", "bits16"}
@@ -291,6 +292,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         table["torch", storage_name] = table["torch.cuda", storage_name] = _Marker(storage_name, np_dtype)
     for name in _dtypes._SCALAR_NAMES:
         table["torch", name] = _dtypes.as_dtype(np.dtype(name))
+    table["torch", "bfloat16"] = _dtypes.bfloat16  # its NumPy dtype (ml_dtypes) loads on first use
     return table
 
 
@@ -372,12 +374,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         return storage if view is None else self._legacy_view(storage, view)
 
     def _load_storage(self, storage_type: _Marker, key: str, location: str, numel: int) -> Storage:
-        np_dtype = np.dtype(storage_type.np_dtype)
+        np_dtype = _dtypes.numpy_dtype_named(storage_type.np_dtype)
         raw = self._source.read(key, numel * np_dtype.itemsize)  # checks the size against the file
         order = "<" if self._source.byteorder == "little" else ">"
-        flat = raw.view(np_dtype.newbyteorder(order))
+        # bfloat16 (ml_dtypes) has no byte-swapped form: its bits are read as uint16 in the file's order
+        as_read = np.dtype("u2") if np_dtype.name == "bfloat16" else np_dtype
+        flat = raw.view(as_read.newbyteorder(order))
         if not flat.dtype.isnative:
-            flat = flat.astype(np_dtype)
+            flat = flat.astype(as_read)
+        flat = flat.view(np_dtype)
         typed, mapping = storage_type is not _UNTYPED, self._map_location
         if is_callable_map(mapping):
             mapped = call_map(mapping, wrap(flat), location)

@@ -220,3 +220,15 @@ def test_module_bfloat16_and_attention_match_torch() -> None:
     # float32 and rounds once: within a bfloat16 step or two of the values' size
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=2**-6 * max(1.0, np.abs(theirs).max()))
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_loads_torch_checkpoints_holding_bfloat16(tmp_path, zip_format: bool) -> None:
+    state = {"w": torch.tensor(_special_floats()[:96]).bfloat16().reshape(8, 12), "dtype": torch.bfloat16}
+    state["w_t"] = state["w"].t()  # a strided view of the same storage
+    torch.save(state, tmp_path / "bf16.pt", _use_new_zipfile_serialization=zip_format)
+    loaded = antorcha.load(tmp_path / "bf16.pt")
+    assert loaded["dtype"] is antorcha.bfloat16
+    for name in ("w", "w_t"):
+        assert loaded[name].dtype is antorcha.bfloat16
+        np.testing.assert_array_equal(_values(loaded[name]), _torch_values(state[name]))

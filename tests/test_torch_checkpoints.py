@@ -434,9 +434,9 @@ def test_other_globals_are_refused_like_torch(tmp_path: pathlib.Path, payload: C
 @pytest.mark.parametrize(
     ("obj", "message"),
     [
-        (torch.ones(2, dtype=torch.bfloat16), "BFloat16 data"),
+        (torch.ones(2, dtype=torch.float8_e4m3fn), "float8_e4m3fn data"),
         (torch.ones(2, dtype=torch.complex64), "ComplexFloat data"),
-        (torch.bfloat16, "bfloat16"),
+        (torch.float8_e4m3fn, "float8_e4m3fn"),
     ],
 )
 def test_dtypes_antorcha_lacks_give_a_clear_error(tmp_path: pathlib.Path, obj: Any, message: str) -> None:
