@@ -139,3 +139,13 @@ def test_heads_split_off_a_projection_view_back_as_in_torchs_tutorial() -> None:
         dropped = module.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=0.1)
         with pytest.raises(RuntimeError, match="view size is not compatible"):
             dropped.transpose(1, 2).view(2, -1, 16)
+
+
+def test_a_mask_of_another_float_dtype_gives_torchs_message() -> None:
+    messages = []
+    for module in (antorcha, torch):
+        q, mask = module.zeros(1, 2, 3), module.zeros(2, 2, dtype=module.float64)
+        with pytest.raises(RuntimeError) as caught:
+            module.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]

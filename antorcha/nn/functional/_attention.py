@@ -116,7 +116,7 @@ def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor, key
     if attn_mask.dtype != query.dtype:
         raise RuntimeError(
             f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-            f"attn_mask.dtype: {attn_mask.dtype} and  query.dtype: {query.dtype} instead."
+            f"attn_mask.dtype: {_c10_name(attn_mask)} and  query.dtype: {_c10_name(query)} instead."
         )
     return attn_mask._data
 
@@ -132,6 +132,11 @@ def _dropout_keep(query: Tensor, scores_shape: tuple, p: float) -> Any:
     rng = random.generator_for(query._device)
     keep = random.draw_uniform(rng, scores_shape, np_dtype.type) < (1.0 - p)
     return keep.astype(np_dtype) * np_dtype.type(1.0 / (1.0 - p))
+
+
+def _c10_name(tensor: Tensor) -> str:
+    """The dtype as torch's C++ messages print it (float, double, c10::Half)."""
+    return _C10_NAMES.get(tensor.dtype.name, tensor.dtype.name)
 
 
 def _check_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
@@ -152,7 +157,7 @@ def _check_shapes(query: Tensor, key: Tensor, value: Tensor) -> None:
             "same sequence length"
         )
     if not (query.dtype == key.dtype == value.dtype):
-        names = [_C10_NAMES.get(t.dtype.name, t.dtype.name) for t in (query, key, value)]
+        names = [_c10_name(t) for t in (query, key, value)]
         raise RuntimeError(
             f"Expected query, key, and value to have the same dtype, but got query.dtype: {names[0]} "
             f"key.dtype: {names[1]} and value.dtype: {names[2]} instead."
