@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from antorcha.amp.autocast_mode import cuda_autocast as autocast
 from antorcha.amp.grad_scaler import GradScaler as _GradScaler
 
 
@@ -25,4 +26,4 @@ class GradScaler(_GradScaler):
         super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
 
-__all__ = ["GradScaler"]
+__all__ = ["GradScaler", "autocast"]

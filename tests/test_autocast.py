@@ -176,3 +176,19 @@ def test_off_costs_only_a_flag() -> None:
         assert (x @ x).dtype is antorcha.float32  # no autocast, no cast
     assert antorcha.cuda.is_bf16_supported() is False
     assert antorcha.cuda.is_bf16_supported(including_emulation=False) is False
+
+
+def test_cuda_amp_autocast_is_the_deprecated_spelling() -> None:
+    for m in (antorcha, torch):
+        with pytest.warns(FutureWarning, match=r"torch.cuda.amp.autocast\(args...\)` is deprecated"):
+            region = m.cuda.amp.autocast(enabled=False)
+        assert isinstance(region, m.autocast) and region.device == "cuda"
+        with region:
+            assert not m.is_autocast_enabled("cuda")
+
+
+def test_cuda_bfloat16_autocast_refused_where_unsupported() -> None:
+    if not antorcha.cuda.is_available():
+        pytest.skip("without a GPU, cuda autocast warns and disables itself before checking its dtype")
+    with pytest.raises(RuntimeError, match="does not support bfloat16"):
+        antorcha.autocast("cuda", dtype=antorcha.bfloat16)

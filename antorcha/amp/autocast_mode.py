@@ -63,6 +63,10 @@ class autocast:  # noqa: N801 - torch spells it in lower case
                     "CUDA is not available or torch_xla is imported. Disabling autocast.", stacklevel=3
                 )
                 return False
+            if self.fast_dtype is _dtypes.bfloat16 and not cuda.is_bf16_supported():
+                raise RuntimeError(
+                    "Current CUDA Device does not support bfloat16. Please switch dtype to float16."
+                )
             return True
         if self.device == "cpu" and self.fast_dtype not in (_dtypes.bfloat16, _dtypes.float16):
             warnings.warn(
@@ -142,3 +146,18 @@ def clear_autocast_cache() -> None:
 def is_autocast_available(device_type: str) -> bool:
     """torch.amp.is_autocast_available: whether autocast supports `device_type` (cpu and cuda here)."""
     return _check_device_type(device_type) in ("cpu", "cuda")
+
+
+class cuda_autocast(autocast):  # noqa: N801 - torch.cuda.amp.autocast, its deprecated spelling
+    """torch.cuda.amp.autocast(enabled, dtype, cache_enabled): autocast('cuda', ...), with its warning."""
+
+    def __init__(
+        self, enabled: bool = True, dtype: _dtypes.dtype = _dtypes.float16, cache_enabled: bool = True
+    ) -> None:
+        warnings.warn(
+            "`torch.cuda.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cuda', "
+            "args...)` instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
