@@ -180,6 +180,7 @@ class Progress:
         if val is not None:
             self.postfix["val"] = f"{val:.4f}"
         if self.bar is not None:
+            self.bar.set_postfix(self.postfix)  # the bar left on screen shows the last val loss
             self.bar.write(text)
         else:
             print(text, flush=True)
