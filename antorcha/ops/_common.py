@@ -93,7 +93,7 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
 
 
 def require_float(t: Tensor, op: str) -> None:
-    if not _dtypes.is_floating_array(t._data.dtype):
+    if t._data.dtype.kind not in "fV":
         raise RuntimeError(f"{op}(): expected a floating point tensor, got {t.dtype}")
 
 

@@ -94,7 +94,8 @@ class Div(Op):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad[:2]
         grad_a = grad / b if need_a else None
-        grad_b = -grad * a / (b * b) if need_b else None
+        # torch's order, -g * ((a / b) / b): g * a first could overflow where the result does not
+        grad_b = -grad * (a / b / b) if need_b else None
         return grad_a, grad_b
 
 
@@ -338,9 +339,9 @@ def div(input: Tensor, other: Any, *, rounding_mode: str | None = None, out: Ten
 def true_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tensor:
     """`/`: integer operands divide as floats of the default dtype, as in torch."""
     other_is_float = isinstance(other, float) or (
-        isinstance(other, Tensor) and _dtypes.is_floating_array(other._data.dtype)
+        isinstance(other, Tensor) and other._data.dtype.kind in "fV"
     )
-    integer_division = not _dtypes.is_floating_array(input._data.dtype) and not other_is_float
+    integer_division = input._data.dtype.kind not in "fV" and not other_is_float
     a = input.to(_dtypes.get_default_dtype()) if integer_division else input
     result = _binary(Div, a, other)
     return result if out is None else write_out(result, out, "true_divide")
@@ -349,7 +350,7 @@ def true_divide(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tens
 @register(method=False, torch=False, dunders=("__rtruediv__",))
 def rtrue_divide(input: Tensor, other: Any) -> Tensor:
     """`other / input` for a Python scalar `other`."""
-    a = input.to(_dtypes.get_default_dtype()) if not _dtypes.is_floating_array(input._data.dtype) else input
+    a = input.to(_dtypes.get_default_dtype()) if input._data.dtype.kind not in "fV" else input
     return _reflected(Div, a, other)
 
 

@@ -118,12 +118,14 @@ def sum(  # noqa: A001
 ) -> Tensor:
     x = input
     np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
-    if np_dtype is None and x._data.dtype.kind in "biu":
-        np_dtype = np.int64  # torch sums integers and bools as int64
     dims = _dims_arg(x, dim)
     op = Sum if dims is None else SumDim
-    if np_dtype is None and x._data.dtype.kind == "V":  # bfloat16: accumulate in float32, as torch
-        op = in_float32(op)
+    if np_dtype is None:
+        kind = x._data.dtype.kind
+        if kind in "biu":
+            np_dtype = np.int64  # torch sums integers and bools as int64
+        elif kind == "V":  # bfloat16: accumulate in float32, as torch
+            op = in_float32(op)
     result = op.apply(x, params=(dims, keepdim, np_dtype))
     return result if out is None else write_out(result, out, "sum")
 
@@ -143,7 +145,7 @@ def mean(
         x = x.to(target)
     dims = _dims_arg(x, dim)
     op = Mean if dims is None else MeanDim
-    if x._data.dtype.kind == "V":  # bfloat16: accumulate in float32, as torch
+    if target is _dtypes.bfloat16:  # accumulate in float32, as torch
         op = in_float32(op)
     result = op.apply(x, params=(dims, keepdim, None))
     return result if out is None else write_out(result, out, "mean")

@@ -37,7 +37,7 @@ class Logsumexp(Op):
 @register()
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
     x = input
-    if not _dtypes.is_floating_array(x._data.dtype):
+    if x._data.dtype.kind not in "fV":
         x = x.to(_dtypes.get_default_dtype())
     dims = normalize_dims(dim, x.ndim)
     result = Logsumexp.apply(x, params=(dims if x.ndim else (), keepdim))
@@ -109,7 +109,7 @@ class _LogSoftmaxLastDim(LogSoftmax):
 def _softmax_input(x: Tensor, dim: int | None, dtype: Any) -> tuple[Tensor, int]:
     if dtype is not None:
         x = x.to(dtype)
-    elif not _dtypes.is_floating_array(x._data.dtype):
+    elif x._data.dtype.kind not in "fV":
         raise RuntimeError(f"softmax not implemented for '{x.dtype.name}' (expected a floating point tensor)")
     if dim is None:  # torch's legacy implicit dim
         dim = 0 if x.ndim in (0, 1, 3) else 1

@@ -42,7 +42,7 @@ def _written(result: Tensor, out: Tensor | None, name: str) -> Tensor:
 
 def _as_float(t: Tensor) -> Tensor:
     """Integer and bool tensors computed in the default float dtype, as torch's math functions do."""
-    return t if _dtypes.is_floating_array(t._data.dtype) else t.to(_dtypes.get_default_dtype())
+    return t if t._data.dtype.kind in "fV" else t.to(_dtypes.get_default_dtype())
 
 
 def _require_tensor(value: Any, name: str, argument: str, position: int) -> Tensor:
@@ -56,7 +56,7 @@ def _require_tensor(value: Any, name: str, argument: str, position: int) -> Tens
 
 def _float_kernel_only(t: Tensor, name: str) -> None:
     """torch has no integer kernel for some functions (hypot, logaddexp, frac, nextafter)."""
-    if not _dtypes.is_floating_array(t._data.dtype):
+    if t._data.dtype.kind not in "fV":
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{t.dtype.scalar_name}'")
 
 
@@ -206,7 +206,7 @@ def _binary_float(op: type[Op], input: Tensor, other: Any, name: str, integer: s
     a, b = as_operands(input, other)
     if integer == "refuse":
         _float_kernel_only(a, name)
-    elif not _dtypes.is_floating_array(a._data.dtype):
+    elif a._data.dtype.kind not in "fV":
         a, b = _as_float(a), _as_float(b)
     broadcast_shapes(a.shape, b.shape)  # torch's message when they do not broadcast
     return op.apply(a, b)

@@ -51,9 +51,10 @@ def _float_math(op_name: str, public_name: str, forward: Any, backward: Any, sav
     op = _unary(op_name, forward, backward, save)
 
     def public(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-        if not _dtypes.is_floating_array(input._data.dtype):
+        kind = input._data.dtype.kind  # "V": bfloat16 (ml_dtypes), computed in float32 as torch
+        if kind not in "fV":
             input = input.to(_dtypes.get_default_dtype())  # noqa: A001 - torch's int -> float promotion
-        result = (in_float32(op) if input._data.dtype.kind == "V" else op).apply(input)  # bfloat16: as torch
+        result = (in_float32(op) if kind == "V" else op).apply(input)
         return result if out is None else write_out(result, out, public_name)
 
     public.__name__ = public.__qualname__ = public_name
@@ -192,7 +193,7 @@ def _all_finite(array: Any) -> bool:
 def _sign(xp: Any, x: Any) -> Any:
     """torch's sign: 0 for NaN (NumPy's sign keeps NaN)."""
     out = xp.sign(x, out=xp.empty_like(x))  # an array even for 0-dim x, so it can be written
-    return xp.nan_to_num(out, copy=False, nan=0.0) if _dtypes.is_floating_array(out.dtype) else out
+    return xp.nan_to_num(out, copy=False, nan=0.0) if out.dtype.kind in "fV" else out
 
 
 def _zero_grad_op(name: str, fn_name: str) -> type[Op]:
@@ -246,13 +247,13 @@ def sign(input: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 @register()
 def floor(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-    result = input.clone() if not _dtypes.is_floating_array(input._data.dtype) else Floor.apply(input)
+    result = input.clone() if input._data.dtype.kind not in "fV" else Floor.apply(input)
     return result if out is None else write_out(result, out, "floor")
 
 
 @register()
 def ceil(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-    result = input.clone() if not _dtypes.is_floating_array(input._data.dtype) else Ceil.apply(input)
+    result = input.clone() if input._data.dtype.kind not in "fV" else Ceil.apply(input)
     return result if out is None else write_out(result, out, "ceil")
 
 
@@ -262,13 +263,13 @@ def round(input: Tensor, *, decimals: int = 0, out: Tensor | None = None) -> Ten
         scale = 10.0**decimals
         result = Round.apply(input * scale) / scale
         return result if out is None else write_out(result, out, "round")
-    result = input.clone() if not _dtypes.is_floating_array(input._data.dtype) else Round.apply(input)
+    result = input.clone() if input._data.dtype.kind not in "fV" else Round.apply(input)
     return result if out is None else write_out(result, out, "round")
 
 
 @register()
 def trunc(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-    result = input.clone() if not _dtypes.is_floating_array(input._data.dtype) else Trunc.apply(input)
+    result = input.clone() if input._data.dtype.kind not in "fV" else Trunc.apply(input)
     return result if out is None else write_out(result, out, "trunc")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from antorcha._dtypes import is_floating_array
 from antorcha._tensor import Tensor
 
 
@@ -41,7 +40,7 @@ def reduce_tensor(losses: Tensor, reduction: str) -> Tensor:
 
 
 def require_floating(x: Tensor, kernel: str) -> None:
-    if not is_floating_array(x._data.dtype):
+    if x._data.dtype.kind not in "fV":
         raise RuntimeError(f"\"{kernel}\" not implemented for '{x.dtype.scalar_name}'")
 
 
