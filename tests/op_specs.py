@@ -23,6 +23,7 @@ import op_specs_attention
 import op_specs_contraction
 import op_specs_linalg
 import op_specs_namespace
+import op_specs_norm
 import op_specs_rearrange
 import op_specs_scatter
 import op_specs_sorting
@@ -339,6 +340,7 @@ SPECS: list[OpSpec] = [
     *op_specs_namespace.rows(),
     *op_specs_linalg.rows(),
     *op_specs_attention.rows(),
+    *op_specs_norm.rows(),
 ]
 # the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS
 AREA_NOT_OPS: dict[str, str] = {
@@ -350,6 +352,7 @@ AREA_NOT_OPS: dict[str, str] = {
     **op_specs_namespace.NOT_OPS,
     **op_specs_linalg.NOT_OPS,
     **op_specs_attention.NOT_OPS,
+    **op_specs_norm.NOT_OPS,
 }
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}
 assert len(BY_NAME) == len(SPECS), "spec names must be unique"
