@@ -232,10 +232,6 @@ STILL_FAILING: dict[str, str] = {
     "linalg.slogdet": _LINALG,
     "linalg.solve_triangular": _LINALG,
     "linalg.householder_product": _LINALG,
-    "linalg.cond": (
-        "elementwise.py: Div's backward -g a / (b b) rounds unlike torch's -g (a / b) / b, so the "
-        "gradient of s / s for a 1x1 matrix is 1e-17 where torch's is 0"
-    ),
     "rms_norm": (
         "_layers.py: rms_norm is one node; torch's is a chain of ops (pow, mean, rsqrt, mul) whose "
         "autograd meets 2x * 0 with x = ±huge (x² overflowed, so rsqrt is 0) and gives NaN where "
