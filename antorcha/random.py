@@ -1,8 +1,9 @@
 """Random number generators: one default per device, reseeded by `manual_seed`.
 
-Bit-equality with torch's streams is not a goal (NumPy's PCG64 is not torch's Mersenne
-Twister); reproducibility within antorcha is. A cpu generator's state is a uint8 tensor, as
-in torch, in antorcha's own encoding: it round-trips through `set_state`, nothing more.
+A cpu generator is torch's: its mt19937 engine and its kernels' transforms (`_mt19937`), so after
+`manual_seed(n)` rand, randn, randint, randperm, multinomial, bernoulli, nn.Linear's init, ...
+give torch's CPU numbers, and its state is torch's 5056-byte layout (a state saved by torch loads
+here and back). A cuda generator draws from CuPy's own stream (not torch's CUDA numbers).
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from typing import Any
 import numpy as np
 
 from antorcha._device import device, xp_for, xp_of
+from antorcha._mt19937 import TorchCPUStream
 
-# the state tensor: a tag, the seed, PCG64's 128-bit state and increment, its cached half-word
-_STATE_TAG = b"antorcha.PCG64\x00\x01"
-_STATE_SIZE = len(_STATE_TAG) + 8 + 16 + 16 + 1 + 4
 # torch's default_rng_seed_val: every new torch.Generator() starts from it, so two agree
 DEFAULT_SEED = 67280421310721
 
@@ -34,7 +33,7 @@ class Generator:
 
     def _reset(self) -> None:
         if self.device.type == "cpu":
-            self._rng = np.random.Generator(np.random.PCG64(self._seed))
+            self._rng = TorchCPUStream(self._seed)
         else:
             xp = xp_for(self.device)
             self._rng = (
@@ -58,10 +57,10 @@ class Generator:
         return self._seed
 
     def initial_seed(self) -> int:
-        return self._seed
+        return self._rng.seed if self.device.type == "cpu" else self._seed
 
     def get_state(self) -> Any:
-        """The generator's state as a uint8 tensor (antorcha's encoding), for `set_state`."""
+        """The generator's state as a uint8 tensor in torch's CPUGeneratorImplState layout."""
         from antorcha._tensor import wrap
 
         if self.device.type != "cpu":
@@ -69,7 +68,7 @@ class Generator:
                 "antorcha cannot save the state of a cuda generator (CuPy does not expose it); "
                 "reseed it with manual_seed instead"
             )
-        return wrap(np.frombuffer(_encode(self._seed, self._rng.bit_generator.state), np.uint8).copy())
+        return wrap(np.frombuffer(self._rng.to_bytes(), np.uint8).copy())
 
     def set_state(self, new_state: Any) -> Generator:
         from antorcha._tensor import Tensor
@@ -80,14 +79,15 @@ class Generator:
             raise TypeError("RNG state must be a torch.ByteTensor")
         if self.device.type != "cpu":
             raise RuntimeError("antorcha cannot restore the state of a cuda generator")
-        self._seed, state = _decode(new_state._cpu_array().tobytes())
-        self._rng.bit_generator.state = state
+        self._rng.load_bytes(new_state._cpu_array().tobytes())
+        self._seed = self._rng.seed
         return self
 
     def clone_state(self) -> Generator:
         twin = Generator(self.device)
         twin._seed = self._seed
-        twin._rng.bit_generator.state = self._rng.bit_generator.state
+        if self.device.type == "cpu":
+            twin._rng = self._rng.copy()
         return twin
 
     @property
@@ -96,40 +96,6 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"<antorcha.Generator object on {self.device}>"
-
-
-def _encode(seed: int, state: dict) -> bytes:
-    inner = state["state"]
-    return b"".join(
-        (
-            _STATE_TAG,
-            seed.to_bytes(8, "little"),
-            int(inner["state"]).to_bytes(16, "little"),
-            int(inner["inc"]).to_bytes(16, "little"),
-            int(state["has_uint32"]).to_bytes(1, "little"),
-            int(state["uinteger"]).to_bytes(4, "little"),
-        )
-    )
-
-
-def _decode(raw: bytes) -> tuple[int, dict]:
-    if len(raw) != _STATE_SIZE or not raw.startswith(_STATE_TAG):
-        raise RuntimeError(
-            f"Expected an antorcha generator state of size {_STATE_SIZE} but found the input RNG "
-            f"state size to be {len(raw)}" + ("" if len(raw) != _STATE_SIZE else " (not one antorcha wrote)")
-        )
-    fields, at = [], len(_STATE_TAG)
-    for width in (8, 16, 16, 1, 4):
-        fields.append(int.from_bytes(raw[at : at + width], "little"))
-        at += width
-    seed, value, inc, has_uint32, uinteger = fields
-    state = {
-        "bit_generator": "PCG64",
-        "state": {"state": value, "inc": inc},
-        "has_uint32": has_uint32,
-        "uinteger": uinteger,
-    }
-    return seed, state
 
 
 default_generator = Generator("cpu").manual_seed(0x5EED)
@@ -203,14 +169,18 @@ def fork_rng(
         default_generator.set_state(saved)
 
 
-# ---- draws on raw arrays (the numpy/cupy generator's own methods, or from its uniforms) ----------
+# ---- draws on raw arrays: torch's recipes on a cpu stream, CuPy's own methods on a cuda one ----
 def draw_uniform(rng: Any, shape: tuple, np_dtype: Any) -> Any:
+    if isinstance(rng, TorchCPUStream):
+        return rng.uniform(shape, np_dtype)
     if np_dtype in (np.float32, np.float64):
         return rng.random(shape, dtype=np_dtype)
     return rng.random(shape).astype(np_dtype)
 
 
 def draw_normal(rng: Any, shape: tuple, np_dtype: Any) -> Any:
+    if isinstance(rng, TorchCPUStream):
+        return rng.normal(shape, np_dtype)
     if np_dtype in (np.float32, np.float64):
         return rng.standard_normal(shape, dtype=np_dtype)
     return rng.standard_normal(shape).astype(np_dtype)
@@ -218,18 +188,32 @@ def draw_normal(rng: Any, shape: tuple, np_dtype: Any) -> Any:
 
 def draw_integers(rng: Any, low: int, high: int, shape: tuple) -> Any:
     """int64 values in [low, high): NumPy's and CuPy's Generators call it integers, RandomState randint."""
+    if isinstance(rng, TorchCPUStream):
+        return rng.integers_from_to(low, high, shape)
     draw = getattr(rng, "integers", None) or rng.randint
     return draw(low, high, size=shape, dtype=np.int64)
 
 
 def draw_exponential(rng: Any, shape: tuple) -> Any:
     """float64 Exp(1) samples, -log(1 - U) with U in [0, 1): finite and >= 0."""
+    if isinstance(rng, TorchCPUStream):
+        return rng.exponential(shape)
     uniform = rng.random(shape)
     return -xp_of(uniform).log1p(-uniform)
 
 
+def draw_bernoulli(rng: Any, shape: tuple, p: Any) -> Any:
+    """Booleans, True with probability p (a number or an array broadcast to `shape`).
+
+    On the cpu as torch's bernoulli_ (and so its dropout masks: bernoulli_(1 - p)) draws them.
+    """
+    if isinstance(rng, TorchCPUStream):
+        return rng.bernoulli(shape, p)
+    return rng.random(shape) < p
+
+
 def draw_poisson(rng: Any, rates: Any) -> Any:
-    """Poisson samples with the given (float64, non-negative) rates, elementwise."""
+    """Poisson samples with the given (float64, non-negative) rates, elementwise (NumPy's sampler)."""
     return rng.poisson(rates)
 
 
@@ -246,6 +230,9 @@ def fill_uniform(array: Any, low: float, high: float, target: device, generator:
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
     rng = generator_for(target, generator)
+    if isinstance(rng, TorchCPUStream):
+        array[...] = rng.uniform(array.shape, array.dtype, low, high)
+        return
     values = draw_uniform(rng, array.shape, array.dtype.type)
     values *= high - low
     values += low
@@ -259,6 +246,9 @@ def fill_normal(array: Any, mean: float, std: float, target: device, generator: 
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     rng = generator_for(target, generator)
+    if isinstance(rng, TorchCPUStream):
+        array[...] = rng.normal(array.shape, array.dtype, mean, std)
+        return
     values = draw_normal(rng, array.shape, array.dtype.type)
     if std != 1:
         values *= std
