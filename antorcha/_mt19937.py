@@ -37,6 +37,14 @@ _OFFSET_KEY, _OFFSET_NORMAL_Y, _OFFSET_NORMAL_VALID = 24, 5024, 5040
 _OFFSET_FLOAT_NORMAL, _OFFSET_FLOAT_VALID = 5048, 5052
 
 
+def _log_or_minus_inf(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _exp_or_inf(x: float) -> float:
+    return math.exp(x) if x < 709.8 else math.inf
+
+
 def _prod(shape: tuple) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
@@ -181,17 +189,22 @@ class TorchCPUStream:
         return self.uniform(shape, np.float64) < p
 
     def cauchy(self, shape: tuple, median: float, sigma: float) -> np.ndarray:
-        unit = self.uniform(shape, np.float64)
-        return median + sigma * np.tan(math.pi * (unit - 0.5))
+        """median + sigma * tan(pi * (u - 1/2)), u a float64 uniform (glibc's tan, one FMA)."""
+        unit = self.uniform((_prod(shape),), np.float64) - 0.5
+        tangent = np.fromiter(map(math.tan, (math.pi * unit).tolist()), np.float64, unit.size)
+        return _box_muller.fma64(tangent, sigma, median).reshape(shape)
 
     def geometric(self, shape: tuple, p: float) -> np.ndarray:
-        unit = self.uniform(shape, np.float64)
-        return np.ceil(np.log(unit) / math.log1p(-p))
+        """ceil(log(u) / log1p(-p)), u a float64 uniform."""
+        unit = self.uniform((_prod(shape),), np.float64)
+        logs = np.fromiter(map(_log_or_minus_inf, unit.tolist()), np.float64, unit.size)
+        return np.ceil(logs / math.log1p(-p)).reshape(shape)
 
     def log_normal(self, shape: tuple, mean: float, std: float) -> np.ndarray:
         """exp of normal_distribution<double> draws, element by element (torch's serial kernel)."""
         values = np.array([self._normal_double() for _ in range(_prod(shape))], np.float64)
-        return np.exp(_box_muller.fma64(values, std, mean)).reshape(shape)
+        exponents = _box_muller.fma64(values, std, mean).tolist()
+        return np.fromiter(map(_exp_or_inf, exponents), np.float64, len(exponents)).reshape(shape)
 
     # ---- NumPy Generator's spelling, for code written against it ----------------------------
     def random(self, size: Any = None, dtype: Any = np.float64) -> Any:

@@ -1,7 +1,7 @@
 """Sampling from distributions given by tensors: multinomial, bernoulli, poisson, normal.
 
-Each draws from antorcha's generators (`antorcha.random`), so a seed replays it; the numbers
-are not torch's (another PRNG), the distributions are. As in torch, a sample drawn from
+Each draws from antorcha's generators (`antorcha.random`); on the cpu the numbers are torch's
+(its mt19937 stream and its kernels' recipes, `_mt19937`), except poisson's. As in torch, a sample drawn from
 parameters that require grad is in the graph with a zero gradient (BernoulliBackward0,
 PoissonBackward0, NormalBackward1-3): the draw is not reparameterised.
 """
@@ -15,6 +15,7 @@ import numpy as np
 
 from antorcha import _dtypes, random
 from antorcha._device import as_device, canonical, quiet_float_errors, xp_for, xp_of
+from antorcha._mt19937 import TorchCPUStream
 from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
@@ -126,6 +127,35 @@ def _without_replacement(rows: Any, num_samples: int, rng: Any) -> Any:
     return xp.argsort(-keys, axis=1)[:, :num_samples]
 
 
+def _torch_with_replacement(input: Tensor, num_samples: int, rng: TorchCPUStream) -> Any:
+    """torch's cpu kernel, row by row: the first category whose cumulative share is >= a float64 uniform.
+
+    The cumulative sums stay in input's dtype (so float32 rounds as torch's does); the last is 1.
+    """
+    rows = input._data.reshape(-1, input.shape[-1])  # (R, K)
+    picks = np.empty((rows.shape[0], num_samples), np.int64)
+    for r, row in enumerate(rows):
+        cumulative = np.cumsum(row, dtype=row.dtype)
+        cumulative = cumulative / cumulative[-1]
+        cumulative[-1] = 1
+        uniform = rng.uniform((num_samples,), np.float64)
+        picks[r] = np.searchsorted(cumulative.astype(np.float64), uniform, side="left")
+    return picks
+
+
+def _torch_exponential_race(input: Tensor, num_samples: int, rng: TorchCPUStream) -> Any:
+    """torch's path without replacement (or for one sample): the top num_samples of p / q, q ~ Exp(1).
+
+    q is drawn in input's dtype over the whole (R, K) input, and p / q is computed in it too.
+    """
+    rows = input._data.reshape(-1, input.shape[-1])  # (R, K)
+    with quiet_float_errors():
+        keys = rows / rng.exponential(rows.shape).astype(rows.dtype)
+    if num_samples == 1:
+        return np.argmax(keys, axis=1)[:, None]
+    return np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+
+
 @register()
 def multinomial(
     input: Tensor, num_samples: int, replacement: bool = False, *, generator: Any = None, out: Any = None
@@ -134,8 +164,12 @@ def multinomial(
     _check_multinomial(input, int(num_samples), replacement)
     rows = _probability_rows(input)
     rng = _rng(input, generator)
-    draw = _with_replacement if replacement else _without_replacement
-    picks = draw(rows, int(num_samples), rng).astype("int64")  # (R, N)
+    if isinstance(rng, TorchCPUStream):
+        draw = _torch_with_replacement if replacement and num_samples > 1 else _torch_exponential_race
+        picks = draw(input, int(num_samples), rng)  # (R, N)
+    else:
+        picks = (_with_replacement if replacement else _without_replacement)(rows, int(num_samples), rng)
+    picks = picks.astype("int64")
     shape = (*input.shape[:-1], int(num_samples))
     return _written(wrap(picks.reshape(shape), device=input._device), out, "multinomial")
 
@@ -159,8 +193,7 @@ def bernoulli(input: Tensor, p: Any = None, *, generator: Any = None, out: Any =
         return empty.bernoulli_(p, generator=generator)
     _require_floating(input, "bernoulli_tensor_cpu_p_")
     _check_probabilities(input._data)
-    uniform = random.draw_uniform(_rng(input, generator), input.shape, np.float64)
-    sample = (uniform < input._data).astype(input._data.dtype)
+    sample = random.draw_bernoulli(_rng(input, generator), input.shape, input._data).astype(input._data.dtype)
     return _written(Bernoulli.apply(input, params=(sample,)), out, "bernoulli")
 
 
@@ -255,7 +288,11 @@ def normal(
     if not d.is_floating_point:
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{d.scalar_name}'")
     xp = xp_for(target)
-    array = random.draw_normal(random.generator_for(target, generator), sizes_of(size), d.np)
-    array = xp.asarray(array * d.np.type(std) + d.np.type(mean), dtype=d.np)
+    rng = random.generator_for(target, generator)
+    if isinstance(rng, TorchCPUStream):
+        array = xp.asarray(rng.normal(sizes_of(size), d.np, float(mean), float(std)))
+    else:
+        array = random.draw_normal(rng, sizes_of(size), d.np)
+        array = xp.asarray(array * d.np.type(std) + d.np.type(mean), dtype=d.np)
     result = wrap(array, device=as_device(target))
     return _written(result.requires_grad_(True) if requires_grad else result, out, "normal")

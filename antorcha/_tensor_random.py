@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from antorcha._device import quiet_float_errors, xp_of
+from antorcha._mt19937 import TorchCPUStream
 
 
 def _sampler_ops() -> Any:
@@ -94,6 +95,15 @@ def check_random_range(np_dtype: Any, low: int, high: int) -> None:
         raise RuntimeError(f"to - 1 is out of bounds for {type_name}")
 
 
+def _torch_random_fill(rng: TorchCPUStream, array: Any, low: int, high: int, unbounded: bool) -> Any:
+    """random_ as torch's kernels draw it: the dtype's default range, all of int64, or [low, high)."""
+    if unbounded:
+        return rng.integers_default(array.shape, array.dtype)
+    if low == -(2**63) and high > 2**63 - 1:
+        return rng.integers_full_range(array.shape)
+    return rng.integers_from_to(low, high, array.shape)
+
+
 class TensorRandomMethods:
     __slots__ = ()
 
@@ -110,7 +120,11 @@ class TensorRandomMethods:
         from antorcha import random
 
         def fill(array: Any) -> None:
-            array[...] = random.draw_exponential(self._rng(generator), array.shape) / lambd
+            rng = self._rng(generator)
+            if isinstance(rng, TorchCPUStream):
+                array[...] = rng.exponential(array.shape, lambd)
+                return
+            array[...] = random.draw_exponential(rng, array.shape) / lambd
 
         return self._fill_array(fill, _op("Exponential"))
 
@@ -121,8 +135,12 @@ class TensorRandomMethods:
         from antorcha import random
 
         def fill(array: Any) -> None:
+            rng = self._rng(generator)
+            if isinstance(rng, TorchCPUStream):
+                array[...] = rng.geometric(array.shape, p)
+                return
             xp = xp_of(array)
-            trials = xp.ceil(-random.draw_exponential(self._rng(generator), array.shape) / math.log1p(-p))
+            trials = xp.ceil(-random.draw_exponential(rng, array.shape) / math.log1p(-p))
             array[...] = xp.maximum(trials, 1)
 
         return self._fill_array(fill, _op("Geometric"))
@@ -136,10 +154,12 @@ class TensorRandomMethods:
         from antorcha import random
 
         def fill(array: Any) -> None:
+            rng = self._rng(generator)
             with quiet_float_errors():  # exp overflows to inf, as torch's does
-                array[...] = xp_of(array).exp(
-                    random.draw_normal(self._rng(generator), array.shape, np.float64) * std + mean
-                )
+                if isinstance(rng, TorchCPUStream):
+                    array[...] = rng.log_normal(array.shape, mean, std)
+                    return
+                array[...] = xp_of(array).exp(random.draw_normal(rng, array.shape, np.float64) * std + mean)
 
         return self._fill_array(fill, _op("LogNormal"))
 
@@ -150,16 +170,21 @@ class TensorRandomMethods:
             raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
 
         def fill(array: Any) -> None:
-            uniform = self._rng(generator).random(array.shape)
+            rng = self._rng(generator)
+            if isinstance(rng, TorchCPUStream):
+                array[...] = rng.cauchy(array.shape, median, sigma)
+                return
+            uniform = rng.random(array.shape)
             array[...] = median + sigma * xp_of(array).tan(math.pi * (uniform - 0.5))
 
         return self._fill_array(fill, _op("Cauchy"))
 
     def random_(self, from_: int | None = None, to: int | None = None, *, generator: Any = None) -> Any:
         """Integers uniform over [from_, to); random_(to) means [0, to); random_() the dtype's whole range."""
+        unbounded = from_ is None and to is None
         if from_ is not None and to is None:
             low, high = 0, int(from_)
-        elif from_ is None and to is None:
+        elif unbounded:
             low, top = _integer_bounds(self)
             high = top + 1
         else:
@@ -172,6 +197,9 @@ class TensorRandomMethods:
 
         def fill(array: Any) -> None:
             rng = self._rng(generator)
+            if isinstance(rng, TorchCPUStream):
+                array[...] = _torch_random_fill(rng, array, low, high, unbounded)
+                return
             if high > 2**63:  # int64's whole range: NumPy's integers takes the inclusive top
                 array[...] = rng.integers(low, high - 1, size=array.shape, dtype=np.int64, endpoint=True)
                 return
@@ -191,7 +219,9 @@ class TensorRandomMethods:
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
 
         def fill(array: Any) -> None:
-            array[...] = self._rng(generator).random(array.shape) < p
+            from antorcha import random
+
+            array[...] = random.draw_bernoulli(self._rng(generator), array.shape, p)
 
         return self._fill_array(fill, _op("BernoulliScalar"))
 
@@ -206,6 +236,8 @@ class TensorRandomMethods:
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
 
         def fill(array: Any) -> None:
-            array[...] = self._rng(generator).random(array.shape) < probabilities
+            from antorcha import random
+
+            array[...] = random.draw_bernoulli(self._rng(generator), array.shape, probabilities)
 
         return self._fill_array(fill, _op("BernoulliTensor"))
