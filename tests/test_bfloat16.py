@@ -130,7 +130,30 @@ REDUCTIONS = {
 }
 
 
-ALL_EXACT = {**ELEMENTWISE, **REDUCTIONS, **FUSED}
+def _with_nans(a):
+    return a.masked_fill((a * 7).frac().abs() < 0.05, float("nan"))
+
+
+# NaN handling, scans and losses (bfloat16 is floating: NaNs are seen; sums run in float32)
+MORE = {
+    "sort_nan": lambda m, a, b: _with_nans(a).sort(1).values,
+    "median_nan": lambda m, a, b: _with_nans(a).median(1).values,
+    "nansum": lambda m, a, b: _with_nans(a).nansum(1),
+    "nanmean": lambda m, a, b: _with_nans(a).nanmean(0),
+    "cumprod": lambda m, a, b: (a / 4 + 1).cumprod(1),
+    "logcumsumexp": lambda m, a, b: a.logcumsumexp(1),
+    "cummax_nan": lambda m, a, b: _with_nans(a).cummax(1).values,
+    "mse_mean": lambda m, a, b: m.nn.functional.mse_loss(a, b),
+    "mse_none": lambda m, a, b: m.nn.functional.mse_loss(a, b, reduction="none"),
+    "huber_sum": lambda m, a, b: m.nn.functional.huber_loss(a, b, reduction="sum"),
+    "huber_none": lambda m, a, b: m.nn.functional.huber_loss(a, b, reduction="none"),
+    "smooth_l1": lambda m, a, b: m.nn.functional.smooth_l1_loss(a, b),
+    "l1": lambda m, a, b: m.nn.functional.l1_loss(a, b),
+    "bce": lambda m, a, b: m.nn.functional.binary_cross_entropy(a.sigmoid(), b.sigmoid()),
+    "bce_logits": lambda m, a, b: m.nn.functional.binary_cross_entropy_with_logits(a, b.sigmoid()),
+}
+
+ALL_EXACT = {**ELEMENTWISE, **REDUCTIONS, **FUSED, **MORE}
 
 
 @pytest.mark.parametrize("name", sorted(ALL_EXACT))

@@ -129,7 +129,7 @@ class IndexAdd(Op):
         ctx.save_for_backward(index)
         ctx.dim, ctx.alpha = dim, alpha
         out = x.copy()
-        if alpha != 1 and x.dtype.kind == "f":
+        if alpha != 1 and x.dtype.kind in "fV":
             _fused_add_at(out, index, source, dim, alpha)
         else:
             add_at(out, (slice(None),) * dim + (index,), source * alpha if alpha != 1 else source)

@@ -88,7 +88,7 @@ def allclose(
 
 def _bitwise(ufunc_name: str, a: Tensor, b: Any) -> Tensor:
     a, b = as_operands(a, b)
-    if a._data.dtype.kind == "f":
+    if a._data.dtype.kind in "fV":
         raise RuntimeError(f"\"{ufunc_name}_cpu\" not implemented for '{a.dtype.scalar_name}'")
     return _binary_ufunc(ufunc_name, a, b)
 
@@ -113,7 +113,7 @@ def bitwise_xor(input: Tensor, other: Any, *, out: Tensor | None = None) -> Tens
 
 @register(dunders=("__invert__",))
 def bitwise_not(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-    if input._data.dtype.kind == "f":
+    if input._data.dtype.kind in "fV":
         raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {input.dtype}")
     result = wrap(~input._data, device=input._device)
     return result if out is None else write_out(result, out, "bitwise_not")

@@ -18,6 +18,7 @@ from antorcha._registry import register
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops import reduce
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import normalize_dim, normalize_dims, write_out
 from antorcha.ops.elementwise import where
 from antorcha.ops.movement import stack
@@ -123,7 +124,8 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None, out: Tensor | None = 
         normalize_dim(dim, 0)
         result = cumprod(input.reshape(1), 0, dtype=dtype).reshape(())
     else:
-        result = Cumprod.apply(input, params=(normalize_dim(dim, input.ndim), np_dtype))
+        op = in_float32(Cumprod) if np_dtype is None and input._data.dtype.kind == "V" else Cumprod
+        result = op.apply(input, params=(normalize_dim(dim, input.ndim), np_dtype))
     return result if out is None else write_out(result, out, "cumprod")
 
 
@@ -142,7 +144,7 @@ def _running_extremum_index(data: Any, dim: int, largest: bool) -> Any:
     xp = xp_of(data)
     running = accumulate("maximum" if largest else "minimum", data, dim)
     hits = data == running
-    if data.dtype.kind == "f":
+    if data.dtype.kind in "fV":
         hits |= xp.isnan(data)
     shape = [1] * data.ndim
     shape[dim] = data.shape[dim]
@@ -205,10 +207,11 @@ class Logcumsumexp(Op):
 
 @register()
 def logcumsumexp(input: Tensor, dim: int, *, out: Tensor | None = None) -> Tensor:
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{input.dtype.scalar_name}\'')
     d = normalize_dim(dim, input.ndim)
-    result = input.clone() if input.ndim == 0 else Logcumsumexp.apply(input, params=(d,))
+    op = in_float32(Logcumsumexp) if input._data.dtype.kind == "V" else Logcumsumexp  # bfloat16
+    result = input.clone() if input.ndim == 0 else op.apply(input, params=(d,))
     return result if out is None else write_out(result, out, "logcumsumexp")
 
 
@@ -232,14 +235,16 @@ class Nansum(Op):
 @register()
 def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
            out: Tensor | None = None) -> Tensor:
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         result = reduce.sum(input, dim, keepdim, dtype=dtype)  # nothing to skip
     else:
         whole = dim is None or (isinstance(dim, (list, tuple)) and not dim)
         dims = tuple(range(input.ndim)) if whole else normalize_dims(dim, input.ndim)
         dims = dims if input.ndim else ()  # a 0-dim tensor takes dim 0 or -1 and reduces nothing
         np_dtype = _dtypes.as_dtype(dtype).np if dtype is not None else None
-        result = Nansum.apply(input, params=(dims, keepdim, np_dtype))
+        # bfloat16: NumPy's nansum skips NaNs only in its own float kinds; in float32, as torch
+        op = in_float32(Nansum) if np_dtype is None and input._data.dtype.kind == "V" else Nansum
+        result = op.apply(input, params=(dims, keepdim, np_dtype))
     return result if out is None else write_out(result, out, "nansum")
 
 
@@ -315,7 +320,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0, *,
           out: Tensor | None = None) -> Tensor:
     """A histogram of `bins` equal bins over [min, max]; values outside it (and NaNs) are left out.
     Not differentiable, as in torch."""
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"histogram_cpu" not implemented for \'{input.dtype.scalar_name}\'')
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")

@@ -296,7 +296,7 @@ def _identity(reduce: str, dtype: Any) -> Any:
         return 0
     if reduce == "prod":
         return 1
-    if dtype.kind == "f":
+    if dtype.kind in "fV":
         return -np.inf if reduce == "amax" else np.inf
     if dtype.kind == "b":
         return reduce == "amin"
@@ -312,7 +312,7 @@ def _scatter_reduce_array(x: Any, src: Any, index: Any, dim: int, reduce: str, i
     _ufunc_at(_REDUCE_UFUNC[reduce], out, key, values)
     if reduce == "mean":
         counts = _contributions(x.shape, key, include_self, xp.ones(index.shape, dtype=np.int64))
-        if x.dtype.kind == "f":
+        if x.dtype.kind in "fV":
             out /= counts
         else:
             out //= counts

@@ -222,10 +222,10 @@ class MedianAll(Op):
     def forward(ctx: Any, x: Any, ignore_nan: bool) -> Any:
         xp = xp_of(x)
         flat = x.reshape(-1)
-        nans = xp.isnan(flat) if flat.dtype.kind == "f" else xp.zeros(flat.shape, dtype=bool)
+        nans = xp.isnan(flat) if flat.dtype.kind in "fV" else xp.zeros(flat.shape, dtype=bool)
         count = flat.size - int(nans.sum()) if ignore_nan else flat.size
         if flat.size == 0 or count == 0 or (nans.any() and not ignore_nan):
-            out = xp.asarray(xp.nan if flat.dtype.kind == "f" else 0, dtype=x.dtype)
+            out = xp.asarray(xp.nan if flat.dtype.kind in "fV" else 0, dtype=x.dtype)
         else:
             out = xp.sort(flat)[(count - 1) // 2]  # NaNs sort last: the lower median of the rest
         ctx.save_for_backward(x, xp.asarray(out))
@@ -260,7 +260,7 @@ def _median(x: Tensor, dim: int | None, keepdim: bool, ignore_nan: bool, out: An
     if x.ndim == 0:
         index = order
     else:
-        nans = xp.isnan(data) if data.dtype.kind == "f" else xp.zeros(data.shape, dtype=bool)
+        nans = xp.isnan(data) if data.dtype.kind in "fV" else xp.zeros(data.shape, dtype=bool)
         valid = data.shape[d] - nans.sum(axis=d, keepdims=True)  # non-NaN count per row
         if ignore_nan:  # the lower median of the non-NaN values; an all-NaN row picks its first NaN
             position = xp.maximum(valid - 1, 0) // 2
@@ -340,7 +340,7 @@ def _quantile_q(input: Tensor, q: Any, name: str) -> tuple[Tensor, bool]:
 
 
 def _quantile_checks(input: Tensor, interpolation: str, name: str) -> None:
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise RuntimeError(
             f"{name}() input tensor must be either float or double dtype, but got {input.dtype}"
         )

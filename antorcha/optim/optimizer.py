@@ -382,7 +382,7 @@ def _cast_state(param: Tensor, value: Any, key: Any = None) -> Any:
         if key == "step":
             return wrap(move_array(data, value._device).copy())
         data = move_array(data, param._device)
-        if param._data.dtype.kind == "f" and data.dtype.kind == "f":
+        if param._data.dtype.kind in "fV" and data.dtype.kind in "fV":
             data = data.astype(param._data.dtype, copy=True)
         else:
             data = data.copy()

@@ -21,6 +21,7 @@ from antorcha.nn.functional._common import (
     resolve_reduction,
     warn_target_size,
 )
+from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import broadcast_shapes, check_same_device
 from antorcha.ops.elementwise import where
 
@@ -206,7 +207,7 @@ def _promoted_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     a, b = input._data, target._data
     if a.shape != b.shape:
         broadcast_shapes(a.shape, b.shape)  # raises torch's "size of tensor a" error
-    if a.dtype == b.dtype and a.dtype.kind == "f":
+    if a.dtype == b.dtype and a.dtype.kind in "fV":
         return input, target  # the common case: nothing to do
     if input.dtype is not target.dtype:
         common = _dtypes.result_type(input, target)
@@ -230,6 +231,13 @@ def _weighted(losses: Tensor, weight: Tensor, input: Tensor, reduction: str, mea
     return weighted.sum() / weight.sum() if mean_by_weight else weighted.mean()
 
 
+def _bf16(op: type[Op], input: Tensor, fused: bool) -> type[Op]:
+    """The loss op, or for a bfloat16 input that torch computes in one float32 kernel (`fused`) its
+    float32 twin, rounded once; mse and huber without reduction round after each step in torch, as
+    the ufuncs do."""
+    return in_float32(op) if fused and input._data.dtype.kind == "V" else op
+
+
 @register_functional()
 def mse_loss(
     input: Tensor,
@@ -245,9 +253,9 @@ def mse_loss(
     reduction = resolve_reduction(reduction, size_average, reduce)
     input, target = _promoted_pair(input, target)
     if weight is not None:
-        losses = MseLoss.apply(input, target, params=("none",))
+        losses = _bf16(MseLoss, input, False).apply(input, target, params=("none",))
         return _weighted(losses, weight, input, reduction, mean_by_weight=True)
-    return MseLoss.apply(input, target, params=(reduction,))
+    return _bf16(MseLoss, input, reduction != "none").apply(input, target, params=(reduction,))
 
 
 @register_functional()
@@ -288,7 +296,7 @@ def smooth_l1_loss(
     if beta == 0.0:
         return l1_loss(input, target, reduction=reduction)
     input, target = _promoted_pair(input, target)
-    return SmoothL1Loss.apply(input, target, params=(reduction, float(beta)))
+    return _bf16(SmoothL1Loss, input, True).apply(input, target, params=(reduction, float(beta)))
 
 
 @register_functional()
@@ -307,9 +315,9 @@ def huber_loss(
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     input, target = _promoted_pair(input, target)
     if weight is not None:
-        losses = HuberLoss.apply(input, target, params=("none", float(delta)))
+        losses = _bf16(HuberLoss, input, False).apply(input, target, params=("none", float(delta)))
         return _weighted(losses, weight, input, reduction, mean_by_weight=False)
-    return HuberLoss.apply(input, target, params=(reduction, float(delta)))
+    return _bf16(HuberLoss, input, reduction != "none").apply(input, target, params=(reduction, float(delta)))
 
 
 def _broadcast_weight(weight: Tensor | None, like: Tensor) -> Any:
@@ -359,7 +367,7 @@ def binary_cross_entropy(
     data = input._data
     if data.size and not bool(((data >= 0) & (data <= 1)).all()):
         raise RuntimeError("all elements of input should be between 0 and 1")
-    return BinaryCrossEntropy.apply(input, target, params=(weight_array, reduction))
+    return _bf16(BinaryCrossEntropy, input, True).apply(input, target, params=(weight_array, reduction))
 
 
 @register_functional()
@@ -389,4 +397,4 @@ def binary_cross_entropy_with_logits(
     _no_grad_for("binary_cross_entropy_with_logits", "weight", weight)
     _no_grad_for("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     params = (_broadcast_weight(weight, target), _broadcast_weight(pos_weight, target), reduction)
-    return BinaryCrossEntropyWithLogits.apply(input, target, params=params)
+    return _bf16(BinaryCrossEntropyWithLogits, input, True).apply(input, target, params=params)
