@@ -255,3 +255,14 @@ def test_loads_torch_checkpoints_holding_bfloat16(tmp_path, zip_format: bool) ->
     for name in ("w", "w_t"):
         assert loaded[name].dtype is antorcha.bfloat16
         np.testing.assert_array_equal(_values(loaded[name]), _torch_values(state[name]))
+
+
+def test_float32_kernels_keep_node_names_and_version_checks() -> None:
+    for m in (antorcha, torch):
+        x = m.tensor(RNG.standard_normal((3, 4)).astype(np.float32)).bfloat16().requires_grad_()
+        assert x.softmax(-1).grad_fn.name() == "SoftmaxBackward0"
+        assert x.sum().grad_fn.name() == "SumBackward0"
+        y = x.softmax(-1)
+        y.mul_(2)  # softmax saved its (bfloat16) output: backward must refuse, as torch
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
