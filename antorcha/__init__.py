@@ -91,12 +91,18 @@ from antorcha._typeinfo import finfo, iinfo
 from antorcha.amp.autocast_mode import (
     autocast,
     clear_autocast_cache,
+    get_autocast_cpu_dtype,
     get_autocast_dtype,
+    get_autocast_gpu_dtype,
     is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
     is_autocast_enabled,
     set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
     set_autocast_dtype,
     set_autocast_enabled,
+    set_autocast_gpu_dtype,
 )
 from antorcha.backends import (
     are_deterministic_algorithms_enabled,

@@ -192,3 +192,25 @@ def test_cuda_bfloat16_autocast_refused_where_unsupported() -> None:
         pytest.skip("without a GPU, cuda autocast warns and disables itself before checking its dtype")
     with pytest.raises(RuntimeError, match="does not support bfloat16"):
         antorcha.autocast("cuda", dtype=antorcha.bfloat16)
+
+
+def test_deprecated_cpu_and_gpu_state_functions_warn_as_torch() -> None:
+    for m in (antorcha, torch):
+        with pytest.warns(DeprecationWarning, match=r"is_autocast_cpu_enabled\(\) is deprecated"):
+            assert m.is_autocast_cpu_enabled() is False
+        with pytest.warns(DeprecationWarning, match=r"get_autocast_cpu_dtype\(\) is deprecated"):
+            assert m.get_autocast_cpu_dtype() is m.bfloat16
+        with pytest.warns(DeprecationWarning, match=r"get_autocast_gpu_dtype\(\) is deprecated"):
+            assert m.get_autocast_gpu_dtype() is m.float16
+        try:
+            with pytest.warns(DeprecationWarning, match=r"set_autocast_cpu_dtype\(dtype\) is deprecated"):
+                m.set_autocast_cpu_dtype(m.float16)
+            assert m.get_autocast_dtype("cpu") is m.float16
+            with pytest.warns(DeprecationWarning, match=r"set_autocast_cpu_enabled\(enabled\) is deprecated"):
+                m.set_autocast_cpu_enabled(True)
+            assert m.is_autocast_enabled("cpu")
+            assert (m.ones(2, 2) @ m.ones(2, 2)).dtype is m.float16
+        finally:
+            m.set_autocast_enabled("cpu", False)
+            m.set_autocast_dtype("cpu", m.bfloat16)
+        assert not m.is_autocast_enabled("cpu")
