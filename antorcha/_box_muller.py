@@ -27,7 +27,9 @@ _TWO_PI_F32 = F32(2.0 * math.pi)
 
 def fma32(a: np.ndarray, b: object, c: object) -> np.ndarray:
     """float32 a * b + c rounded once: the product of two float32s is exact in float64."""
-    return (a.astype(np.float64) * np.float64(b) + np.asarray(c, np.float64)).astype(F32)
+    wide = np.multiply(a, b, dtype=np.float64)
+    wide += c
+    return wide.astype(F32)
 
 
 def _log_avx(x: np.ndarray) -> np.ndarray:

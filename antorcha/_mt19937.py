@@ -28,7 +28,6 @@ import numpy as np
 
 from antorcha import _box_muller
 
-_MASK24 = np.uint32((1 << 24) - 1)
 _MASK53 = np.uint64((1 << 53) - 1)
 _STATE_N = 624
 # torch's CPUGeneratorImplState, as get_state lays it out (x86-64 alignment, zero padding)
@@ -66,14 +65,18 @@ class TorchCPUStream:
 
     def random32(self, count: int) -> np.ndarray:
         """`count` outputs of the engine, uint32 (torch's generator->random())."""
+        return self._raw(count).astype(np.uint32)
+
+    def _raw(self, count: int) -> np.ndarray:
+        """The engine's next `count` 32-bit outputs as NumPy gives them (uint64)."""
         self._next_index_when_spent = _STATE_N
         if count == 0:
-            return np.zeros(0, np.uint32)
-        return self._bits.random_raw(count).astype(np.uint32)
+            return np.zeros(0, np.uint64)
+        return self._bits.random_raw(count)
 
     def random64(self, count: int) -> np.ndarray:
         """`count` 64-bit draws, each two outputs with the first as the high word (uint64)."""
-        raw = self.random32(2 * count).astype(np.uint64)
+        raw = self._raw(2 * count)
         return (raw[0::2] << np.uint64(32)) | raw[1::2]
 
     # ---- uniforms and normals --------------------------------------------------------------
@@ -86,7 +89,10 @@ class TorchCPUStream:
             # x * (to - from) + from: GCC fuses it into one FMA in torch's kernel
             values = unit if (low, high) == (0.0, 1.0) else _box_muller.fma64(unit, high - low, low)
         else:
-            unit = (self.random32(count) & _MASK24).astype(np.float32) * np.float32(2.0**-24)
+            raw = self._raw(count).view(np.int64)
+            raw &= (1 << 24) - 1
+            unit = raw.astype(np.float32)
+            unit *= np.float32(2.0**-24)
             lo, hi = np.float32(low), np.float32(high)
             values = unit if (low, high) == (0.0, 1.0) else _box_muller.fma32(unit, hi - lo, lo)
         values = values.astype(dtype, copy=False)
