@@ -101,11 +101,16 @@ class TorchCPUStream:
             values[values == top] = bottom  # torch's clamp of a value rounded up to `to`
         return values.reshape(shape)
 
-    def normal(self, shape: tuple, dtype: Any, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
-        """N(mean, std) as torch's normal_ kernel draws it (contiguous output), in `dtype`."""
+    def normal(
+        self, shape: tuple, dtype: Any, mean: float = 0.0, std: float = 1.0, blocks: bool = True
+    ) -> np.ndarray:
+        """N(mean, std) as torch's normal_ kernel draws it, in `dtype`.
+
+        `blocks=False` (a non-contiguous output) takes torch's element-by-element path at any size.
+        """
         dtype = np.dtype(dtype)
         count = _prod(shape)
-        if count < 16:  # torch's val * std + mean here is one FMA too
+        if count < 16 or not blocks:  # torch's val * std + mean here is one FMA too
             values = np.array([self._normal_double() for _ in range(count)], np.float64)
             return _box_muller.fma64(values, std, mean).astype(dtype).reshape(shape)
         wide = np.float64 if dtype == np.float64 else np.float32  # float16: float32, then cast

@@ -95,13 +95,23 @@ def check_random_range(np_dtype: Any, low: int, high: int) -> None:
         raise RuntimeError(f"to - 1 is out of bounds for {type_name}")
 
 
-def _torch_random_fill(rng: TorchCPUStream, array: Any, low: int, high: int, unbounded: bool) -> Any:
+def _in_memory_order(array: Any, draw: Any) -> None:
+    """array[...] = draw(shape), the draws laid out in memory order as torch's serial kernels write them."""
+    from antorcha import random
+
+    view = array.transpose(random.memory_order_axes(array))
+    view[...] = draw(view.shape)
+
+
+def _torch_random_fill(
+    rng: TorchCPUStream, shape: tuple, dtype: Any, low: int, high: int, unbounded: bool
+) -> Any:
     """random_ as torch's kernels draw it: the dtype's default range, all of int64, or [low, high)."""
     if unbounded:
-        return rng.integers_default(array.shape, array.dtype)
+        return rng.integers_default(shape, dtype)
     if low == -(2**63) and high > 2**63 - 1:
-        return rng.integers_full_range(array.shape)
-    return rng.integers_from_to(low, high, array.shape)
+        return rng.integers_full_range(shape)
+    return rng.integers_from_to(low, high, shape)
 
 
 class TensorRandomMethods:
@@ -122,7 +132,7 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             rng = self._rng(generator)
             if isinstance(rng, TorchCPUStream):
-                array[...] = rng.exponential(array.shape, lambd)
+                _in_memory_order(array, lambda shape: rng.exponential(shape, lambd))
                 return
             array[...] = random.draw_exponential(rng, array.shape) / lambd
 
@@ -137,7 +147,7 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             rng = self._rng(generator)
             if isinstance(rng, TorchCPUStream):
-                array[...] = rng.geometric(array.shape, p)
+                _in_memory_order(array, lambda shape: rng.geometric(shape, p))
                 return
             xp = xp_of(array)
             trials = xp.ceil(-random.draw_exponential(rng, array.shape) / math.log1p(-p))
@@ -157,7 +167,7 @@ class TensorRandomMethods:
             rng = self._rng(generator)
             with quiet_float_errors():  # exp overflows to inf, as torch's does
                 if isinstance(rng, TorchCPUStream):
-                    array[...] = rng.log_normal(array.shape, mean, std)
+                    _in_memory_order(array, lambda shape: rng.log_normal(shape, mean, std))
                     return
                 array[...] = xp_of(array).exp(random.draw_normal(rng, array.shape, np.float64) * std + mean)
 
@@ -172,7 +182,7 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             rng = self._rng(generator)
             if isinstance(rng, TorchCPUStream):
-                array[...] = rng.cauchy(array.shape, median, sigma)
+                _in_memory_order(array, lambda shape: rng.cauchy(shape, median, sigma))
                 return
             uniform = rng.random(array.shape)
             array[...] = median + sigma * xp_of(array).tan(math.pi * (uniform - 0.5))
@@ -198,7 +208,11 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             rng = self._rng(generator)
             if isinstance(rng, TorchCPUStream):
-                array[...] = _torch_random_fill(rng, array, low, high, unbounded)
+
+                def draw(shape: tuple) -> Any:
+                    return _torch_random_fill(rng, shape, array.dtype, low, high, unbounded)
+
+                _in_memory_order(array, draw)
                 return
             if high > 2**63:  # int64's whole range: NumPy's integers takes the inclusive top
                 array[...] = rng.integers(low, high - 1, size=array.shape, dtype=np.int64, endpoint=True)
@@ -221,7 +235,9 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             from antorcha import random
 
-            array[...] = random.draw_bernoulli(self._rng(generator), array.shape, p)
+            axes = random.memory_order_axes(array)
+            view = array.transpose(axes)
+            view[...] = random.draw_bernoulli(self._rng(generator), view.shape, p)
 
         return self._fill_array(fill, _op("BernoulliScalar"))
 
@@ -238,6 +254,8 @@ class TensorRandomMethods:
         def fill(array: Any) -> None:
             from antorcha import random
 
-            array[...] = random.draw_bernoulli(self._rng(generator), array.shape, probabilities)
+            axes = random.memory_order_axes(array)
+            view = array.transpose(axes)
+            view[...] = random.draw_bernoulli(self._rng(generator), view.shape, probabilities.transpose(axes))
 
         return self._fill_array(fill, _op("BernoulliTensor"))

@@ -217,6 +217,15 @@ def draw_poisson(rng: Any, rates: Any) -> Any:
     return rng.poisson(rates)
 
 
+def memory_order_axes(array: Any) -> tuple[int, ...]:
+    """Axes putting `array`'s dims from the largest stride to the smallest.
+
+    torch's serial cpu kernels fill a tensor in memory order, so a transposed or sliced tensor gets
+    its draws in that order: filling `array.transpose(axes)` in C order does the same.
+    """
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+
+
 def _scalar_name(array: Any) -> str:
     from antorcha._dtypes import _FROM_NUMPY
 
@@ -231,7 +240,8 @@ def fill_uniform(array: Any, low: float, high: float, target: device, generator:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
     rng = generator_for(target, generator)
     if isinstance(rng, TorchCPUStream):
-        array[...] = rng.uniform(array.shape, array.dtype, low, high)
+        view = array.transpose(memory_order_axes(array))
+        view[...] = rng.uniform(view.shape, array.dtype, low, high)
         return
     values = draw_uniform(rng, array.shape, array.dtype.type)
     values *= high - low
@@ -246,8 +256,9 @@ def fill_normal(array: Any, mean: float, std: float, target: device, generator: 
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     rng = generator_for(target, generator)
-    if isinstance(rng, TorchCPUStream):
-        array[...] = rng.normal(array.shape, array.dtype, mean, std)
+    if isinstance(rng, TorchCPUStream):  # not contiguous: torch's element-by-element kernel
+        view = array.transpose(memory_order_axes(array))
+        view[...] = rng.normal(view.shape, array.dtype, mean, std, blocks=array.flags.c_contiguous)
         return
     values = draw_normal(rng, array.shape, array.dtype.type)
     if std != 1:

@@ -256,3 +256,22 @@ def test_large_randn_matches_and_stays_fast() -> None:
     torch.manual_seed(3)
     _same(antorcha.randn(200_001), torch.randn(200_001))
     assert math.isfinite(float(antorcha.randn(1000, dtype=antorcha.float64).sum()))
+
+
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("normal_", (0.5, 2.0)),
+        ("uniform_", (-1.0, 2.0)),
+        ("exponential_", ()),
+        ("bernoulli_", (0.4,)),
+        ("random_", (0, 50)),
+        ("cauchy_", ()),
+        ("log_normal_", ()),
+        ("geometric_", (0.2,)),
+    ],
+)
+def test_non_contiguous_tensors_fill_in_memory_order(method: str, args: tuple) -> None:
+    """torch's serial kernels (and normal_'s, off its 16-blocks) walk a view in memory order."""
+    for view in (lambda t: t.t(), lambda t: t[:, ::3]):
+        _both(lambda m, g, view=view: getattr(view(m.empty(30, 20)), method)(*args, generator=g), 4)
