@@ -266,3 +266,30 @@ def test_float32_kernels_keep_node_names_and_version_checks() -> None:
         y.mul_(2)  # softmax saved its (bfloat16) output: backward must refuse, as torch
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.sum().backward()
+
+
+BACKWARD = ["softmax", "log_softmax", "gelu", "sigmoid", "tanh", "silu", "softplus", "sum", "mean",
+            "logsumexp", "cumsum", "mse_none", "relu"]
+
+
+@pytest.mark.parametrize("name", BACKWARD)
+def test_backward_gives_torch_bits(name: str) -> None:
+    """torch's backward kernels compute in float32 and round once: so do the float32 twins."""
+    f = {
+        "sum": lambda m, a, b: a.sum(1, keepdim=True).expand(64, 48),
+        "mean": lambda m, a, b: a.mean(0, keepdim=True).expand(64, 48),
+        "logsumexp": lambda m, a, b: a.logsumexp(1, keepdim=True).expand(64, 48),
+        "log_softmax": lambda m, a, b: a.log_softmax(-1),
+        "softmax": lambda m, a, b: a.softmax(0),
+        "tanh": lambda m, a, b: a.tanh(),
+        "gelu": lambda m, a, b: m.nn.functional.gelu(a),
+        **ALL_EXACT,
+    }[name]
+    x = RNG.standard_normal((64, 48)).astype(np.float32)
+    g = RNG.standard_normal((64, 48)).astype(np.float32)
+    grads = []
+    for m in (antorcha, torch):
+        a = m.tensor(x).bfloat16().requires_grad_()
+        (f(m, a, a * 0.5 + 0.1) * m.tensor(g).bfloat16()).sum().backward()
+        grads.append(a.grad.float().numpy())
+    np.testing.assert_array_equal(*grads)

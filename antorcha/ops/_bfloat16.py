@@ -5,7 +5,9 @@ one ufunc gives torch's value. A kernel of several steps (a sum's accumulation, 
 product) would round after every step; torch rounds once. `in_float32(Op)` is the same op with its
 forward run on float32 copies of its bfloat16 arrays and its results rounded once to bfloat16
 (round to nearest even). Its node keeps the Op's name, and what its forward saved is mapped back to
-the bfloat16 inputs and outputs, so version checks and backward see the tensors the user has. Public
+the bfloat16 inputs and outputs, so version checks see the tensors the user has; its backward runs
+the Op's formula on float32 copies of the gradients and saved tensors (torch's backward kernels
+compute in float32 as well), and the node rounds the results to bfloat16 once. Public
 functions pick the twin only when an input is bfloat16 (`dtype.kind == "V"`, ml_dtypes' kind), so
 other dtypes pay one comparison.
 """
@@ -53,13 +55,41 @@ def _make_twin(op: type[Op]) -> type[Op]:
         _map_saved(ctx, originals)
         return rounded
 
+    backward = op.backward
+
+    def wide_backward(ctx: Any, *grads: Any) -> Any:
+        # torch's backward kernels compute in float32 too: the same formula on float32 copies, whose
+        # results the node casts back to the inputs' bfloat16 (one rounding)
+        return backward(_Float32Context(ctx), *[_widened(g) for g in grads])
+
     namespace = {
         "forward": staticmethod(wide_forward),
+        "backward": staticmethod(wide_backward),
         "backward_name": op._node_cls.__name__,
         "__module__": op.__module__,
         "__qualname__": f"{op.__qualname__}InFloat32",
     }
     return type(f"{op.__name__}InFloat32", (op,), namespace)
+
+
+def _widened(t: Any) -> Any:
+    return t.float() if t is not None and t._data.dtype.kind == "V" else t
+
+
+class _Float32Context:
+    """A node seen by its backward formula with its saved bfloat16 tensors as float32."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: Any) -> None:
+        self._node = node
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._node, name)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        return tuple([_widened(t) for t in self._node.saved_tensors])
 
 
 def _round(out: Any, low: Any, originals: dict[int, Any]) -> Any:
