@@ -275,3 +275,23 @@ def test_non_contiguous_tensors_fill_in_memory_order(method: str, args: tuple) -
     """torch's serial kernels (and normal_'s, off its 16-blocks) walk a view in memory order."""
     for view in (lambda t: t.t(), lambda t: t[:, ::3]):
         _both(lambda m, g, view=view: getattr(view(m.empty(30, 20)), method)(*args, generator=g), 4)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("mean, std, a, b", [(0, 1, -2, 2), (0, 0.02, -0.04, 0.04), (0.0, 1.0, 1.5, 3.0)])
+def test_trunc_normal_(dtype: str, mean: float, std: float, a: float, b: float) -> None:
+    """Both of torch's branches: redrawing normals outside [a, b], or uniform proposals for a far window."""
+
+    def fill(m: Any, g: Any) -> Any:
+        weight = m.empty(40, 30, dtype=getattr(m, dtype))
+        return m.nn.init.trunc_normal_(weight, mean, std, a, b, generator=g)
+
+    for seed in SEEDS:
+        _both(fill, seed)
+
+
+def test_orthogonal_draws_torchs_normals() -> None:
+    """The same normals go into the QR; LAPACK's rounding may differ in the last bits."""
+    ours = antorcha.nn.init.orthogonal_(antorcha.empty(20, 30), generator=antorcha.Generator().manual_seed(1))
+    theirs = torch.nn.init.orthogonal_(torch.empty(20, 30), generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=1e-5)

@@ -10,6 +10,7 @@ from typing import Any
 from antorcha import random
 from antorcha._device import xp_of
 from antorcha._grad_mode import no_grad
+from antorcha._mt19937 import TorchCPUStream
 from antorcha._tensor import Tensor
 
 __all__ = [
@@ -98,10 +99,40 @@ def _norm_cdf(x: float) -> float:
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
+def _truncated_like_torch(
+    shape: tuple, dtype: Any, mean: float, std: float, a: float, b: float, rng: Any
+) -> Any:
+    """torch's trunc_normal_ step by step on its cpu stream, so a seed gives torch's values."""
+    np = xp_of(rng.uniform((0,), dtype))
+    lo, hi = dtype(a), dtype(b)  # the bounds as the tensor's dtype holds them
+    if _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std) > 0.3:
+        values = rng.normal(shape, dtype, mean, std)
+        outside = (values < lo) | (values > hi)
+        while outside.any():
+            values = np.where(outside, rng.normal(shape, dtype, mean, std), values)
+            outside = (values < lo) | (values > hi)
+        return values
+    log_peak = -0.5 * ((max(a, min(mean, b)) - mean) / std) ** 2
+
+    def log_density(x: Any) -> Any:  # torch's sub_, div_, pow_, mul_, sub_ in the tensor's dtype
+        return ((x - dtype(mean)) / dtype(std)) ** 2 * dtype(-0.5) - dtype(log_peak)
+
+    values = rng.uniform(shape, dtype, a, b)
+    with np.errstate(divide="ignore"):
+        pending = np.log(rng.uniform(shape, dtype)) > log_density(values)
+        while pending.any():
+            candidates = rng.uniform(shape, dtype, a, b)
+            values = np.where(pending, candidates, values)
+            pending &= np.log(rng.uniform(shape, dtype)) > log_density(candidates)
+    return values
+
+
 def _draw_truncated(
     shape: tuple, dtype: Any, mean: float, std: float, a: float, b: float, rng: Any, xp: Any
 ) -> Any:
     """Exact samples of N(mean, std) restricted to [a, b], by rejection (as torch now does)."""
+    if isinstance(rng, TorchCPUStream):
+        return _truncated_like_torch(shape, dtype, mean, std, a, b, rng)
     accepted_mass = _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std)
     if accepted_mass > 0.3:  # redraw from the normal until everything lands inside
         values = random.draw_normal(rng, shape, dtype) * dtype(std) + dtype(mean)
