@@ -295,3 +295,18 @@ def test_orthogonal_draws_torchs_normals() -> None:
     ours = antorcha.nn.init.orthogonal_(antorcha.empty(20, 30), generator=antorcha.Generator().manual_seed(1))
     theirs = torch.nn.init.orthogonal_(torch.empty(20, 30), generator=torch.Generator().manual_seed(1))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("p", [0.1, 0.37, 0.5])
+def test_dropout_masks(dtype: str, p: float) -> None:
+    """F.dropout and nn.Dropout on the cpu: noise.bernoulli_(1 - p).div_(1 - p), times the input."""
+    x = torch.randn(64, 33, dtype=getattr(torch, dtype))
+
+    def drop(m: Any, module: bool) -> Any:
+        m.manual_seed(5)
+        data = m.tensor(x.numpy())
+        return m.nn.Dropout(p)(data) if module else m.nn.functional.dropout(data, p, training=True)
+
+    for module in (False, True):
+        _same(drop(antorcha, module), drop(torch, module))

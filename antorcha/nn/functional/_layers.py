@@ -23,8 +23,8 @@ def _keep_mask(input: Tensor, p: float) -> Any:
     if p == 1.0:
         return xp_of(data).zeros(data.shape, dtype=data.dtype)
     rng = random.generator_for(input._device)
-    keep = random.draw_uniform(rng, data.shape, data.dtype.type) < (1.0 - p)
-    return keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - p))
+    keep = random.draw_bernoulli(rng, data.shape, 1.0 - p)  # torch's noise.bernoulli_(1 - p)
+    return keep.astype(data.dtype) * (data.dtype.type(1) / data.dtype.type(1.0 - p))  # noise.div_(1 - p)
 
 
 @register_functional()
