@@ -214,3 +214,17 @@ def test_deprecated_cpu_and_gpu_state_functions_warn_as_torch() -> None:
             m.set_autocast_enabled("cpu", False)
             m.set_autocast_dtype("cpu", m.bfloat16)
         assert not m.is_autocast_enabled("cpu")
+
+
+def test_cpu_module_and_its_deprecated_amp_spellings() -> None:
+    for m in (antorcha, torch):
+        assert m.cpu.is_available() and m.cpu.device_count() == 1 and m.cpu.current_device() == "cpu"
+        m.cpu.synchronize()
+        with pytest.warns(FutureWarning, match=r"torch.cpu.amp.autocast\(args...\)` is deprecated"):
+            region = m.cpu.amp.autocast()
+        with region:
+            assert m.is_autocast_enabled("cpu") and m.get_autocast_dtype("cpu") is m.bfloat16
+            assert (m.ones(2, 2) @ m.ones(2, 2)).dtype is m.bfloat16
+        with pytest.warns(FutureWarning, match=r"torch.cpu.amp.GradScaler\(args...\)` is deprecated"):
+            scaler = m.cpu.amp.GradScaler(init_scale=8.0)
+        assert scaler.get_scale() == 8.0

@@ -196,3 +196,18 @@ def set_autocast_cpu_dtype(dtype: _dtypes.dtype) -> None:
 def set_autocast_gpu_dtype(dtype: _dtypes.dtype) -> None:
     _deprecated("set_autocast_gpu_dtype(dtype)", "set_autocast_dtype('cuda', dtype)")
     set_autocast_dtype("cuda", dtype)
+
+
+class cpu_autocast(autocast):  # noqa: N801 - torch.cpu.amp.autocast, its deprecated spelling
+    """torch.cpu.amp.autocast(enabled, dtype, cache_enabled): autocast('cpu', ...), with its warning."""
+
+    def __init__(
+        self, enabled: bool = True, dtype: _dtypes.dtype = _dtypes.bfloat16, cache_enabled: bool = True
+    ) -> None:
+        warnings.warn(
+            "`torch.cpu.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cpu', "
+            "args...)` instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__("cpu", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
