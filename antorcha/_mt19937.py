@@ -217,6 +217,43 @@ class TorchCPUStream:
         exponents = _box_muller.fma64(values, std, mean).tolist()
         return np.fromiter(map(_exp_or_inf, exponents), np.float64, len(exponents)).reshape(shape)
 
+    def poisson(self, rates: np.ndarray) -> np.ndarray:
+        """float64 counts, element by element as torch's cpu sampler draws them (float64 uniforms)."""
+        flat = np.asarray(rates, np.float64).ravel().tolist()
+        return np.array([self._poisson_one(rate) for rate in flat], np.float64).reshape(np.shape(rates))
+
+    def _poisson_one(self, rate: float) -> float:
+        """Hoermann's transformed rejection from a rate of 10, else multiplying uniforms (torch's)."""
+        if rate == 0:
+            return 0.0
+        if rate < 10:
+            threshold, product, count = math.exp(-rate), 1.0, 0
+            while True:
+                product *= self._uniform_double()
+                if product <= threshold:
+                    return float(count)
+                count += 1
+        root, log_rate = math.sqrt(rate), math.log(rate)
+        b = 0.931 + 2.53 * root
+        a = -0.059 + 0.02483 * b
+        log_inv_alpha = math.log(1.1239 + 1.1328 / (b - 3.4))
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = self._uniform_double() - 0.5
+            v = self._uniform_double()
+            us = 0.5 - abs(u)
+            k = math.floor((2 * a / us + b) * u + rate + 0.43)
+            if us >= 0.07 and v <= vr:
+                return float(k)
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            accept = -rate + k * log_rate - math.lgamma(k + 1.0)
+            if math.log(v) + log_inv_alpha - math.log(a / (us * us) + b) <= accept:
+                return float(k)
+
+    def _uniform_double(self) -> float:
+        return float(self.uniform((1,), np.float64)[0])
+
     # ---- NumPy Generator's spelling, for code written against it ----------------------------
     def random(self, size: Any = None, dtype: Any = np.float64) -> Any:
         shape = () if size is None else (size if isinstance(size, tuple) else tuple(np.atleast_1d(size)))

@@ -1,7 +1,7 @@
 """Sampling from distributions given by tensors: multinomial, bernoulli, poisson, normal.
 
 Each draws from antorcha's generators (`antorcha.random`); on the cpu the numbers are torch's
-(its mt19937 stream and its kernels' recipes, `_mt19937`), except poisson's. As in torch, a sample drawn from
+(its mt19937 stream and its kernels' recipes, `_mt19937`). As in torch, a sample drawn from
 parameters that require grad is in the graph with a zero gradient (BernoulliBackward0,
 PoissonBackward0, NormalBackward1-3): the draw is not reparameterised.
 """
@@ -203,6 +203,8 @@ def _poisson_draw(rates: Any, rng: Any) -> Any:
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     if not bool(xp.all(xp.isfinite(rates))):
         raise RuntimeError("invalid Poisson rate: antorcha cannot draw from an infinite rate")
+    if isinstance(rng, TorchCPUStream):  # torch's own sampler, element by element
+        return rng.poisson(rates)
     large = rates > _POISSON_EXACT_MAX
     counts = random.draw_poisson(rng, xp.where(large, 0.0, rates)).astype("float64")
     if bool(xp.any(large)):

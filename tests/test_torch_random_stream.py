@@ -310,3 +310,29 @@ def test_dropout_masks(dtype: str, p: float) -> None:
 
     for module in (False, True):
         _same(drop(antorcha, module), drop(torch, module))
+
+
+def test_random_split_matches_torch() -> None:
+    from torch.utils.data import random_split as torch_random_split
+
+    from antorcha.utils.data import random_split
+
+    ours = random_split(range(100), [0.7, 0.2, 0.1], generator=antorcha.Generator().manual_seed(42))
+    theirs = torch_random_split(range(100), [0.7, 0.2, 0.1], generator=torch.Generator().manual_seed(42))
+    assert [list(s.indices) for s in ours] == [list(s.indices) for s in theirs]
+    antorcha.manual_seed(3)
+    torch.manual_seed(3)
+    ours, theirs = random_split(range(30), [20, 10]), torch_random_split(range(30), [20, 10])
+    assert [list(s.indices) for s in ours] == [list(s.indices) for s in theirs]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_poisson(dtype: str) -> None:
+    """Both of torch's samplers: multiplied uniforms below a rate of 10, transformed rejection from 10."""
+    rates = np.array([0, 0.2, 1, 3.5, 9.99, 10, 11, 25, 100, 1e4] * 7)
+
+    def draw(m: Any, g: Any) -> Any:
+        return m.poisson(m.tensor(rates, dtype=getattr(m, dtype)), generator=g)
+
+    for seed in SEEDS:
+        _both(draw, seed)
