@@ -9,11 +9,15 @@ from antorcha._registry import functional_functions
 from antorcha.nn import attention as _multihead  # noqa: F401 - declares multi_head_attention_forward
 from antorcha.nn.functional import (  # noqa: F401 - they declare
     _activation,
+    _activation_more,
     _attention,
     _batch_norm,
+    _interpolate,
     _layers,
     _loss,
+    _loss_more,
     _nll,
+    _sampling_layers,
 )
 
 _DECLARED = functional_functions()

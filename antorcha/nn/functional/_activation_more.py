@@ -1,0 +1,318 @@
+"""The rest of nn.functional's activations: elu, selu, celu, prelu, rrelu, relu6, hardtanh,
+hardswish, hardsigmoid, mish, glu, softsign, softmin, threshold, tanhshrink, softshrink, hardshrink.
+
+elu/selu/celu (one Elu op, with torch's EluBackward) and hardsigmoid are ops of their own, since
+torch's backward rounds a constant to a C float there (celu's alpha in 1 / alpha, hardsigmoid's 1 / 6). The
+others are compositions of antorcha ops (`where` picks the branch, so a gradient only flows
+through the branch taken and an overflowing branch not taken gives no NaN), differentiable to any
+order. The masks follow torch's kernels at the kinks: hardtanh's gradient is
+0 at min_val and max_val, threshold's at the threshold, hardswish's is (x / 3 + 0.5) at x = -3 and
+x = 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from antorcha._device import xp_of
+from antorcha._registry import register_functional
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.nn.functional._activation import _implicit_dim, softplus
+from antorcha.nn.functional._common import require_floating
+from antorcha.ops.elementwise import where
+from antorcha.ops.unary import zeros_like_grad
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    return input.copy_(out) if inplace else out
+
+
+class Elu(Op):
+    """torch's elu kernel: scale x where x > 0, else alpha scale (exp(input_scale x) - 1). It
+    carries elu, selu and celu; `grad_scale` is the input_scale torch's backward uses (celu's
+    backward rounds 1 / alpha to a C float)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, alpha: float, scale: float, input_scale: float, grad_scale: float) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        ctx.coefficients = (alpha, scale, grad_scale)
+        kind = x.dtype.type
+        negative = xp.expm1(x * kind(input_scale))
+        negative *= kind(alpha * scale)
+        return xp.where(x > 0, x * kind(scale), negative)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return EluBackward.apply(grad, x, params=ctx.coefficients)
+
+
+class EluBackward(Op):
+    """grad scale where x > 0, else grad input_scale alpha scale exp(input_scale x): elu's
+    backward as an op (torch's elu_backward); its own backward gives the second derivative."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any, alpha: float, scale: float, input_scale: float) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(grad, x)
+        ctx.coefficients = (alpha, scale, input_scale)
+        kind = x.dtype.type
+        negative = xp.exp(x * kind(input_scale))
+        negative *= kind(input_scale * alpha * scale)
+        return xp.where(x > 0, grad * kind(scale), grad * negative)
+
+    @staticmethod
+    def backward(ctx: Any, over: Tensor) -> tuple:
+        grad, x = ctx.saved_tensors
+        alpha, scale, input_scale = ctx.coefficients
+        need_grad, need_x = ctx.needs_input_grad[:2]
+        grad_grad = EluBackward.apply(over, x, params=ctx.coefficients) if need_grad else None
+        grad_x = None
+        if need_x:
+            curvature = (x * input_scale).exp() * (input_scale * input_scale * alpha * scale)
+            grad_x = where(x > 0, 0.0, over * grad * curvature)
+        return grad_grad, grad_x
+
+
+def _elu(
+    input: Tensor, alpha: float, scale: float, input_scale: float, grad_scale: float, inplace: bool
+) -> Tensor:
+    require_floating(input, "elu_cpu")
+    out = Elu.apply(input, params=(alpha, scale, input_scale, grad_scale))
+    return _maybe_inplace(input, out, inplace)
+
+
+@register_functional()
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _elu(input, alpha, 1.0, 1.0, 1.0, inplace)
+
+
+@register_functional()
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+@register_functional()
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _elu(input, SELU_ALPHA, SELU_SCALE, 1.0, 1.0, inplace)
+
+
+@register_functional()
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+@register_functional()
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, 1.0 / float(np.float32(alpha)), inplace)
+
+
+@register_functional()
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+@register_functional()
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x; weight has 1 entry or one per channel (dim 1)."""
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    count = weight.numel()
+    if count != 1 and count != channels:
+        raise RuntimeError(
+            "Mismatch of parameter numbers and input channel size. "
+            f"Found parameter numbers = {count} and channel size = {channels}."
+        )
+    if count != 1 or weight.ndim > 0:
+        trailing = [1] * (input.ndim - 2)  # (C, 1, ..., 1): one slope per channel of dim 1
+        weight = weight.reshape(count, *trailing) if input.ndim >= 2 else weight.reshape(count)
+    return where(input > 0, input, weight * input)
+
+
+def _check_rrelu_bounds(lower: float, upper: float) -> None:
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+
+
+@register_functional()
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Training: each non-positive element times its own slope, uniform in [lower, upper];
+    otherwise the mean slope (lower + upper) / 2, as leaky_relu."""
+    _check_rrelu_bounds(lower, upper)
+    require_floating(input, "rrelu_with_noise_cpu")
+    if not training:
+        out = where(input >= 0, input, input * ((lower + upper) / 2))
+        return _maybe_inplace(input, out, inplace)
+    from antorcha import random
+
+    data = input._data
+    rng = random.generator_for(input._device)
+    slopes = random.draw_uniform(rng, data.shape, data.dtype.type) * data.dtype.type(upper - lower)
+    slopes += data.dtype.type(lower)
+    noise = wrap(slopes, device=input._device)
+    out = where(input > 0, input, input * noise)
+    return _maybe_inplace(input, out, inplace)
+
+
+@register_functional()
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
+    """clamp(x, min_val, max_val), with torch's gradient mask: 0 at and beyond either bound."""
+    return where(input <= min_val, min_val, where(input >= max_val, max_val, input))
+
+
+@register_functional()
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _maybe_inplace(input, _hardtanh(input, min_val, max_val), inplace)
+
+
+@register_functional()
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+@register_functional()
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(input, _hardtanh(input, 0.0, 6.0), inplace)
+
+
+@register_functional()
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6; torch's gradient x / 3 + 0.5 holds on the closed interval [-3, 3]."""
+    require_floating(input, "hardswish_cpu")
+    out = where(input < -3, 0.0, where(input > 3, input, input * (input + 3) / 6))
+    return _maybe_inplace(input, out, inplace)
+
+
+_ONE_SIXTH_FLOAT = float(np.float32(1.0 / 6.0))  # torch's hardsigmoid backward: a C float in every dtype
+
+
+class Hardsigmoid(Op):
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        return xp.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return HardsigmoidBackward.apply(grad, x)
+
+
+class HardsigmoidBackward(Op):
+    """grad / 6 strictly inside (-3, 3), else 0 (torch's hardsigmoid_backward)."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        inside = (x > -3) & (x < 3)
+        return xp.where(inside, grad * grad.dtype.type(_ONE_SIXTH_FLOAT), 0).astype(grad.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, over: Tensor) -> tuple:
+        (x,) = ctx.saved_tensors
+        grad_x = zeros_like_grad(over) if ctx.needs_input_grad[1] else None  # piecewise constant in x
+        return HardsigmoidBackward.apply(over, x), grad_x
+
+
+@register_functional()
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    require_floating(input, "hardsigmoid_cpu")
+    return _maybe_inplace(input, Hardsigmoid.apply(input), inplace)
+
+
+@register_functional()
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x tanh(softplus(x)); softplus's linear branch past 20 keeps the gradient finite."""
+    require_floating(input, "mish_cpu")
+    return _maybe_inplace(input, input * softplus(input).tanh(), inplace)
+
+
+@register_functional()
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    require_floating(input, "glu_cpu")
+    axis = dim + input.ndim if dim < 0 else dim
+    if not 0 <= axis < input.ndim:
+        raise IndexError(
+            "Dimension out of range (expected to be in range of "
+            f"[{-input.ndim}, {input.ndim - 1}], but got {dim})"
+        )
+    size = input.shape[axis]
+    if size % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
+    first, second = input.split(size // 2, axis)
+    return first * second.sigmoid()
+
+
+@register_functional()
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+@register_functional()
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    if dim is None:
+        dim = _implicit_dim("softmin", input.ndim, _stacklevel)
+    return (-input).softmax(dim, dtype=dtype)
+
+
+@register_functional()
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """value where x <= threshold, else x (the gradient is 0 where the value is taken)."""
+    return _maybe_inplace(input, where(input <= threshold, value, input), inplace)
+
+
+@register_functional()
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return threshold(input, threshold, value, inplace=True)
+
+
+@register_functional()
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+def _check_lambda(input: Tensor, lambd: float) -> None:
+    if lambd < 0:
+        largest = 3.40282e38 if input._data.dtype.itemsize <= 4 else 1.79769e308
+        raise RuntimeError(
+            f"lambda must be in range [0, {largest:g}] for input dtype {input.dtype.scalar_name}, "
+            f"but found {lambd:g}"
+        )
+
+
+@register_functional()
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    _check_lambda(input, lambd)
+    require_floating(input, "softshrink_cpu")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+@register_functional()
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    require_floating(input, "hardshrink_cpu")
+    inside = (input >= -lambd) & (input <= lambd)
+    return where(inside, 0.0, input)
