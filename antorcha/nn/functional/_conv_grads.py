@@ -1,0 +1,216 @@
+"""The convolution ops: one graph node per convolution, im2col plus one batched GEMM.
+
+A convolution of x (N, C, *S) with w (F, C/G, *K) over G groups is, on arrays:
+
+    cols = windows(pad(x))            (N, G, C/G·prod(K), prod(O))   an as_strided view, copied once
+    out  = w (G, F/G, C/G·prod(K)) @ cols                           (N, G, F/G, prod(O))
+
+Three ops, each the others' adjoint, so that every backward is itself differentiable:
+
+    Convolution(x, w)        forward: im2col + GEMM                  (torch's ConvolutionBackward0)
+    ConvTranspose(y, w)      forward: GEMM + col2im (slice adds, one per kernel offset)
+    ConvWeightGrad(x, g)     forward: one batched GEMM of g with x's windows, summed over the batch
+
+    d Convolution / dx = ConvTranspose(g, w),   d/dw = ConvWeightGrad(x, g)
+    d ConvTranspose / dy = Convolution(g, w),   d/dw = ConvWeightGrad(g, y)
+    d ConvWeightGrad / dx = ConvTranspose(g, G), d/dg = Convolution(x, G)
+
+`Geometry` holds stride, padding (before and after, per spatial dim), dilation and groups.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, NamedTuple
+
+from antorcha._device import xp_of
+from antorcha._tensor import Tensor
+from antorcha.autograd.function import Op
+
+
+class Geometry(NamedTuple):
+    stride: tuple[int, ...]
+    pad_lo: tuple[int, ...]
+    pad_hi: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+
+# ---- array kernels -----------------------------------------------------------------------
+def pad_constant(x: Any, lo: tuple[int, ...], hi: tuple[int, ...], value: float = 0) -> Any:
+    """x (N, C, *S) padded with `value` on the spatial dims: x itself when nothing is added."""
+    if not any(lo) and not any(hi):
+        return x
+    xp = xp_of(x)
+    shape = x.shape[:2] + tuple(s + a + b for s, a, b in zip(x.shape[2:], lo, hi))
+    out = xp.full(shape, value, dtype=x.dtype) if value else xp.zeros(shape, dtype=x.dtype)
+    out[(Ellipsis, *(slice(a, a + s) for a, s in zip(lo, x.shape[2:])))] = x
+    return out
+
+
+def out_size(padded: tuple[int, ...], kernel: tuple[int, ...], stride: tuple, dilation: tuple) -> tuple:
+    return tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, stride, dilation))
+
+
+def windows(padded: Any, kernel: tuple[int, ...], stride: tuple, dilation: tuple) -> Any:
+    """The sliding windows of padded (N, C, *S) as a view (N, C, *K, *O): no copy."""
+    xp = xp_of(padded)
+    out = out_size(padded.shape[2:], kernel, stride, dilation)
+    steps = padded.strides[2:]
+    shape = padded.shape[:2] + tuple(kernel) + out
+    strides = (
+        padded.strides[:2]
+        + tuple(st * d for st, d in zip(steps, dilation))
+        + tuple(st * s for st, s in zip(steps, stride))
+    )
+    return xp.lib.stride_tricks.as_strided(padded, shape, strides)
+
+
+def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry) -> Any:
+    """x (N, C, *S) -> cols (N, G, C/G·prod(K), prod(O)), contiguous (the one copy of a convolution)."""
+    view = windows(pad_constant(x, geom.pad_lo, geom.pad_hi), kernel, geom.stride, geom.dilation)
+    n, c = x.shape[:2]
+    g = geom.groups
+    return view.reshape(n, g, c // g * math.prod(kernel), -1)
+
+
+def conv_forward(x: Any, w: Any, geom: Geometry) -> tuple[Any, Any]:
+    """(out (N, F, *O), cols) for x (N, C, *S), w (F, C/G, *K)."""
+    kernel = w.shape[2:]
+    padded = tuple(s + a + b for s, a, b in zip(x.shape[2:], geom.pad_lo, geom.pad_hi))
+    out = out_size(padded, kernel, geom.stride, geom.dilation)
+    cols = im2col(x, kernel, geom)
+    g = geom.groups
+    weight = w.reshape(g, w.shape[0] // g, -1)  # (G, F/G, C/G·prod(K))
+    product = xp_of(x).matmul(weight, cols)  # (N, G, F/G, prod(O))
+    return product.reshape(x.shape[0], w.shape[0], *out), cols
+
+
+def col2im(cols: Any, size: tuple[int, ...], geom: Geometry) -> Any:
+    """The adjoint of `windows`: cols (N, C, *K, *O) summed back into (N, C, *size).
+
+    One strided slice add per kernel offset (no scatter, no add.at)."""
+    xp = xp_of(cols)
+    d = len(size)
+    kernel, out = cols.shape[2 : 2 + d], cols.shape[2 + d :]
+    padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
+    buffer = xp.zeros(cols.shape[:2] + padded, dtype=cols.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        target = tuple(
+            slice(k * dl, k * dl + s * (o - 1) + 1, s)
+            for k, dl, s, o in zip(offset, geom.dilation, geom.stride, out)
+        )
+        buffer[(Ellipsis, *target)] += cols[(slice(None), slice(None), *offset)]
+    if not any(geom.pad_lo) and padded == size:
+        return buffer
+    crop = tuple(slice(a, a + s) for a, s in zip(geom.pad_lo, size))
+    return xp.ascontiguousarray(buffer[(Ellipsis, *crop)])
+
+
+def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry) -> Any:
+    """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
+    n, f = y.shape[:2]
+    g = geom.groups
+    kernel = w.shape[2:]
+    weight = w.reshape(g, f // g, -1).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
+    cols = xp_of(y).matmul(weight, y.reshape(n, g, f // g, -1))  # (N, G, C/G·prod(K), prod(O))
+    cols = cols.reshape(n, g * w.shape[1], *kernel, *y.shape[2:])
+    return col2im(cols, size, geom)
+
+
+def conv_weight_grad(x: Any, g: Any, kernel: tuple[int, ...], geom: Geometry, cols: Any = None) -> Any:
+    """The adjoint of conv_forward in w: x (N, C, *S), g (N, F, *O) -> (F, C/G, *K)."""
+    if cols is None:
+        cols = im2col(x, kernel, geom)
+    n, f = g.shape[:2]
+    groups = geom.groups
+    grads = g.reshape(n, groups, f // groups, -1)  # (N, G, F/G, prod(O))
+    per_sample = xp_of(g).matmul(grads, cols.swapaxes(2, 3))  # (N, G, F/G, C/G·prod(K))
+    return per_sample.sum(0).reshape(f, x.shape[1] // groups, *kernel)
+
+
+def _add_bias(out: Any, bias: Any) -> Any:
+    out += bias.reshape((-1,) + (1,) * (out.ndim - 2))
+    return out
+
+
+def _bias_grad(grad: Tensor) -> Tensor:
+    return grad.sum((0, *range(2, grad.ndim)))
+
+
+# ---- the ops -----------------------------------------------------------------------------
+class Convolution(Op):
+    """x (N, C, *S), w (F, C/G, *K)[, bias (F,)]; params: the Geometry."""
+
+    backward_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any, *rest: Any) -> Any:
+        geom = rest[-1]
+        out, cols = conv_forward(x, w, geom)
+        if len(rest) == 2:
+            out = _add_bias(out, rest[0])
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1]:
+            ctx.geom, ctx.kernel = geom, w.shape[2:]
+            ctx.cols = cols if needs[1] else None  # x's windows, reused by the weight gradient
+            ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
+            ctx.size = x.shape[2:]
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = ConvTranspose.apply(grad, w, params=(ctx.size, ctx.geom)) if needs[0] else None
+        gw = ConvWeightGrad.apply(x, grad, params=(ctx.kernel, ctx.geom, ctx.cols)) if needs[1] else None
+        gb = _bias_grad(grad) if len(needs) > 2 and needs[2] else None
+        return gx, gw, gb
+
+
+class ConvTranspose(Op):
+    """y (N, F, *O), w (F, C/G, *K)[, bias (C,)] -> (N, C, *size); params: size, the Geometry."""
+
+    backward_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, y: Any, w: Any, *rest: Any) -> Any:
+        size, geom = rest[-2], rest[-1]
+        out = conv_transpose_forward(y, w, size, geom)
+        if len(rest) == 3:
+            out = _add_bias(out, rest[0])
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1]:
+            ctx.geom, ctx.kernel = geom, w.shape[2:]
+            ctx.save_for_backward(y if needs[1] else None, w if needs[0] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        y, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gy = Convolution.apply(grad, w, params=(ctx.geom,)) if needs[0] else None
+        gw = ConvWeightGrad.apply(grad, y, params=(ctx.kernel, ctx.geom, None)) if needs[1] else None
+        gb = _bias_grad(grad) if len(needs) > 2 and needs[2] else None
+        return gy, gw, gb
+
+
+class ConvWeightGrad(Op):
+    """x (N, C, *S), g (N, F, *O) -> (F, C/G, *K); params: kernel, Geometry, x's cols or None."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, g: Any, kernel: Any, geom: Geometry, cols: Any) -> Any:
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1]:
+            ctx.geom, ctx.size = geom, x.shape[2:]
+            ctx.save_for_backward(x if needs[1] else None, g if needs[0] else None)
+        return conv_weight_grad(x, g, kernel, geom, cols)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, g = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = ConvTranspose.apply(g, grad, params=(ctx.size, ctx.geom)) if needs[0] else None
+        gg = Convolution.apply(x, grad, params=(ctx.geom,)) if needs[1] else None
+        return gx, gg

@@ -1,0 +1,479 @@
+"""Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d, adaptive_max_pool1d/2d, max_unpool1d/2d.
+
+* max pooling is one op, MaxPool: the windows of the (-inf padded) input as a strided view, copied
+  once to (N, C, *O, prod(K)), and argmax over the last axis (the first maximum wins ties, as in
+  torch's kernel). Its backward, MaxPoolScatter, puts each gradient at its window's argmax and sums
+  the windows back (col2im: one slice add per kernel offset); the two ops are each other's adjoint.
+* avg pooling is a depthwise convolution with a kernel of ones, divided by torch's divisor
+  (count_include_pad, ceil_mode, divisor_override): its gradients are the convolution's.
+* adaptive average pooling multiplies each spatial dim by an (O, S) averaging matrix; adaptive max
+  pooling and max_unpool gather and scatter at flat indices. Their gradients are those ops'.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from antorcha._device import xp_of
+from antorcha._registry import register_functional
+from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
+from antorcha.nn._arguments import require_tensor
+from antorcha.nn.functional._conv_grads import Convolution, Geometry, col2im, pad_constant, windows
+
+
+# ---- arguments -------------------------------------------------------------------------
+def _ints(value: Any, d: int, what: str, name: str) -> tuple[int, ...]:
+    values = (value,) * d if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(values) == 1:
+        values = values * d
+    if len(values) != d:
+        count = "two" if d == 2 else "one"
+        raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of {count} ints")
+    return values
+
+
+def _check_batched(input: Tensor, d: int, name: str) -> bool:
+    shape = list(input.shape)
+    if input.ndim not in (d + 1, d + 2) or any(n == 0 for n in shape[-d - 1 :]):
+        prefix = f"{name}: " if d == 1 else ""
+        raise RuntimeError(
+            f"{prefix}Expected {d + 1}D or {d + 2}D (batch mode) tensor with optional 0 dim batch size "
+            f"for input, but got:{shape}"
+        )
+    return input.ndim == d + 2
+
+
+def pooled_size(size: int, k: int, s: int, p: int, dl: int, ceil_mode: bool) -> int:
+    """torch's pooling_output_shape: a last window must start inside the input or its left padding."""
+    out = (size + 2 * p - dl * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _sizes(
+    input: Tensor, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil_mode: bool
+) -> tuple[int, ...]:
+    spatial = tuple(input.shape[2:])
+    out = tuple(
+        pooled_size(n, k, s, p, dl, ceil_mode)
+        for n, k, s, p, dl in zip(spatial, kernel, stride, padding, dilation)
+    )
+    if any(o < 1 for o in out):
+        given = "x".join(str(n) for n in (input.shape[1], *spatial))
+        calculated = "x".join(str(n) for n in (input.shape[1], *out))
+        raise RuntimeError(
+            f"Given input size: ({given}). Calculated output size: ({calculated}). Output size is too small"
+        )
+    return out
+
+
+def _window_geometry(size: tuple, out: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                     dilation: tuple) -> Geometry:
+    """The padding after each dim that the last window reaches (ceil_mode can need more than `padding`)."""
+    hi = tuple(
+        max((o - 1) * s + dl * (k - 1) + 1 - n - p, 0)
+        for n, o, k, s, p, dl in zip(size, out, kernel, stride, padding, dilation)
+    )
+    return Geometry(stride, padding, hi, dilation, 1)
+
+
+def _check_pool_args(kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> None:
+    if any(k <= 0 for k in kernel) or any(s <= 0 for s in stride):
+        raise RuntimeError("stride should not be zero")
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"pad must be non-negative, but got pad: {padding[0]}")
+    if any(dl <= 0 for dl in dilation):
+        listed = " ".join(f"dilation{a}: {v}" for a, v in zip("HW" if len(dilation) == 2 else "W", dilation))
+        raise RuntimeError(f"dilation should be greater than zero, but got {listed}")
+    for p, k, dl in zip(padding, kernel, dilation):
+        if p > (dl * (k - 1) + 1) // 2:
+            raise RuntimeError(
+                f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} "
+                f"and dilation={dl}"
+            )
+
+
+# ---- max pooling -----------------------------------------------------------------------
+def _lowest(dtype: Any) -> Any:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _window_columns(padded: Any, kernel: tuple, geom: Geometry, out: tuple) -> Any:
+    """(N, C, *O, prod(K)): each window's values in its last axis (a copy)."""
+    view = windows(padded, kernel, geom.stride, geom.dilation)
+    d = len(kernel)
+    view = view[(Ellipsis, *(slice(0, o) for o in out))]
+    order = (0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
+    return view.transpose(order).reshape(*padded.shape[:2], *out, -1)
+
+
+def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geometry, out: tuple) -> Any:
+    """The input position (flattened over the spatial dims) of each window's argmax."""
+    offsets = xp.unravel_index(argmax, kernel)
+    flat = 0
+    d = len(kernel)
+    for i in range(d):
+        starts = xp.arange(out[i]) * geom.stride[i] - geom.pad_lo[i]
+        starts = starts.reshape((-1,) + (1,) * (d - 1 - i))
+        flat = flat * size[i] + starts + offsets[i] * geom.dilation[i]
+    return flat
+
+
+class MaxPool(Op):
+    """x (N, C, *S) -> each window's maximum; params: kernel, Geometry, output size, and a list
+    that receives the flat input index of each maximum (None: not wanted)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, kernel: tuple, geom: Geometry, out: tuple, indices: Any) -> Any:
+        xp = xp_of(x)
+        padded = pad_constant(x, geom.pad_lo, geom.pad_hi, _lowest(x.dtype))
+        columns = _window_columns(padded, kernel, geom, out)
+        argmax = columns.argmax(-1)
+        values = xp.take_along_axis(columns, argmax[..., None], -1)[..., 0]
+        ctx.argmax, ctx.kernel, ctx.geom, ctx.size = argmax, kernel, geom, x.shape[2:]
+        if indices is not None:
+            indices.append(_flat_indices(xp, argmax, x.shape[2:], kernel, geom, out))
+        return values
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return MaxPoolScatter.apply(grad, params=(ctx.argmax, ctx.kernel, ctx.geom, ctx.size))
+
+
+class MaxPoolScatter(Op):
+    """The adjoint of picking each window's argmax: g (N, C, *O) summed back into (N, C, *size)."""
+
+    @staticmethod
+    def forward(ctx: Any, g: Any, argmax: Any, kernel: tuple, geom: Geometry, size: tuple) -> Any:
+        xp = xp_of(g)
+        ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
+        d = len(kernel)
+        columns = xp.zeros(g.shape + (math.prod(kernel),), dtype=g.dtype)
+        xp.put_along_axis(columns, argmax[..., None], g[..., None], -1)
+        columns = columns.reshape(g.shape + tuple(kernel))
+        order = (0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
+        return col2im(columns.transpose(order), size, geom)  # (N, C, *K, *O) -> (N, C, *size)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return WindowPick.apply(grad, params=(ctx.argmax, ctx.kernel, ctx.geom))
+
+
+class WindowPick(Op):
+    """x (N, C, *S) at the given argmax of each window (MaxPoolScatter's adjoint)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, argmax: Any, kernel: tuple, geom: Geometry) -> Any:
+        ctx.argmax, ctx.kernel, ctx.geom, ctx.size = argmax, kernel, geom, x.shape[2:]
+        padded = pad_constant(x, geom.pad_lo, geom.pad_hi)
+        columns = _window_columns(padded, kernel, geom, argmax.shape[2:])
+        return xp_of(x).take_along_axis(columns, argmax[..., None], -1)[..., 0]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return MaxPoolScatter.apply(grad, params=(ctx.argmax, ctx.kernel, ctx.geom, ctx.size))
+
+
+def _max_pool(
+    input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+    return_indices: bool, d: int,
+) -> Any:
+    name = f"max_pool{d}d"
+    require_tensor(input, name if d == 2 else "max_pool1d")
+    kernel = _ints(kernel_size, d, "kernel_size", name)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ints(stride, d, "stride", name)
+    padding, dilation = _ints(padding, d, "padding", name), _ints(dilation, d, "dilation", name)
+    batched = _check_batched(input, d, name)
+    x = input if batched else input.unsqueeze(0)
+    _check_pool_args(kernel, stride, padding, dilation)
+    out = _sizes(x, kernel, stride, padding, dilation, ceil_mode)
+    geom = _window_geometry(tuple(x.shape[2:]), out, kernel, stride, padding, dilation)
+    holder: list | None = [] if return_indices else None
+    values = MaxPool.apply(x, params=(kernel, geom, out, holder))
+    if not return_indices:
+        return values if batched else values.squeeze(0)
+    indices = wrap(holder[0].astype(np.int64, copy=False), device=x._device)
+    return (values, indices) if batched else (values.squeeze(0), indices.squeeze(0))
+
+
+def max_pool1d(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def max_pool2d(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+register_functional()(max_pool1d)
+register_functional()(max_pool2d)
+
+
+@register_functional()
+def max_pool1d_with_indices(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, True, 1)
+
+
+@register_functional()
+def max_pool2d_with_indices(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, True, 2)
+
+
+# ---- average pooling -------------------------------------------------------------------
+def _divisors(size: int, out: int, k: int, s: int, p: int, include_pad: bool) -> np.ndarray:
+    """torch's per-position divisor along one dim: the window clipped to the padded input, or to
+    the input itself without count_include_pad."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, size + p)
+    if include_pad:
+        return (end - start).astype(np.float64)
+    return (np.minimum(end, size) - np.maximum(start, 0)).astype(np.float64)
+
+
+def _avg_pool(
+    input: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+    divisor_override: Any, d: int,
+) -> Tensor:
+    name = f"avg_pool{d}d"
+    require_tensor(input, name)
+    kernel = _ints(kernel_size, d, "kernel_size", name)
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ints(stride, d, "stride", name)
+    padding = _ints(padding, d, "padding", name)
+    batched = _check_batched(input, d, name)
+    x = input if batched else input.unsqueeze(0)
+    _check_pool_args(kernel, stride, padding, (1,) * d)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    size = tuple(x.shape[2:])
+    out = _sizes(x, kernel, stride, padding, (1,) * d, ceil_mode)
+    geom = _window_geometry(size, out, kernel, stride, padding, (1,) * d)
+    n, c = x.shape[:2]
+    xp = xp_of(x._data)
+    ones = wrap(xp.ones((1, 1, *kernel), dtype=x._data.dtype), device=x._device)
+    flat = x.reshape(n * c, 1, *size)
+    sums = Convolution.apply(flat, ones, params=(geom,)).reshape(n, c, *out)
+    if divisor_override is not None:
+        result = sums / divisor_override
+    else:
+        divisor = np.ones(())
+        for i in range(d):
+            along = _divisors(size[i], out[i], kernel[i], stride[i], padding[i], count_include_pad)
+            divisor = np.multiply.outer(divisor, along)
+        result = sums / wrap(xp.asarray(divisor.astype(x._data.dtype)), device=x._device)
+    return result if batched else result.squeeze(0)
+
+
+@register_functional()
+def avg_pool1d(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+@register_functional()
+def avg_pool2d(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None,
+) -> Tensor:
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2)
+
+
+# ---- adaptive pooling ------------------------------------------------------------------
+def _output_size(input: Tensor, output_size: Any, d: int, name: str) -> tuple[int, ...]:
+    sizes = (output_size,) * d if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) != d:
+        raise RuntimeError(f"{name}: output_size must be {d}")
+    return tuple(n if o is None else int(o) for o, n in zip(sizes, input.shape[-d:]))
+
+
+def _check_adaptive_input(input: Tensor, d: int, name: str, kind: str) -> bool:
+    if d == 2 and input.ndim < 3:
+        raise ValueError("Input dimension should be at least 3")
+    if input.ndim not in (d + 1, d + 2):
+        if d == 1:
+            raise RuntimeError(
+                f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 "
+                f"'self' (while checking arguments for {name})"
+            )
+        raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {list(input.shape)}")
+    if input._data.dtype.kind not in "fV":
+        raise NotImplementedError(f"\"{kind}\" not implemented for '{input.dtype.scalar_name}'")
+    return input.ndim == d + 2
+
+
+def _bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's adaptive windows along one dim: [floor(i·S/O), ceil((i+1)·S/O))."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _averaging(size: int, out: int, dtype: Any) -> np.ndarray:
+    """(O, S): row i averages window i."""
+    starts, ends = _bounds(size, out)
+    columns = np.arange(size)
+    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
+    return (inside / (ends - starts)[:, None]).astype(dtype)
+
+
+def _adaptive_avg_pool(input: Any, output_size: Any, d: int) -> Tensor:
+    name = f"adaptive_avg_pool{d}d"
+    require_tensor(input, name)
+    _check_adaptive_input(input, d, name, name)
+    out = _output_size(input, output_size, d, name)
+    size = tuple(input.shape[-d:])
+    dims = tuple(range(-d, 0))
+    if all(o == 1 for o in out):
+        return input.mean(dims, keepdim=True)  # global average pooling
+    xp = xp_of(input._data)
+    result = input
+    for i in range(d):  # one (O, S) product per spatial dim, the last first
+        axis = -1 - i
+        if out[axis] == size[axis]:
+            continue
+        matrix = wrap(xp.asarray(_averaging(size[axis], out[axis], input._data.dtype)), device=input._device)
+        result = (result.movedim(axis, -1) @ matrix.mT).movedim(-1, axis)
+    return result
+
+
+@register_functional()
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    return _adaptive_avg_pool(input, output_size, 1)
+
+
+@register_functional()
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    return _adaptive_avg_pool(input, output_size, 2)
+
+
+def _adaptive_argmax(x: Any, out: tuple[int, ...]) -> Any:
+    """The flat input position (over the spatial dims) of each adaptive window's maximum."""
+    xp = xp_of(x)
+    d = len(out)
+    size = x.shape[2:]
+    position: Any = 0
+    valid: Any = True
+    full = []
+    for i in range(d):
+        starts, ends = _bounds(size[i], out[i])
+        k = int((ends - starts).max())
+        index = starts[:, None] + np.arange(k)  # (O_i, k_i): window i's positions, padded to k_i
+        shape = [1] * (2 * d)
+        shape[2 * i], shape[2 * i + 1] = out[i], k
+        full += [out[i], k]
+        valid = valid & (index < ends[:, None]).reshape(shape)
+        position = position * size[i] + np.minimum(index, size[i] - 1).reshape(shape)
+    order = (*range(0, 2 * d, 2), *range(1, 2 * d, 2))  # (O..., k...)
+    position = np.broadcast_to(position, full).transpose(order).reshape(*out, -1)
+    valid = np.broadcast_to(valid, full).transpose(order).reshape(*out, -1)
+    position = xp.asarray(position)
+    flat = x.reshape(*x.shape[:2], -1)
+    values = flat[:, :, position.reshape(-1)].reshape(*x.shape[:2], *position.shape)
+    values = xp.where(xp.asarray(valid), values, _lowest(x.dtype))
+    pick = values.argmax(-1)[..., None]  # (N, C, *O, 1): the first maximum
+    return xp.take_along_axis(xp.broadcast_to(position, values.shape), pick, -1)[..., 0]
+
+
+def _adaptive_max_pool(input: Any, output_size: Any, return_indices: bool, d: int) -> Any:
+    name = f"adaptive_max_pool{d}d"
+    require_tensor(input, name)
+    batched = _check_adaptive_input(input, d, name, name)
+    x = input if batched else input.unsqueeze(0)
+    out = _output_size(x, output_size, d, name)
+    n, c = x.shape[:2]
+    positions = wrap(_adaptive_argmax(x._data, out).astype(np.int64), device=x._device)
+    values = x.reshape(n, c, -1).gather(2, positions.reshape(n, c, -1)).reshape(n, c, *out)
+    if not batched:
+        values, positions = values.squeeze(0), positions.squeeze(0)
+    return (values, positions) if return_indices else values
+
+
+@register_functional()
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    return _adaptive_max_pool(input, output_size, return_indices, 1)
+
+
+@register_functional()
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    return _adaptive_max_pool(input, output_size, return_indices, 2)
+
+
+# ---- max_unpool ------------------------------------------------------------------------
+def _unpool_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple, output_size: Any) -> tuple:
+    d = len(kernel)
+    default = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip(input.shape[-d:], stride, padding, kernel))
+    if output_size is None:
+        return default
+    sizes = tuple(int(v) for v in output_size)
+    if len(sizes) == d + 2 or (len(sizes) == d + 1 and input.ndim == d + 1):
+        sizes = sizes[-d:]
+    if len(sizes) != d:
+        raise ValueError(f"output_size should be a sequence containing {d} or {d + 2} elements, but it has a "
+                         f"length of '{len(sizes)}'")
+    for i, (o, dflt, s) in enumerate(zip(sizes, default, stride)):
+        if not dflt - s < o < dflt + s:
+            raise ValueError(
+                f'invalid output_size "{sizes}" (dim {i} must be between {dflt - s} and {dflt + s})'
+            )
+    return sizes
+
+
+def _max_unpool(
+    input: Any, indices: Any, kernel_size: Any, stride: Any, padding: Any, output_size: Any, d: int
+) -> Tensor:
+    name = f"max_unpool{d}d"
+    require_tensor(input, name)
+    kernel = _ints(kernel_size, d, "kernel_size", name)
+    stride = kernel if stride is None else _ints(stride, d, "stride", name)
+    padding = _ints(padding, d, "padding", name)
+    out = _unpool_size(input, kernel, stride, padding, output_size)
+    if indices._data.dtype != np.int64:
+        raise RuntimeError(f"elements in indices should be type int64 but got: {indices.dtype.scalar_name}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) but "
+            f"got indices tensor with shape: {list(indices.shape)}"
+        )
+    total = math.prod(out)
+    if indices.numel() and (int(indices._data.max()) >= total or int(indices._data.min()) < 0):
+        bad = int(indices._data.max()) if int(indices._data.max()) >= total else int(indices._data.min())
+        volume = "x".join(str(n) for n in out)
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {volume})")
+    lead = tuple(input.shape[:-d])
+    flat_in = input.reshape(*lead, -1)
+    zeros = wrap(xp_of(input._data).zeros((*lead, total), dtype=input._data.dtype), device=input._device)
+    return zeros.scatter(-1, indices.reshape(*lead, -1), flat_in).reshape(*lead, *out)
+
+
+@register_functional()
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+@register_functional()
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
