@@ -25,6 +25,7 @@ from antorcha.nn.batchnorm import (
     LocalResponseNorm,
 )
 from antorcha.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from antorcha.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from antorcha.nn.dropout import Dropout
 from antorcha.nn.flatten import Flatten, Unflatten
 from antorcha.nn.linear import Identity, Linear
@@ -40,7 +41,31 @@ from antorcha.nn.loss import (
 )
 from antorcha.nn.module import Module
 from antorcha.nn.normalization import LayerNorm, RMSNorm
+from antorcha.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from antorcha.nn.parameter import Buffer, Parameter
+from antorcha.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+)
 from antorcha.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from antorcha.nn.sparse import Embedding
 from antorcha.nn.transformer import (
@@ -52,6 +77,30 @@ from antorcha.nn.transformer import (
 )
 
 __all__ = [
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
     "GELU",
     "GRU",
     "LSTM",

@@ -12,11 +12,15 @@ from antorcha.nn.functional import (  # noqa: F401 - they declare
     _activation_more,
     _attention,
     _batch_norm,
+    _ctc,
+    _conv,
     _interpolate,
     _layers,
     _loss,
     _loss_more,
     _nll,
+    _pad,
+    _pooling,
     _sampling_layers,
 )
 
