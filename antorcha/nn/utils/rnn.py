@@ -127,7 +127,10 @@ def padded_to_packed(padded: Tensor, batch_sizes: tuple) -> Tensor:
 def _lengths_array(lengths: Any) -> np.ndarray:
     if isinstance(lengths, Tensor):
         if lengths.dim() != 1:
-            raise RuntimeError(f"'lengths' argument should be a 1D tensor, but got a {lengths.dim()}D tensor")
+            raise RuntimeError(
+                "'lengths' argument should be a 1D CPU int64 tensor, but got "
+                f"{lengths.dim()}D {lengths.device.type} {lengths.dtype.scalar_name} tensor"
+            )
         return lengths.cpu().numpy().astype(np.int64)
     return np.asarray(list(lengths), dtype=np.int64)
 
@@ -213,7 +216,7 @@ def pad_sequence(
 ) -> Tensor:
     """Stack sequences (L_i, *) into (max L, B, *) (or (B, max L, *)), padding with padding_value."""
     if padding_side not in ("left", "right"):
-        raise ValueError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
+        raise RuntimeError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
     if isinstance(sequences, Tensor):
         sequences = list(sequences.unbind(0))
     sequences = list(sequences)
