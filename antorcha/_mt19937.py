@@ -115,8 +115,10 @@ class TorchCPUStream:
             return _box_muller.fma64(values, std, mean).astype(dtype).reshape(shape)
         wide = np.float64 if dtype == np.float64 else np.float32  # float16: float32, then cast
         fill16 = _box_muller.fill16_float64 if wide == np.float64 else _box_muller.fill16_float32
-        data = self.uniform((count,), wide)
         whole = count // 16 * 16
+        # float16/bfloat16 go block by block through a float32 buffer, so they skip the partial tail's draws
+        data = self.uniform((count if dtype.itemsize >= 4 else whole,), wide)
+        data = np.concatenate([data, np.empty(count - data.size, wide)]) if data.size < count else data
         # blocks of 64k elements keep the float32 temporaries in cache
         for start in range(0, whole, 1 << 16):
             stop = min(start + (1 << 16), whole)

@@ -336,3 +336,16 @@ def test_poisson(dtype: str) -> None:
 
     for seed in SEEDS:
         _both(draw, seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("size", SIZES)
+def test_reduced_precision_rand_and_randn(dtype: str, size: int) -> None:
+    """float16/bfloat16 draw float32 values (randn block by block, skipping the partial tail) and round."""
+
+    def draws(m: Any, g: Any) -> Any:
+        d = getattr(m, dtype)
+        normals, uniforms = m.randn(size, generator=g, dtype=d), m.rand(size, generator=g, dtype=d)
+        return m.cat([normals.float(), uniforms.float()])
+
+    _both(draws, 3)
