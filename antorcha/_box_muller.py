@@ -27,24 +27,33 @@ _TWO_PI_F32 = F32(2.0 * math.pi)
 
 def fma32(a: np.ndarray, b: object, c: object) -> np.ndarray:
     """float32 a * b + c rounded once: the product of two float32s is exact in float64."""
-    wide = np.multiply(a, b, dtype=np.float64)
-    wide += c
-    return wide.astype(F32)
+    out = np.empty(np.shape(a), F32)
+    np.add(np.multiply(a, b, dtype=np.float64), c, out=out, casting="unsafe")  # rounds once, to out
+    return out
+
+
+def _horner32(x: np.ndarray, coefficients: tuple) -> np.ndarray:
+    """((c0 * x + c1) * x + c2) ... in float32, each step one FMA, x in float64 (exactly a float32)."""
+    wide = x * np.float64(F32(coefficients[0]))
+    y = np.empty(x.shape, F32)
+    np.add(wide, np.float64(F32(coefficients[1])), out=y, casting="unsafe")
+    for coefficient in coefficients[2:]:
+        np.multiply(y, x, out=wide)
+        np.add(wide, np.float64(F32(coefficient)), out=y, casting="unsafe")
+    return y
 
 
 def _log_avx(x: np.ndarray) -> np.ndarray:
     """avx_mathfun's log256_ps for x in (0, 1], float32."""
     x = np.maximum(x, _MIN_NORMAL)
     bits = x.view(np.int32)
-    exponent = ((bits.view(np.uint32) >> 23).astype(np.int32) - 0x7F).astype(F32) + F32(1)
+    exponent = ((bits >> 23) - 0x7E).astype(F32)  # x > 0: the biased exponent - 127, plus 1
     x = ((bits & ~0x7F800000) | _HALF_BITS).view(F32)  # the mantissa, in [0.5, 1)
     small = x < F32(0.707106781186547524)
     x = (x - F32(1)) + np.where(small, x, F32(0))
     exponent = exponent - small.astype(F32)
     z = x * x
-    y = np.full_like(x, F32(_LOG_POLY[0]))
-    for coefficient in _LOG_POLY[1:]:
-        y = fma32(y, x, F32(coefficient))
+    y = _horner32(x.astype(np.float64), _LOG_POLY)
     y = fma32(y * x, z, exponent * F32(-2.12194440e-4))
     y = fma32(z, F32(-0.5), y)
     return fma32(exponent, F32(0.693359375), x + y)
@@ -57,15 +66,15 @@ def _sincos_avx(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sin_sign = (octant & 4) << 29
     cos_sign = (~(octant - 2) & 4) << 29
     near_zero = (octant & 2) == 0  # the sine polynomial gives the sine there, the cosine's the cosine
-    x = fma32(y, F32(-0.78515625), x)
-    x = fma32(y, F32(-2.4187564849853515625e-4), x)
+    # y is a small integer and DP1, DP2 are short: those products are exact, so the FMAs are plain sums
+    x = x + y * F32(-0.78515625)
+    x = x + y * F32(-2.4187564849853515625e-4)
     x = fma32(y, F32(-3.77489497744594108e-8), x)
     z = x * x
-    cos_poly = fma32(np.full_like(x, F32(2.443315711809948e-5)), z, F32(-1.388731625493765e-3))
-    cos_poly = fma32(cos_poly, z, F32(4.166664568298827e-2))
-    cos_poly = fma32(cos_poly * z, z, -(z * F32(0.5))) + F32(1)
-    sin_poly = fma32(np.full_like(x, F32(-1.9515295891e-4)), z, F32(8.3321608736e-3))
-    sin_poly = fma32(sin_poly, z, F32(-1.6666654611e-1))
+    z_wide = z.astype(np.float64)
+    cos_poly = _horner32(z_wide, (2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2))
+    cos_poly = fma32(cos_poly * z, z_wide, -(z * F32(0.5))) + F32(1)
+    sin_poly = _horner32(z_wide, (-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1))
     sin_poly = fma32(sin_poly * z, x, x)
     sine = np.where(near_zero, sin_poly, cos_poly)
     cosine = np.where(near_zero, cos_poly, sin_poly)
@@ -97,6 +106,10 @@ def fill16_float32(blocks: np.ndarray, mean: float, std: float) -> np.ndarray:
     radius = np.sqrt(F32(-2) * _log_avx(u1))
     sine, cosine = _sincos_avx(_TWO_PI_F32 * blocks[:, 8:])
     out = np.empty_like(blocks)
+    if std == 1 and mean == 0:  # the FMA is exact then
+        np.multiply(radius, cosine, out=out[:, :8])
+        np.multiply(radius, sine, out=out[:, 8:])
+        return out
     out[:, :8] = fma32(radius * cosine, F32(std), F32(mean))
     out[:, 8:] = fma32(radius * sine, F32(std), F32(mean))
     return out

@@ -117,12 +117,15 @@ class TorchCPUStream:
         fill16 = _box_muller.fill16_float64 if wide == np.float64 else _box_muller.fill16_float32
         whole = count // 16 * 16
         # float16/bfloat16 go block by block through a float32 buffer, so they skip the partial tail's draws
-        data = self.uniform((count if dtype.itemsize >= 4 else whole,), wide)
-        data = np.concatenate([data, np.empty(count - data.size, wide)]) if data.size < count else data
-        # blocks of 64k elements keep the float32 temporaries in cache
-        for start in range(0, whole, 1 << 16):
-            stop = min(start + (1 << 16), whole)
-            data[start:stop] = fill16(data[start:stop].reshape(-1, 16), mean, std).ravel()
+        drawn = count if dtype.itemsize >= 4 else whole
+        data = np.empty(count, wide)
+        # 64k elements at a time (a multiple of 16) keep the temporaries in cache; the draws stay in order
+        for start in range(0, drawn, 1 << 16):
+            stop = min(start + (1 << 16), drawn)
+            unit = self.uniform((stop - start,), wide)
+            end = min(stop, whole)  # draws past `whole` are the partial tail, redrawn below
+            if end > start:
+                data[start:end] = fill16(unit[: end - start].reshape(-1, 16), mean, std).ravel()
         if count % 16:
             data[count - 16 :] = fill16(self.uniform((16,), wide).reshape(1, 16), mean, std).ravel()
         return data.astype(dtype, copy=False).reshape(shape)
