@@ -72,7 +72,7 @@ def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry) -> Any:
     view = windows(pad_constant(x, geom.pad_lo, geom.pad_hi), kernel, geom.stride, geom.dilation)
     n, c = x.shape[:2]
     g = geom.groups
-    return view.reshape(n, g, c // g * math.prod(kernel), -1)
+    return view.reshape(n, g, c // g * math.prod(kernel), math.prod(view.shape[2 + len(kernel) :]))
 
 
 def conv_forward(x: Any, w: Any, geom: Geometry) -> tuple[Any, Any]:
@@ -82,7 +82,7 @@ def conv_forward(x: Any, w: Any, geom: Geometry) -> tuple[Any, Any]:
     out = out_size(padded, kernel, geom.stride, geom.dilation)
     cols = im2col(x, kernel, geom)
     g = geom.groups
-    weight = w.reshape(g, w.shape[0] // g, -1)  # (G, F/G, C/G·prod(K))
+    weight = w.reshape(g, w.shape[0] // g, cols.shape[2])  # (G, F/G, C/G·prod(K))
     product = xp_of(x).matmul(weight, cols)  # (N, G, F/G, prod(O))
     return product.reshape(x.shape[0], w.shape[0], *out), cols
 
@@ -113,8 +113,9 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry
     n, f = y.shape[:2]
     g = geom.groups
     kernel = w.shape[2:]
-    weight = w.reshape(g, f // g, -1).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
-    cols = xp_of(y).matmul(weight, y.reshape(n, g, f // g, -1))  # (N, G, C/G·prod(K), prod(O))
+    weight = w.reshape(g, f // g, w.shape[1] * math.prod(kernel)).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
+    grads = y.reshape(n, g, f // g, math.prod(y.shape[2:]))
+    cols = xp_of(y).matmul(weight, grads)  # (N, G, C/G·prod(K), prod(O))
     cols = cols.reshape(n, g * w.shape[1], *kernel, *y.shape[2:])
     return col2im(cols, size, geom)
 
@@ -125,7 +126,7 @@ def conv_weight_grad(x: Any, g: Any, kernel: tuple[int, ...], geom: Geometry, co
         cols = im2col(x, kernel, geom)
     n, f = g.shape[:2]
     groups = geom.groups
-    grads = g.reshape(n, groups, f // groups, -1)  # (N, G, F/G, prod(O))
+    grads = g.reshape(n, groups, f // groups, math.prod(g.shape[2:]))  # (N, G, F/G, prod(O))
     per_sample = xp_of(g).matmul(grads, cols.swapaxes(2, 3))  # (N, G, F/G, C/G·prod(K))
     return per_sample.sum(0).reshape(f, x.shape[1] // groups, *kernel)
 

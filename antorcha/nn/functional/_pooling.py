@@ -83,19 +83,42 @@ def _window_geometry(size: tuple, out: tuple, kernel: tuple, stride: tuple, padd
 
 
 def _check_pool_args(kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> None:
+    """The checks of torch's 2-d pooling kernels (avg_pool1d is avg_pool2d of height 1 there)."""
     if any(k <= 0 for k in kernel) or any(s <= 0 for s in stride):
         raise RuntimeError("stride should not be zero")
     if any(p < 0 for p in padding):
         raise RuntimeError(f"pad must be non-negative, but got pad: {padding[0]}")
     if any(dl <= 0 for dl in dilation):
-        listed = " ".join(f"dilation{a}: {v}" for a, v in zip("HW" if len(dilation) == 2 else "W", dilation))
-        raise RuntimeError(f"dilation should be greater than zero, but got {listed}")
+        raise RuntimeError(
+            f"dilation should be greater than zero, but got dilationH: {dilation[0]} "
+            f"dilationW: {dilation[-1]}"
+        )
     for p, k, dl in zip(padding, kernel, dilation):
         if p > (dl * (k - 1) + 1) // 2:
             raise RuntimeError(
                 f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} "
                 f"and dilation={dl}"
             )
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise RuntimeError(
+            "pad should be smaller than or equal to half of kernel size, but got "
+            f"padW = {padding[-1]}, padH = {padding[0]}, kW = {kernel[-1]}, kH = {kernel[0]}"
+        )
+
+
+def _check_max_pool1d_args(kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> None:
+    """torch's max_pool1d messages."""
+    (k,), (s,), (p,), (dl,) = kernel, stride, padding, dilation
+    for value, what, low in ((k, "kernel_size", 1), (s, "stride", 1), (dl, "dilation", 1)):
+        if value < low:
+            raise RuntimeError(f"max_pool1d() {what} must be greater than zero, but got {value}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(
+            "max_pool1d() padding should be at most half of kernel size, but got "
+            f"padding={p} and kernel_size={k}"
+        )
 
 
 # ---- max pooling -----------------------------------------------------------------------
@@ -109,7 +132,7 @@ def _window_columns(padded: Any, kernel: tuple, geom: Geometry, out: tuple) -> A
     d = len(kernel)
     view = view[(Ellipsis, *(slice(0, o) for o in out))]
     order = (0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
-    return view.transpose(order).reshape(*padded.shape[:2], *out, -1)
+    return view.transpose(order).reshape(*padded.shape[:2], *out, math.prod(kernel))
 
 
 def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geometry, out: tuple) -> Any:
@@ -191,8 +214,14 @@ def _max_pool(
     padding, dilation = _ints(padding, d, "padding", name), _ints(dilation, d, "dilation", name)
     batched = _check_batched(input, d, name)
     x = input if batched else input.unsqueeze(0)
-    _check_pool_args(kernel, stride, padding, dilation)
-    out = _sizes(x, kernel, stride, padding, dilation, ceil_mode)
+    if d == 1:
+        _check_max_pool1d_args(kernel, stride, padding, dilation)
+        out = (pooled_size(x.shape[-1], kernel[0], stride[0], padding[0], dilation[0], ceil_mode),)
+        if out[0] < 1:
+            raise RuntimeError(f"max_pool1d() Invalid computed output size: {out[0]}")
+    else:
+        _check_pool_args(kernel, stride, padding, dilation)
+        out = _sizes(x, kernel, stride, padding, dilation, ceil_mode)
     geom = _window_geometry(tuple(x.shape[2:]), out, kernel, stride, padding, dilation)
     holder: list | None = [] if return_indices else None
     values = MaxPool.apply(x, params=(kernel, geom, out, holder))
@@ -286,7 +315,20 @@ def avg_pool1d(
     input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+    require_tensor(input, "avg_pool1d")
+    kernel = _ints(kernel_size, 1, "kernel_size", "avg_pool1d")
+    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ints(stride, 1, "stride", "avg_pool1d")
+    padding = _ints(padding, 1, "padding", "avg_pool1d")
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument #1 'self' "
+            "(while checking arguments for avg_pool1d)"
+        )
+    # torch's avg_pool1d is avg_pool2d of height 1: its checks and messages are those
+    out = _avg_pool(input.unsqueeze(-2), (1, *kernel), (1, *stride), (0, *padding), ceil_mode,
+                    count_include_pad, None, 2)
+    return out.squeeze(-2)
 
 
 @register_functional()
@@ -385,7 +427,7 @@ def _adaptive_argmax(x: Any, out: tuple[int, ...]) -> Any:
     position = np.broadcast_to(position, full).transpose(order).reshape(*out, -1)
     valid = np.broadcast_to(valid, full).transpose(order).reshape(*out, -1)
     position = xp.asarray(position)
-    flat = x.reshape(*x.shape[:2], -1)
+    flat = x.reshape(*x.shape[:2], math.prod(size))
     values = flat[:, :, position.reshape(-1)].reshape(*x.shape[:2], *position.shape)
     values = xp.where(xp.asarray(valid), values, _lowest(x.dtype))
     pick = values.argmax(-1)[..., None]  # (N, C, *O, 1): the first maximum
@@ -400,7 +442,8 @@ def _adaptive_max_pool(input: Any, output_size: Any, return_indices: bool, d: in
     out = _output_size(x, output_size, d, name)
     n, c = x.shape[:2]
     positions = wrap(_adaptive_argmax(x._data, out).astype(np.int64), device=x._device)
-    values = x.reshape(n, c, -1).gather(2, positions.reshape(n, c, -1)).reshape(n, c, *out)
+    flat = x.reshape(n, c, math.prod(x.shape[2:]))
+    values = flat.gather(2, positions.reshape(n, c, math.prod(out))).reshape(n, c, *out)
     if not batched:
         values, positions = values.squeeze(0), positions.squeeze(0)
     return (values, positions) if return_indices else values
@@ -458,9 +501,10 @@ def _max_unpool(
         volume = "x".join(str(n) for n in out)
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {volume})")
     lead = tuple(input.shape[:-d])
-    flat_in = input.reshape(*lead, -1)
+    inner = math.prod(input.shape[-d:])
+    flat_in = input.reshape(*lead, inner)
     zeros = wrap(xp_of(input._data).zeros((*lead, total), dtype=input._data.dtype), device=input._device)
-    return zeros.scatter(-1, indices.reshape(*lead, -1), flat_in).reshape(*lead, *out)
+    return zeros.scatter(-1, indices.reshape(*lead, inner), flat_in).reshape(*lead, *out)
 
 
 @register_functional()
