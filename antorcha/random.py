@@ -103,7 +103,8 @@ _cuda_generators: dict[int, Generator] = {}
 
 
 def generator_for(target: device, generator: Generator | None = None) -> Any:
-    """The numpy/cupy random Generator to draw from for `target` (torch's checks on `generator`)."""
+    """What to draw from for `target` (torch's checks on `generator`): the cpu's TorchCPUStream, or a
+    CuPy random Generator."""
     if generator is not None:
         if not isinstance(generator, Generator):
             raise TypeError(f"generator must be an antorcha.Generator, not {type(generator).__name__}")
@@ -226,6 +227,13 @@ def memory_order_axes(array: Any) -> tuple[int, ...]:
     return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
 
 
+def _is_floating(array: Any) -> bool:
+    """float16/32/64, and bfloat16 (a NumPy 'V' kind from ml_dtypes)."""
+    from antorcha._dtypes import _FROM_NUMPY
+
+    return array.dtype.kind == "f" or _FROM_NUMPY[array.dtype].is_floating_point
+
+
 def _scalar_name(array: Any) -> str:
     from antorcha._dtypes import _FROM_NUMPY
 
@@ -234,7 +242,7 @@ def _scalar_name(array: Any) -> str:
 
 def fill_uniform(array: Any, low: float, high: float, target: device, generator: Generator | None) -> None:
     """uniform_: U[low, high) into a float array, with torch's checks."""
-    if array.dtype.kind != "f":
+    if not _is_floating(array):
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_scalar_name(array)}'")
     if low > high:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
@@ -251,7 +259,7 @@ def fill_uniform(array: Any, low: float, high: float, target: device, generator:
 
 def fill_normal(array: Any, mean: float, std: float, target: device, generator: Generator | None) -> None:
     """normal_: N(mean, std) into a float array, with torch's checks."""
-    if array.dtype.kind != "f":
+    if not _is_floating(array):
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{_scalar_name(array)}'")
     if not std >= 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")

@@ -349,3 +349,20 @@ def test_reduced_precision_rand_and_randn(dtype: str, size: int) -> None:
         return m.cat([normals.float(), uniforms.float()])
 
     _both(draws, 3)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_reduced_precision_in_place_fills_and_init(dtype: str) -> None:
+    def fills(m: Any, g: Any) -> Any:
+        d = getattr(m, dtype)
+        parts = [m.empty(n, dtype=d).uniform_(-0.3, 0.3, generator=g) for n in (7, 100)]
+        parts += [m.empty(n, dtype=d).normal_(0.1, 0.3, generator=g) for n in (7, 100)]
+        return m.cat(parts).float()
+
+    _both(fills, 3)
+
+    def linear(m: Any) -> Any:
+        m.manual_seed(1)
+        return m.nn.Linear(20, 30, dtype=getattr(m, dtype)).weight.detach().float()
+
+    _same(linear(antorcha), linear(torch))
