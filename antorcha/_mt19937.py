@@ -3,7 +3,7 @@
 torch's CPU generator is a 32-bit Mersenne Twister seeded with init_genrand(seed); NumPy's
 `MT19937` with its legacy seeding is the same engine, and `random_raw` yields its outputs
 vectorised. `random64` is two outputs, the first the high word. On top of it each torch kernel
-has its own recipe, replayed here (see ARCHITECTURE.md, "Random numbers"):
+has its own recipe, replayed here:
 
 - uniform float32: the low 24 bits of one output * 2**-24; float64: the low 53 bits of random64 *
   2**-53; then `x * (to - from) + from` in the dtype as one FMA (a value rounded up to `to` becomes
@@ -13,7 +13,11 @@ has its own recipe, replayed here (see ARCHITECTURE.md, "Random numbers"):
   16: a float64 Box-Muller per element from two uniforms, the second normal kept for the next
   call (the generator's cached normal, part of its state).
 - integers in [from, to): `random() % range + from`, random64 for a range of 2**28 or more.
-- exponential, bernoulli, cauchy, geometric: float64 uniforms through the formula torch uses.
+- exponential, bernoulli, cauchy, geometric, poisson: float64 uniforms through torch's formulas
+  (bernoulli against a float32 p: float32 uniforms), glibc's log1p/log/tan/exp via `math`.
+- randperm: swap i with i + random() % (n - i); multinomial lives in `_sampling`.
+
+torch's serial kernels fill a non-contiguous tensor in memory order (`random.memory_order_axes`).
 
 The class also answers NumPy Generator's methods that older code calls (`random`,
 `standard_normal`, `integers`, `permutation`, ...), so every draw advances this one stream.
