@@ -11,10 +11,14 @@ from antorcha.nn._arguments import require_tensor
 from antorcha.nn.functional._conv_grads import Convolution, ConvTranspose, Geometry
 
 
-def expand_param(value: Any, d: int, name: str) -> tuple[int, ...]:
-    """An int or a list of 1 or d ints, as d ints (torch's expand_param_if_needed)."""
+def expand_param(value: Any, d: int, name: str, declared: int | None = None) -> tuple[int, ...]:
+    """An int or a list of 1 or d ints, as d ints (torch's expand_param_if_needed). An int is first
+    `declared` ints, as torch's argument parser makes it for conv2d's int[2] (then checked against
+    the weight's d)."""
     if isinstance(value, int):
-        return (value,) * d
+        if declared is None or declared == d:
+            return (value,) * d
+        value = (value,) * declared
     values = tuple(int(v) for v in value)
     if len(values) == 1:
         return values * d
@@ -106,7 +110,9 @@ def _times(values: Any) -> str:
     return " x ".join(str(v) for v in values)
 
 
-def _padding_of(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -> tuple[tuple, tuple]:
+def _padding_of(
+    padding: Any, kernel: tuple, dilation: tuple, stride: tuple, declared: int
+) -> tuple[tuple, tuple]:
     """(before, after) per spatial dim, from an int, a tuple, 'same' or 'valid'."""
     d = len(kernel)
     if isinstance(padding, str):
@@ -118,7 +124,7 @@ def _padding_of(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -> 
             raise RuntimeError("padding='same' is not supported for strided convolutions")
         total = tuple(dl * (k - 1) for dl, k in zip(dilation, kernel))
         return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)  # torch: the extra after
-    values = expand_param(padding, d, "padding")
+    values = expand_param(padding, d, "padding", declared)
     return values, values
 
 
@@ -131,11 +137,11 @@ def _convolution(
     batched = _check_input_dims(input, d, name)
     x = input if batched else input.unsqueeze(0)
     k = weight.ndim - 2
-    stride, dilation = expand_param(stride, k, "stride"), expand_param(dilation, k, "dilation")
+    stride, dilation = expand_param(stride, k, "stride", d), expand_param(dilation, k, "dilation", d)
     kernel = tuple(weight.shape[2:])
     if isinstance(padding, str):
         _check_common(stride, (0,), dilation, groups)
-    lo, hi = _padding_of(padding, kernel, dilation, stride)
+    lo, hi = _padding_of(padding, kernel, dilation, stride, d)
     _check_common(stride, lo, dilation, groups)
     _check_weight(x, weight, groups, transposed=False)
     _check_bias(bias, weight, weight.shape[0], transposed=False)
@@ -143,13 +149,13 @@ def _convolution(
     dilated = tuple(dl * (kk - 1) + 1 for dl, kk in zip(dilation, kernel))
     if any(p < kk for p, kk in zip(padded, dilated)):
         raise RuntimeError(
-            f"Calculated padded x size per channel: ({_times(padded)}). Kernel size: "
-            f"({_times(dilated)}). Kernel size can't be greater than actual x size"
+            f"Calculated padded input size per channel: ({_times(padded)}). Kernel size: "
+            f"({_times(dilated)}). Kernel size can't be greater than actual input size"
         )
     _check_dtypes(x, weight, bias, f"slow_conv{d}d_cpu" if d > 1 else "slow_conv2d_cpu")
     geom = Geometry(stride, lo, hi, dilation, groups)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    out = Convolution.apply(*inputs, params=(geom,))
+    out = Convolution.apply(*inputs, params=(geom, None))
     return out if batched else out.squeeze(0)
 
 
@@ -164,9 +170,9 @@ def _convolution_transpose(
     batched = _check_input_dims(input, d, name)
     x = input if batched else input.unsqueeze(0)
     k = weight.ndim - 2
-    stride, dilation = expand_param(stride, k, "stride"), expand_param(dilation, k, "dilation")
-    pad = expand_param(padding, k, "padding")
-    extra = expand_param(output_padding, k, "output_padding")
+    stride, dilation = expand_param(stride, k, "stride", d), expand_param(dilation, k, "dilation", d)
+    pad = expand_param(padding, k, "padding", d)
+    extra = expand_param(output_padding, k, "output_padding", d)
     _check_common(stride, pad, dilation, groups)
     _check_weight(x, weight, groups, transposed=True)
     _check_output_padding(extra, stride, dilation)
@@ -179,7 +185,7 @@ def _convolution_transpose(
     )
     if any(s <= 0 for s in size):
         raise RuntimeError(
-            f"Given x size per channel: ({_times(x.shape[2:])}). Calculated output size per "
+            f"Given input size per channel: ({_times(x.shape[2:])}). Calculated output size per "
             f"channel: ({_times(size)}). Output size is too small"
         )
     _check_dtypes(x, weight, bias, f"slow_conv_transpose{max(d, 2)}d_out_cpu")

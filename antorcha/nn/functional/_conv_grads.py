@@ -67,20 +67,26 @@ def windows(padded: Any, kernel: tuple[int, ...], stride: tuple, dilation: tuple
     return xp.lib.stride_tricks.as_strided(padded, shape, strides)
 
 
-def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry) -> Any:
-    """x (N, C, *S) -> cols (N, G, C/G·prod(K), prod(O)), contiguous (the one copy of a convolution)."""
+def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry, out: tuple | None = None) -> Any:
+    """x (N, C, *S) -> cols (N, G, C/G·prod(K), prod(O)), contiguous (the one copy of a convolution).
+
+    `out` keeps only the first windows: the adjoint of a transposed convolution whose output_padding
+    reaches past the last window has fewer positions than its input's size allows."""
     view = windows(pad_constant(x, geom.pad_lo, geom.pad_hi), kernel, geom.stride, geom.dilation)
+    if out is not None and view.shape[2 + len(kernel) :] != tuple(out):
+        view = view[(Ellipsis, *(slice(0, o) for o in out))]
     n, c = x.shape[:2]
     g = geom.groups
     return view.reshape(n, g, c // g * math.prod(kernel), math.prod(view.shape[2 + len(kernel) :]))
 
 
-def conv_forward(x: Any, w: Any, geom: Geometry) -> tuple[Any, Any]:
-    """(out (N, F, *O), cols) for x (N, C, *S), w (F, C/G, *K)."""
+def conv_forward(x: Any, w: Any, geom: Geometry, out: tuple | None = None) -> tuple[Any, Any]:
+    """(out (N, F, *O), cols) for x (N, C, *S), w (F, C/G, *K); O is all windows unless given."""
     kernel = w.shape[2:]
-    padded = tuple(s + a + b for s, a, b in zip(x.shape[2:], geom.pad_lo, geom.pad_hi))
-    out = out_size(padded, kernel, geom.stride, geom.dilation)
-    cols = im2col(x, kernel, geom)
+    if out is None:
+        padded = tuple(s + a + b for s, a, b in zip(x.shape[2:], geom.pad_lo, geom.pad_hi))
+        out = out_size(padded, kernel, geom.stride, geom.dilation)
+    cols = im2col(x, kernel, geom, out)
     g = geom.groups
     weight = w.reshape(g, w.shape[0] // g, cols.shape[2])  # (G, F/G, C/G·prod(K))
     product = xp_of(x).matmul(weight, cols)  # (N, G, F/G, prod(O))
@@ -123,7 +129,7 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry
 def conv_weight_grad(x: Any, g: Any, kernel: tuple[int, ...], geom: Geometry, cols: Any = None) -> Any:
     """The adjoint of conv_forward in w: x (N, C, *S), g (N, F, *O) -> (F, C/G, *K)."""
     if cols is None:
-        cols = im2col(x, kernel, geom)
+        cols = im2col(x, kernel, geom, g.shape[2:])
     n, f = g.shape[:2]
     groups = geom.groups
     grads = g.reshape(n, groups, f // groups, math.prod(g.shape[2:]))  # (N, G, F/G, prod(O))
@@ -142,15 +148,16 @@ def _bias_grad(grad: Tensor) -> Tensor:
 
 # ---- the ops -----------------------------------------------------------------------------
 class Convolution(Op):
-    """x (N, C, *S), w (F, C/G, *K)[, bias (F,)]; params: the Geometry."""
+    """x (N, C, *S), w (F, C/G, *K)[, bias (F,)]; params: the Geometry, and the output size (None:
+    every window)."""
 
     backward_name = "ConvolutionBackward0"
 
     @staticmethod
     def forward(ctx: Any, x: Any, w: Any, *rest: Any) -> Any:
-        geom = rest[-1]
-        out, cols = conv_forward(x, w, geom)
-        if len(rest) == 2:
+        geom, size = rest[-2], rest[-1]
+        out, cols = conv_forward(x, w, geom, size)
+        if len(rest) == 3:
             out = _add_bias(out, rest[0])
         needs = ctx.needs_input_grad
         if needs[0] or needs[1]:
@@ -183,7 +190,7 @@ class ConvTranspose(Op):
             out = _add_bias(out, rest[0])
         needs = ctx.needs_input_grad
         if needs[0] or needs[1]:
-            ctx.geom, ctx.kernel = geom, w.shape[2:]
+            ctx.geom, ctx.kernel, ctx.positions = geom, w.shape[2:], y.shape[2:]
             ctx.save_for_backward(y if needs[1] else None, w if needs[0] else None)
         return out
 
@@ -191,7 +198,7 @@ class ConvTranspose(Op):
     def backward(ctx: Any, grad: Tensor) -> tuple:
         y, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        gy = Convolution.apply(grad, w, params=(ctx.geom,)) if needs[0] else None
+        gy = Convolution.apply(grad, w, params=(ctx.geom, ctx.positions)) if needs[0] else None
         gw = ConvWeightGrad.apply(grad, y, params=(ctx.kernel, ctx.geom, None)) if needs[1] else None
         gb = _bias_grad(grad) if len(needs) > 2 and needs[2] else None
         return gy, gw, gb
@@ -204,7 +211,7 @@ class ConvWeightGrad(Op):
     def forward(ctx: Any, x: Any, g: Any, kernel: Any, geom: Geometry, cols: Any) -> Any:
         needs = ctx.needs_input_grad
         if needs[0] or needs[1]:
-            ctx.geom, ctx.size = geom, x.shape[2:]
+            ctx.geom, ctx.size, ctx.positions = geom, x.shape[2:], g.shape[2:]
             ctx.save_for_backward(x if needs[1] else None, g if needs[0] else None)
         return conv_weight_grad(x, g, kernel, geom, cols)
 
@@ -213,5 +220,5 @@ class ConvWeightGrad(Op):
         x, g = ctx.saved_tensors
         needs = ctx.needs_input_grad
         gx = ConvTranspose.apply(g, grad, params=(ctx.size, ctx.geom)) if needs[0] else None
-        gg = Convolution.apply(x, grad, params=(ctx.geom,)) if needs[1] else None
+        gg = Convolution.apply(x, grad, params=(ctx.geom, ctx.positions)) if needs[1] else None
         return gx, gg

@@ -298,7 +298,7 @@ def _avg_pool(
     xp = xp_of(x._data)
     ones = wrap(xp.ones((1, 1, *kernel), dtype=x._data.dtype), device=x._device)
     flat = x.reshape(n * c, 1, *size)
-    sums = Convolution.apply(flat, ones, params=(geom,)).reshape(n, c, *out)
+    sums = Convolution.apply(flat, ones, params=(geom, out)).reshape(n, c, *out)
     if divisor_override is not None:
         result = sums / divisor_override
     else:
