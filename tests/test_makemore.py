@@ -2,10 +2,10 @@
 
 The program is written once against a `torch`-like module: embeddings `C[X]`, `tanh`, an optional
 `nn.BatchNorm1d`, `F.cross_entropy`, `p.data += -lr * p.grad`, and sampling with
-`torch.multinomial(probs, num_samples=1, generator=g)` from a seeded `torch.Generator`. The weights
-come from torch and are copied, so the comparison does not depend on the two random streams; the
-sampling draws come from each framework's own generator, so the samples are compared where they
-must agree: the probabilities the model gives at every step of torch's own samples.
+`torch.multinomial(probs, num_samples=1, generator=g)` from a seeded `torch.Generator`. Each
+framework draws its own weights from `torch.Generator().manual_seed(2147483647)`, as the lecture
+does; antorcha's generator is torch's, so they are the same weights, and the names sampled after
+training are torch's names.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def _dataset() -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs), np.array(ys)
 
 
-def _initial_weights(batch_norm: bool) -> dict[str, np.ndarray]:
+def _initial_weights(torch: Any, batch_norm: bool) -> dict[str, np.ndarray]:
+    """The lecture's initialisation, drawn by `torch` (either framework)."""
     g = torch.Generator().manual_seed(2147483647)
     weights = {
         "C": torch.randn((VOCAB, EMBED), generator=g),
@@ -126,8 +127,11 @@ def _step_probabilities(run: dict, names: list[list[int]]) -> np.ndarray:
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["mlp", "batchnorm"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_makemore_mlp_trains_and_samples_like_torch(batch_norm: bool, dtype: str) -> None:
-    weights = _initial_weights(batch_norm)
-    ours = train(antorcha, weights, batch_norm, dtype)
+    weights = _initial_weights(torch, batch_norm)
+    our_weights = _initial_weights(antorcha, batch_norm)
+    for name, value in weights.items():
+        np.testing.assert_array_equal(our_weights[name], value, err_msg=name)  # torch's stream, bit for bit
+    ours = train(antorcha, our_weights, batch_norm, dtype)
     theirs = train(torch, weights, batch_norm, dtype)
     assert theirs["losses"][-1] < theirs["losses"][0] - 0.5
     np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=1e-4 if dtype == "float32" else 1e-10)
@@ -138,5 +142,7 @@ def test_makemore_mlp_trains_and_samples_like_torch(batch_norm: bool, dtype: str
         rtol=1e-4 if dtype == "float32" else 1e-10,
     )
     our_names = sample(ours, 2147483647 + 10, 5)
+    if dtype == "float64":  # float32 probabilities differ in the last bits, which can move a draw
+        assert our_names == torch_names
     assert all(0 < len(name) <= 20 and all(0 <= ix < VOCAB for ix in name) for name in our_names)
     assert sample(ours, 2147483647 + 10, 5) == our_names  # the same seed replays the same names
