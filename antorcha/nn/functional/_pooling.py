@@ -347,9 +347,9 @@ def _output_size(input: Tensor, output_size: Any, d: int, name: str) -> tuple[in
     return tuple(n if o is None else int(o) for o, n in zip(sizes, input.shape[-d:]))
 
 
-def _check_adaptive_input(input: Tensor, d: int, name: str, kind: str) -> bool:
-    if d == 2 and input.ndim < 3:
-        raise ValueError("Input dimension should be at least 3")
+def _check_adaptive_input(input: Tensor, output_size: Any, d: int, name: str, kind: str) -> bool:
+    if d == 2 and not isinstance(output_size, int) and input.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")  # torch's Python
     if input.ndim not in (d + 1, d + 2):
         if d == 1:
             raise RuntimeError(
@@ -379,7 +379,7 @@ def _averaging(size: int, out: int, dtype: Any) -> np.ndarray:
 def _adaptive_avg_pool(input: Any, output_size: Any, d: int) -> Tensor:
     name = f"adaptive_avg_pool{d}d"
     require_tensor(input, name)
-    _check_adaptive_input(input, d, name, name)
+    _check_adaptive_input(input, output_size, d, name, name)
     out = _output_size(input, output_size, d, name)
     size = tuple(input.shape[-d:])
     dims = tuple(range(-d, 0))
@@ -437,7 +437,7 @@ def _adaptive_argmax(x: Any, out: tuple[int, ...]) -> Any:
 def _adaptive_max_pool(input: Any, output_size: Any, return_indices: bool, d: int) -> Any:
     name = f"adaptive_max_pool{d}d"
     require_tensor(input, name)
-    batched = _check_adaptive_input(input, d, name, name)
+    batched = _check_adaptive_input(input, output_size, d, name, name)
     x = input if batched else input.unsqueeze(0)
     out = _output_size(x, output_size, d, name)
     n, c = x.shape[:2]
