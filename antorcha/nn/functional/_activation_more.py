@@ -12,15 +12,17 @@ x = 3.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from antorcha._device import xp_of
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
-from antorcha.nn.functional._activation import _implicit_dim, softplus
+from antorcha.nn.functional._activation import _implicit_dim
 from antorcha.nn.functional._common import require_floating
 from antorcha.ops.elementwise import where
 from antorcha.ops.unary import zeros_like_grad
@@ -29,8 +31,13 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    return input.copy_(out) if inplace else out
+def _maybe_inplace(input: Tensor, compute: Callable[[Tensor], Tensor], inplace: bool) -> Tensor:
+    """compute(input), written into input when `inplace`. Under autograd the result is computed
+    from a copy, so that what its backward saved is not the memory being overwritten."""
+    if not inplace:
+        return compute(input)
+    recording = input.requires_grad and is_grad_enabled()
+    return input.copy_(compute(input.clone() if recording else input))
 
 
 class Elu(Op):
@@ -85,8 +92,8 @@ def _elu(
     input: Tensor, alpha: float, scale: float, input_scale: float, grad_scale: float, inplace: bool
 ) -> Tensor:
     require_floating(input, "elu_cpu")
-    out = Elu.apply(input, params=(alpha, scale, input_scale, grad_scale))
-    return _maybe_inplace(input, out, inplace)
+    params = (alpha, scale, input_scale, grad_scale)
+    return _maybe_inplace(input, lambda x: Elu.apply(x, params=params), inplace)
 
 
 @register_functional()
@@ -131,10 +138,30 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             "Mismatch of parameter numbers and input channel size. "
             f"Found parameter numbers = {count} and channel size = {channels}."
         )
-    if count != 1 or weight.ndim > 0:
-        trailing = [1] * (input.ndim - 2)  # (C, 1, ..., 1): one slope per channel of dim 1
-        weight = weight.reshape(count, *trailing) if input.ndim >= 2 else weight.reshape(count)
-    return where(input > 0, input, weight * input)
+    if input.ndim >= 2:
+        weight = weight.reshape(count, *([1] * (input.ndim - 2)))  # (C, 1, ..., 1): a slope per channel
+    else:
+        weight = weight.reshape(())  # one slope; a 0-dim input stays 0-dim
+    return Prelu.apply(input, weight)
+
+
+class Prelu(Op):
+    """x where x > 0, else w x, with w broadcast over x; torch's backward picks each gradient's
+    branch rather than multiplying by a mask (so an infinite slope does not make NaN)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, weight: Any) -> Any:
+        ctx.save_for_backward(x, weight)
+        return xp_of(x).where(x > 0, x, weight * x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        x, weight = ctx.saved_tensors
+        need_x, need_weight = ctx.needs_input_grad[:2]
+        positive = x > 0
+        grad_x = where(positive, grad, grad * weight) if need_x else None
+        grad_weight = where(positive, 0.0, grad * x) if need_weight else None  # summed to w's shape
+        return grad_x, grad_weight
 
 
 def _check_rrelu_bounds(lower: float, upper: float) -> None:
@@ -155,8 +182,8 @@ def rrelu(
     _check_rrelu_bounds(lower, upper)
     require_floating(input, "rrelu_with_noise_cpu")
     if not training:
-        out = where(input >= 0, input, input * ((lower + upper) / 2))
-        return _maybe_inplace(input, out, inplace)
+        slope = (lower + upper) / 2
+        return _maybe_inplace(input, lambda x: where(x >= 0, x, x * slope), inplace)
     from antorcha import random
 
     data = input._data
@@ -164,8 +191,7 @@ def rrelu(
     slopes = random.draw_uniform(rng, data.shape, data.dtype.type) * data.dtype.type(upper - lower)
     slopes += data.dtype.type(lower)
     noise = wrap(slopes, device=input._device)
-    out = where(input > 0, input, input * noise)
-    return _maybe_inplace(input, out, inplace)
+    return _maybe_inplace(input, lambda x: where(x > 0, x, x * noise), inplace)
 
 
 @register_functional()
@@ -182,7 +208,7 @@ def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_inplace(input, _hardtanh(input, min_val, max_val), inplace)
+    return _maybe_inplace(input, lambda x: _hardtanh(x, min_val, max_val), inplace)
 
 
 @register_functional()
@@ -192,15 +218,28 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 
 @register_functional()
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _hardtanh(input, 0.0, 6.0), inplace)
+    return _maybe_inplace(input, lambda x: _hardtanh(x, 0.0, 6.0), inplace)
 
 
 @register_functional()
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6; torch's gradient x / 3 + 0.5 holds on the closed interval [-3, 3]."""
     require_floating(input, "hardswish_cpu")
-    out = where(input < -3, 0.0, where(input > 3, input, input * (input + 3) / 6))
-    return _maybe_inplace(input, out, inplace)
+    return _maybe_inplace(input, Hardswish.apply, inplace)
+
+
+class Hardswish(Op):
+    """torch's kernel, x * min(max(x + 3, 0), 6) / 6 (so a huge x overflows to inf, as there)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return x * xp_of(x).clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return where(x < -3, 0.0, where(x <= 3, grad * (x / 3 + 0.5), grad))
 
 
 _ONE_SIXTH_FLOAT = float(np.float32(1.0 / 6.0))  # torch's hardsigmoid backward: a C float in every dtype
@@ -239,14 +278,31 @@ class HardsigmoidBackward(Op):
 @register_functional()
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     require_floating(input, "hardsigmoid_cpu")
-    return _maybe_inplace(input, Hardsigmoid.apply(input), inplace)
+    return _maybe_inplace(input, Hardsigmoid.apply, inplace)
 
 
 @register_functional()
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    """x tanh(softplus(x)); softplus's linear branch past 20 keeps the gradient finite."""
+    """x tanh(softplus(x))."""
     require_floating(input, "mish_cpu")
-    return _maybe_inplace(input, input * softplus(input).tanh(), inplace)
+    return _maybe_inplace(input, Mish.apply, inplace)
+
+
+class Mish(Op):
+    """torch's kernel, x tanh(log1p(exp(x))), and its backward
+    grad (t + x sigmoid(x) (1 - t^2)) in that order (a huge x gives huge * 0 = 0, not NaN)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        return x * xp.tanh(xp.log1p(xp.exp(x)))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        t = x.exp().log1p().tanh()
+        return grad * (t + x * x.sigmoid() * (1 - t * t))
 
 
 @register_functional()
@@ -263,8 +319,8 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     size = input.shape[axis]
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {size}")
-    first, second = input.split(size // 2, axis)
-    return first * second.sigmoid()
+    half = size // 2
+    return input.narrow(axis, 0, half) * input.narrow(axis, half, half).sigmoid()
 
 
 @register_functional()
@@ -282,12 +338,16 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 @register_functional()
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """value where x <= threshold, else x (the gradient is 0 where the value is taken)."""
-    return _maybe_inplace(input, where(input <= threshold, value, input), inplace)
+    return _threshold(input, threshold, value, inplace)
+
+
+def _threshold(input: Tensor, limit: float, value: float, inplace: bool) -> Tensor:
+    return _maybe_inplace(input, lambda x: where(x <= limit, value, x), inplace)
 
 
 @register_functional()
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
-    return threshold(input, threshold, value, inplace=True)
+    return _threshold(input, threshold, value, inplace=True)
 
 
 @register_functional()

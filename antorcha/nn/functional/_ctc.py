@@ -9,8 +9,6 @@ logits of a log_softmax (the exp(lp) term sums to the grad of the normaliser), a
 Like torch's, it has no second derivative.
 """
 
-
-
 from __future__ import annotations
 
 from typing import Any
@@ -71,7 +69,8 @@ def _alphas(emit: np.ndarray, labels: _Labels, input_lengths: np.ndarray) -> np.
         return alpha
     alpha[0, :, 0] = emit[0, :, 0]
     has_label = labels.target_lengths > 0
-    alpha[0, has_label, 1] = emit[0, has_label, 1]
+    if width > 1:
+        alpha[0, has_label, 1] = emit[0, has_label, 1]
     for t in range(1, steps):
         prev = alpha[t - 1]
         skip = np.where(labels.skip, _shifted(prev, 2, -np.inf), -np.inf)
@@ -158,9 +157,18 @@ class CtcLossGrad(Op):
         both = alpha + beta  # (T, N, L)
         top = both.max(axis=2, keepdims=True)
         top = np.where(np.isneginf(top), 0, top)
-        classes = lp.shape[2]
-        onehot = labels.extended[:, :, None] == np.arange(classes)[None, None, :]  # (N, L, C)
-        lcab = np.log(np.einsum("tns,nsc->tnc", np.exp(both - top), onehot.astype(lp.dtype))) + top
+        steps, batch, classes = lp.shape
+        width = labels.extended.shape[1]
+        on_path = np.arange(width)[None, :] <= 2 * labels.target_lengths[:, None]  # (N, L)
+        where_class = (np.arange(batch)[:, None] * classes + labels.extended)[on_path]  # flat (n, c)
+        terms = np.exp(both - top)[:, on_path]  # (T, positions on a path)
+        sums = np.zeros((steps, batch * classes), dtype=lp.dtype)  # Σ_s exp(alpha + beta - top) per class
+        np.add.at(sums, (slice(None), where_class), terms)
+        present = np.zeros(batch * classes, dtype=bool)
+        present[where_class] = True
+        sums = sums.reshape(steps, batch, classes)
+        # log Σ alpha beta; -inf for a class on no path (torch leaves those at -inf)
+        lcab = np.where(present.reshape(batch, classes), np.log(sums) + top, -np.inf)
         out = (np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)) * np.asarray(grad)[None, :, None]
         alive = np.arange(lp.shape[0])[:, None] < input_lengths[None, :]  # (T, N)
         if zero_infinity:

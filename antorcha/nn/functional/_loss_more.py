@@ -357,7 +357,8 @@ def multi_margin_loss(
         raise RuntimeError("target out of range")
     x = input.reshape(n, c)  # (N, C)
     picked = x.gather(1, wrap(labels.reshape(n, 1), device=input._device))  # (N, 1)
-    hinge = (margin - picked + x).clamp_min(0)
+    hinge = margin - picked + x
+    hinge = where(hinge > 0, hinge, 0.0)  # torch's `if (z > 0)`: a NaN term is skipped
     if p == 2:
         hinge = hinge * hinge
     if weight is not None:
@@ -366,7 +367,7 @@ def multi_margin_loss(
     not_label = np.arange(c)[None, :] != labels[:, None]  # (N, C)
     hinge = where(wrap(xp_of(input._data).asarray(not_label), device=input._device), hinge, 0.0)
     losses = hinge.sum(1) / c
-    losses = losses if input.ndim == 2 else losses.reshape(())
+    losses = losses if input.ndim == 2 else losses.reshape(tuple(target.shape))  # () or (1,), as target
     return reduce_tensor(losses, reduction)
 
 
@@ -397,7 +398,8 @@ def multilabel_margin_loss(
     counts = _label_counts(labels, c)  # (N, C): how often class j is a label
     pair_weight = counts[:, :, None] * (counts == 0)[:, None, :]  # (N, j, i)
     x = input.reshape(n, c)
-    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)  # (N, j, i)
+    hinge = 1 - x.unsqueeze(2) + x.unsqueeze(1)  # (N, j, i)
+    hinge = where(hinge > 0, hinge, 0.0)  # torch's `if (z > 0)`: a NaN term is skipped
     weights = wrap(xp_of(input._data).asarray(pair_weight, dtype=input._data.dtype), device=input._device)
     losses = (hinge * weights).sum((1, 2)) / c
     losses = losses if input.ndim == 2 else losses.reshape(())
