@@ -20,7 +20,7 @@ from antorcha.nn.functional._layers import dropout as _dropout
 from antorcha.nn.functional._recurrent import recurrent_layer
 from antorcha.nn.module import Module
 from antorcha.nn.parameter import Parameter
-from antorcha.nn.utils.rnn import PackedSequence, packed_to_padded, padded_to_packed
+from antorcha.nn.utils.rnn import PackedSequence
 from antorcha.ops.movement import cat, stack
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -148,7 +148,9 @@ class RNNBase(Module):
             hx = None if hx is None else _map_hidden(hx, lambda h: h.unsqueeze(1))
         else:
             x = input.transpose(0, 1) if self.batch_first else input
-        output, hidden = self._run(x, hx, None)
+        steps, batch = x.shape[0], x.shape[1]
+        rows, hidden = self._run(x.reshape(steps * batch, x.shape[2]), hx, (batch,) * steps)
+        output = rows.reshape(steps, batch, rows.shape[1])
         if not batched:
             return output.squeeze(1), _map_hidden(hidden, lambda h: h.squeeze(1))
         return (output.transpose(0, 1) if self.batch_first else output), hidden
@@ -157,9 +159,7 @@ class RNNBase(Module):
         batch_sizes = tuple(int(b) for b in packed.batch_sizes.tolist())
         if hx is not None and packed.sorted_indices is not None:
             hx = _map_hidden(hx, lambda h: h.index_select(1, packed.sorted_indices))
-        x = packed_to_padded(packed.data, batch_sizes)  # (T, N, F)
-        output, hidden = self._run(x, hx, batch_sizes)
-        data = padded_to_packed(output, batch_sizes)
+        data, hidden = self._run(packed.data, hx, batch_sizes)
         if packed.unsorted_indices is not None:
             hidden = _map_hidden(hidden, lambda h: h.index_select(1, packed.unsorted_indices))
         fields = (packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
@@ -174,14 +174,14 @@ class RNNBase(Module):
             kind = "batched 3-D" if batched else "unbatched 2-D"
             raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got {first.dim()}-D tensor")
 
-    def _run(self, x: Tensor, hx: Any, batch_sizes: tuple | None) -> tuple:
+    def _run(self, x: Tensor, hx: Any, batch_sizes: tuple) -> tuple:
+        """x: rows (sum of batch_sizes, F) in a packed sequence's layout; returns (output rows, hidden)."""
         if x.shape[-1] != self.input_size:
             raise RuntimeError(
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[-1]}"
             )
         directions = 2 if self.bidirectional else 1
-        batch = x.shape[1]
-        h0, c0 = self._initial_state(x, hx, batch, directions)
+        h0, c0 = self._initial_state(x, hx, batch_sizes[0], directions)
         layer_input = x
         last_h, last_c = [], []
         for layer in range(self.num_layers):
@@ -201,7 +201,7 @@ class RNNBase(Module):
                 last_h.append(result[1])
                 if c0 is not None:
                     last_c.append(result[2])
-            layer_input = outputs[0] if directions == 1 else cat(outputs, 2)  # (T, N, D*H)
+            layer_input = outputs[0] if directions == 1 else cat(outputs, 1)  # (rows, D*H)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = _dropout(layer_input, self.dropout, True)
         h_n = stack(last_h)
@@ -349,7 +349,7 @@ class RNNCellBase(Module):
     def _step(self, mode: str, input: Tensor, hidden: tuple) -> tuple:
         """hidden: (N, H) states; returns the new states, each (N, H)."""
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return recurrent_layer(mode, input.unsqueeze(0), weights, hidden)[1:]
+        return recurrent_layer(mode, input, weights, hidden, (input.shape[0],))[1:]
 
     def _prepare(self, input: Tensor, hx: Any, count: int) -> tuple:
         """(input (N, F), states (N, H) each, batched); torch's checks, in torch's order."""

@@ -107,16 +107,6 @@ def _packed_positions(batch_sizes: tuple, batch: int) -> np.ndarray:
     return np.concatenate([t * batch + np.arange(b) for t, b in enumerate(batch_sizes)])
 
 
-def packed_to_padded(data: Tensor, batch_sizes: tuple) -> Tensor:
-    """Packed data (sum(batch_sizes), *) to a zero-padded (T, N, *) grid, as one gather."""
-    steps, batch = len(batch_sizes), batch_sizes[0]
-    source = np.full(steps * batch, data.shape[0], dtype=np.int64)  # the zero row, by default
-    source[_packed_positions(batch_sizes, batch)] = np.arange(data.shape[0])
-    padding = data.new_zeros((1, *data.shape[1:]))
-    rows = index_select(cat([data, padding]), 0, _index(source, data))
-    return rows.reshape(steps, batch, *data.shape[1:])
-
-
 def padded_to_packed(padded: Tensor, batch_sizes: tuple) -> Tensor:
     """A (T, N, *) grid to its packed rows (sum(batch_sizes), *)."""
     steps, batch = padded.shape[0], padded.shape[1]
