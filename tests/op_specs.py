@@ -24,6 +24,7 @@ import op_specs_contraction
 import op_specs_conv
 import op_specs_linalg
 import op_specs_namespace
+import op_specs_nn_more
 import op_specs_norm
 import op_specs_rearrange
 import op_specs_scatter
@@ -342,6 +343,7 @@ SPECS: list[OpSpec] = [
     *op_specs_linalg.rows(),
     *op_specs_attention.rows(),
     *op_specs_norm.rows(),
+    *op_specs_nn_more.rows(),
     *op_specs_conv.rows(),
 ]
 # the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS
@@ -355,6 +357,7 @@ AREA_NOT_OPS: dict[str, str] = {
     **op_specs_linalg.NOT_OPS,
     **op_specs_attention.NOT_OPS,
     **op_specs_norm.NOT_OPS,
+    **op_specs_nn_more.NOT_OPS,
     **op_specs_conv.NOT_OPS,
 }
 BY_NAME: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}
