@@ -117,10 +117,11 @@ class _TensorMath:
 # ---- the cells -----------------------------------------------------------------------------
 # Each cell has three parts, each written once over either math:
 #   step(m, pre_x, pre_h, h, c) -> (h', c', kept): one step forward (pre_x, pre_h fresh (b, G*H));
-#   factors(m, kept, h, c) -> the derivative factors, computed for all steps at once (the kept
-#       values and states of every step stacked as rows), so that each step of the backward loop
-#       is only the few products that depend on the incoming gradient;
-#   step_grad(factors, grad_h, grad_c) -> (grad_pre_x, grad_pre_h, grad_h_direct, grad_c_prev).
+#   factors(m, kept, h, c) -> the step's derivative factors, which do not depend on the incoming
+#       gradient (computed step by step: over all steps at once they would stream through memory
+#       instead of staying in cache, which measured no faster);
+#   step_grad(m, factors, grad_h, grad_c) -> (grad_pre_x, grad_pre_h, grad_h_direct, grad_c_prev).
+# antorcha/speed/lstm_kernels.py runs the LSTM's step and step_grad as compiled passes.
 
 
 class _LSTMCell:
@@ -222,9 +223,6 @@ class _RNNReluCell(_RNNCell):
 # runs all T steps). The state (N, H) holds every sequence; a step updates its first b_t rows.
 
 
-VECTORIZED = False
-
-
 def _starts(batch_sizes: tuple) -> list[int]:
     starts, total = [], 0
     for b in batch_sizes:
@@ -271,10 +269,6 @@ def _run_forward(m: Any, cell: Any, arrays: tuple, batch_sizes: tuple, reverse: 
     return m.cat(outputs), h, c, kept
 
 
-def _stacked(m: Any, parts: list) -> Any:
-    return None if parts[0] is None else m.cat(parts)
-
-
 def _run_backward(
     m: Any,
     cell: Any,
@@ -294,9 +288,6 @@ def _run_backward(
     if c0 is not None and grad_c is None:
         grad_c = m.zeros(c0.shape[0], c0)
     h_inputs = m.cat([k[0] for k in kept])
-    if VECTORIZED:
-        step_kept = [m.cat([k[2][j] for k in kept]) for j in range(len(kept[0][2]))]
-        factors = cell.factors(m, step_kept, h_inputs, _stacked(m, [k[1] for k in kept]))
     grad_x: list = [None] * steps
     grad_hidden: list = [None] * steps
     projection_grads: list = [None] * steps
@@ -309,11 +300,8 @@ def _run_backward(
             projection_grads[t] = g_h
             g_h = g_h @ w_hr  # (b, H)
         g_c = None if grad_c is None else (grad_c if b == grad_c.shape[0] else grad_c[:b])
-        if VECTORIZED:
-            rows = tuple(f[start : start + b] for f in factors)
-        else:
-            rows = cell.factors(m, kept[t][2], kept[t][0], kept[t][1])
-        grad_x[t], grad_hidden[t], g_h_direct, g_c_prev = cell.step_grad(m, rows, g_h, g_c)
+        factors = cell.factors(m, kept[t][2], kept[t][0], kept[t][1])  # in cache, step by step
+        grad_x[t], grad_hidden[t], g_h_direct, g_c_prev = cell.step_grad(m, factors, g_h, g_c)
         g_h_prev = grad_hidden[t] @ w_hh  # (b, H)
         if g_h_direct is not None:
             g_h_prev = m.add_(g_h_prev, g_h_direct)
