@@ -195,7 +195,8 @@ def _padded_targets(targets: Tensor, target_lengths: np.ndarray, batch: int) -> 
         if values.shape[0] < total:
             raise RuntimeError(
                 f"Expected tensor to have size at least {total} at dimension 0, but got size "
-                f"{values.shape[0]} for argument #2 'targets' (while checking arguments for ctc_loss_cpu)"
+                f"{values.shape[0]} for argument #2 'targets' "
+                "(while checking arguments for ctc_loss_allocate_outputs)"
             )
         padded = np.zeros((batch, s_max), dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(target_lengths)[:-1]])
@@ -205,7 +206,7 @@ def _padded_targets(targets: Tensor, target_lengths: np.ndarray, batch: int) -> 
     if values.shape[1] < s_max:
         raise RuntimeError(
             f"Expected tensor to have size at least {s_max} at dimension 1, but got size {values.shape[1]} "
-            "for argument #2 'targets' (while checking arguments for ctc_loss_cpu)"
+            "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
         )
     return values[:, :s_max]
 
@@ -237,7 +238,7 @@ def ctc_loss(
     if inputs.size and inputs.max() > steps:
         raise RuntimeError(
             f"Expected input_lengths to have value at most {steps}, but got value {int(inputs.max())} "
-            "(while checking arguments for ctc_loss_cpu)"
+            "(while checking arguments for ctc_loss_allocate_outputs)"
         )
     padded = _padded_targets(targets if batched else targets.unsqueeze(0), lengths, batch)
     labels = _Labels(padded, lengths, blank)

@@ -104,7 +104,14 @@ def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
     """im2col: (N, C, H, W) -> (N, C·kh·kw, L), or (C, H, W) -> (C·kh·kw, L)."""
     kernel, dilation, padding, stride = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
     _check_geometry(kernel, dilation, padding, stride)
-    if input.ndim not in (3, 4) or any(n == 0 for n in input.shape[1:]):
+    if input.ndim == 0:  # torch reads the size of dim ndim first
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    if input.ndim < 3:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-input.ndim}, {input.ndim - 1}], "
+            f"but got {input.ndim})"
+        )
+    if input.ndim > 4 or any(n == 0 for n in input.shape[1:]):
         raise RuntimeError(
             "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
             f"but got: {list(input.shape)}"
