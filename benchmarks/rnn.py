@@ -98,8 +98,17 @@ def _lstm_step(library: Any, lstm: Any) -> Callable[[], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads for both frameworks (0: their defaults)"
+    )
     args = parser.parse_args()
     import torch
+
+    import antorcha
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        antorcha.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     weights = {key: value.numpy().copy() for key, value in char_model(torch).state_dict().items()}
@@ -111,7 +120,7 @@ def main() -> None:
     lstm_times = interleaved_medians(recurrence, repeats, dict.fromkeys(recurrence, lambda: None))
     print(
         f"\nchar-RNN: Embedding({VOCAB}) -> LSTM({HIDDEN}, {LAYERS} layers) -> Linear, batch {BATCH}, "
-        f"sequence {STEPS}, Adam, float32"
+        f"sequence {STEPS}, Adam, float32, threads: {args.threads or 'default'}"
     )
     print(f"machine: {machine()}")
     print("| | torch ms | antorcha ms | antorcha / torch |")

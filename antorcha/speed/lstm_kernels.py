@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 ENABLED = True  # tests switch it off to check the NumPy form against the same oracle
+# contract: FMA; arcp: x / y as x * (1 / y). No fast-math on NaN or infinity, no reassociation.
+_FAST = {"contract", "arcp"}
 
 
 @functools.cache  # one dispatcher per process: it compiles (or loads from the disk cache) once
@@ -27,7 +29,7 @@ def _compile() -> Any:
 
     # Scalar exp and tanh in a compiled loop are libm calls, several times slower than NumPy's
     # SIMD ones: the transcendentals stay NumPy passes over the step's block, the rest is fused.
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath=_FAST)
     def new_cell(e, g, c):  # pragma: no cover - compiled
         """e (b, 4H) = exp(-pre) -> the sigmoids i, f, o in place (g's quarter unused); c <- f c + i g."""
         rows, size = c.shape
@@ -42,7 +44,7 @@ def _compile() -> Any:
                 p[2 * size + j] = c[r, j]  # the old c, which backward's f factor needs
                 c[r, j] = f * c[r, j] + i * g[r, j]
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath=_FAST)
     def output_and_factors(s, g, tanh_c, h_state, out, through_c, forget):  # pragma: no cover
         """h = o tanh(c); s (b, 4H) (sigmoids, old c in g's quarter) becomes backward's gate factors."""
         rows, size = g.shape
@@ -62,7 +64,7 @@ def _compile() -> Any:
                 p[2 * size + j] = i * (one - gate * gate)
                 p[3 * size + j] = t * o * (one - o)
 
-    @numba.njit(nogil=True, cache=True)
+    @numba.njit(nogil=True, cache=True, fastmath=_FAST)
     def step_backward(
         grad_h, grad_out, has_out, grad_c, through_c, gates, forget, grad_pre
     ):  # pragma: no cover
