@@ -180,8 +180,20 @@ class RNNBase(Module):
             raise RuntimeError(
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[-1]}"
             )
+        weight = self._flat_weights[0]
+        if x.dtype != weight.dtype:
+            raise ValueError(
+                f"RNN input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). Convert input: "
+                f"input.to({weight.dtype}), or convert model: model.to({x.dtype})"
+            )
         directions = 2 if self.bidirectional else 1
         h0, c0 = self._initial_state(x, hx, batch_sizes[0], directions)
+        for state in (h0, c0):
+            if state is not None and state.dtype != x.dtype:  # torch's error from the hidden product
+                raise RuntimeError(
+                    "mat1 and mat2 must have the same dtype, but got "
+                    f"{state.dtype.scalar_name} and {x.dtype.scalar_name}"
+                )
         layer_input = x
         last_h, last_c = [], []
         for layer in range(self.num_layers):
