@@ -441,7 +441,7 @@ def _interpolate_args(draw: Any, cfg: ShapeConfig) -> Case:
     side = st.integers(max(cfg.min_side, 1), cfg.max_side + 1)
     shape = (draw(side), draw(side), *(draw(side) for _ in range(spatial)))
     linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[spatial]
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", linear]))
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", linear]))  # area: tests/test_nn_more.py
     kwargs: dict[str, Any] = {"mode": mode}
     if draw(st.booleans()):
         kwargs["size"] = draw(st.one_of(st.integers(1, 6), st.tuples(*[st.integers(1, 6)] * spatial)))

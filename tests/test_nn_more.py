@@ -189,6 +189,26 @@ def test_module_forward_and_backward_is_torchs(constructor: str, inputs: Callabl
         _same(a.grad, t.grad)
 
 
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((2, 3, 7), {"size": 3}),
+        ((2, 3, 7, 5), {"size": (3, 2)}),
+        ((1, 2, 5, 5), {"size": 7}),
+        ((1, 2, 6, 5), {"scale_factor": 0.5}),
+    ],
+)
+def test_interpolate_area_is_adaptive_average_pooling_as_torch(shape: tuple, kwargs: dict) -> None:
+    a_inputs, t_inputs = _pair(shape)
+    a, t = a_inputs[0].requires_grad_(True), t_inputs[0].requires_grad_(True)
+    a_out = antorcha.nn.functional.interpolate(a, mode="area", **kwargs)
+    t_out = torch.nn.functional.interpolate(t, mode="area", **kwargs)
+    _same(a_out, t_out)
+    a_out.sum().backward()
+    t_out.sum().backward()
+    _same(a.grad, t.grad)
+
+
 def _loss_inputs(name: str) -> tuple[list, list]:
     x, y, z = (RNG.standard_normal((4, 5)) for _ in range(3))
     positive = RNG.uniform(0.2, 2.0, (4, 5))

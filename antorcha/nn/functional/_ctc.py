@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from antorcha._device import xp_of
+from antorcha._device import as_device, move_array, xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn.functional._common import require_floating
+
+CPU = as_device("cpu")
 
 
 class _Labels:
@@ -118,18 +120,24 @@ def _negative_log_likelihood(alpha: np.ndarray, labels: _Labels, input_lengths: 
     return np.where(empty, np.where(labels.target_lengths == 0, 0.0, np.inf), nll).astype(alpha.dtype)
 
 
+def _on_host(array: Any) -> np.ndarray:
+    """The recursions are sequential over time: they run on the host, with NumPy, on every device."""
+    return move_array(array, CPU)
+
+
 class CtcLoss(Op):
     """(T, N, C) log-probabilities -> (N,) negative log-likelihoods."""
 
     @staticmethod
     def forward(ctx: Any, log_probs: Any, labels: _Labels, input_lengths: Any, zero_infinity: bool) -> Any:
-        lp = np.asarray(log_probs)
+        lp = _on_host(log_probs)
         emit = _emissions(lp, labels)
         alpha = _alphas(emit, labels, input_lengths)
         nll = _negative_log_likelihood(alpha, labels, input_lengths)
         ctx.save_for_backward(log_probs)
         ctx.state = (labels, input_lengths, zero_infinity, alpha, nll)
-        return np.where(np.isposinf(nll), 0, nll).astype(nll.dtype) if zero_infinity else nll
+        losses = np.where(np.isposinf(nll), 0, nll).astype(nll.dtype) if zero_infinity else nll
+        return xp_of(log_probs).asarray(losses)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -151,7 +159,7 @@ class CtcLossGrad(Op):
         alpha: Any,
         nll: Any,
     ) -> Any:
-        lp = np.asarray(log_probs)
+        lp = _on_host(log_probs)
         emit = _emissions(lp, labels)
         beta = _betas(emit, labels, input_lengths)
         both = alpha + beta  # (T, N, L)
@@ -169,11 +177,11 @@ class CtcLossGrad(Op):
         sums = sums.reshape(steps, batch, classes)
         # log Σ alpha beta; -inf for a class on no path (torch leaves those at -inf)
         lcab = np.where(present.reshape(batch, classes), np.log(sums) + top, -np.inf)
-        out = (np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)) * np.asarray(grad)[None, :, None]
+        out = (np.exp(lp) - np.exp(lcab + nll[None, :, None] - lp)) * _on_host(grad)[None, :, None]
         alive = np.arange(lp.shape[0])[:, None] < input_lengths[None, :]  # (T, N)
         if zero_infinity:
             alive = alive & ~np.isposinf(nll)[None, :]
-        return np.where(alive[:, :, None], out, 0).astype(lp.dtype)
+        return xp_of(log_probs).asarray(np.where(alive[:, :, None], out, 0).astype(lp.dtype))
 
     @staticmethod
     def backward(ctx: Any, over: Tensor) -> tuple:

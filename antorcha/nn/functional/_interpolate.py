@@ -176,7 +176,8 @@ def interpolate(
 ) -> Tensor:
     """Resample (N, C, *spatial) to `size`, or to `spatial * scale_factor` (truncated)."""
     _check_mode(input, mode, align_corners, antialias)
-    sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor or mode == "area")
+    area_from_scale = mode == "area" and size is None  # area always resamples to an explicit size
+    sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor or area_from_scale)
     if antialias or mode in ("bicubic", "lanczos"):
         raise NotImplementedError(
             f"interpolate: mode {mode!r}{' with antialias' if antialias else ''} is not "
@@ -188,9 +189,9 @@ def interpolate(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
             f"{_MODES} (got {mode})"
         )
-    _check_sizes(input, sizes)
-    if mode == "area":
+    if mode == "area":  # adaptive average pooling, whose checks are its own
         return _area(input, sizes)
+    _check_sizes(input, sizes)
     if mode in ("nearest", "nearest-exact"):
         return _nearest(input, sizes, scales, mode == "nearest-exact")
     return _linear(input, sizes, scales, bool(align_corners))
