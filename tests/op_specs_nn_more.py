@@ -441,14 +441,15 @@ def _interpolate_args(draw: Any, cfg: ShapeConfig) -> Case:
     side = st.integers(max(cfg.min_side, 1), cfg.max_side + 1)
     shape = (draw(side), draw(side), *(draw(side) for _ in range(spatial)))
     linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[spatial]
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", linear]))  # area: tests/test_nn_more.py
+    cubic = ["bicubic"] if spatial == 2 else []
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", linear, *cubic]))  # area: tests/test_nn_more.py
     kwargs: dict[str, Any] = {"mode": mode}
     if draw(st.booleans()):
         kwargs["size"] = draw(st.one_of(st.integers(1, 6), st.tuples(*[st.integers(1, 6)] * spatial)))
     else:
         kwargs["scale_factor"] = draw(st.sampled_from([2, 0.5, 1.7, 3.0, (2.5,) * spatial]))
         kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, True]))
-    if mode == linear:
+    if mode in (linear, "bicubic"):
         kwargs["align_corners"] = draw(st.booleans())
     return make_case(draw, (shape,), (real,), **kwargs)
 
@@ -567,6 +568,7 @@ def _sampling_rows() -> list[OpSpec]:
             tol=ACCUMULATE,
             edge=False,
             second_order=True,
+            examples=40,  # four modes per spatial rank
         ),
         OpSpec(
             "F.upsample",

@@ -1,5 +1,5 @@
-"""F.interpolate (nearest, nearest-exact, linear, bilinear, trilinear; area through adaptive
-average pooling) and the deprecated F.upsample spellings.
+"""F.interpolate (nearest, nearest-exact, linear, bilinear, bicubic, trilinear; area through
+adaptive average pooling) and the deprecated F.upsample spellings.
 
 Resampling is separable, so it runs one spatial dim at a time, last dim first: nearest is one
 `index_select` per dim, linear interpolation two (`x[i0] l0 + x[i1] l1`), in torch's order of
@@ -134,6 +134,48 @@ def _linear(x: Tensor, sizes: list, scales: list, align_corners: bool) -> Tensor
     return x
 
 
+_CUBIC_A = -0.75  # torch's bicubic kernel constant
+
+
+def _cubic_taps(in_size: int, out_size: int, scale: float | None, align_corners: bool, dtype: Any) -> list:
+    """[(indices, weights)] for torch's 4-tap bicubic: source positions unclamped (its cubic=True
+    rule), taps at floor(x) - 1 .. floor(x) + 2 clamped into the input, weights in the input's dtype."""
+    kind = np.dtype(dtype).type
+    if align_corners:
+        ratio = kind((in_size - 1) / (out_size - 1)) if out_size > 1 else kind(0)
+    else:
+        ratio = kind(1.0 / scale) if scale and scale > 0 else kind(in_size / out_size)
+    positions = np.arange(out_size).astype(kind)
+    source = (ratio * positions if align_corners else ratio * (positions + kind(0.5)) - kind(0.5)).astype(
+        kind
+    )
+    floor = np.floor(source).astype(np.int64)
+    t = (source - floor.astype(kind)).astype(kind)
+    a = kind(_CUBIC_A)
+
+    def near(x: Any) -> Any:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: Any) -> Any:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    one = kind(1)
+    weights = (far(t + one), near(t), near(one - t), far(one - t + one))
+    return [(np.clip(floor - 1 + k, 0, in_size - 1), w.astype(kind)) for k, w in enumerate(weights)]
+
+
+def _bicubic(x: Tensor, sizes: list, scales: list, align_corners: bool) -> Tensor:
+    for k in reversed(range(len(sizes))):
+        dim = k + 2
+        taps = _cubic_taps(x.shape[dim], sizes[k], scales[k], align_corners, x._data.dtype)
+        out = None
+        for index, weight in taps:  # summed in torch's order, the first tap first
+            term = _select(x, dim, index) * _along(x, dim, weight)
+            out = term if out is None else out + term
+        x = out  # type: ignore[assignment]
+    return x
+
+
 def _area(input: Tensor, sizes: list) -> Tensor:
     from antorcha.nn import functional as F
 
@@ -178,13 +220,18 @@ def interpolate(
     _check_mode(input, mode, align_corners, antialias)
     area_from_scale = mode == "area" and size is None  # area always resamples to an explicit size
     sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor or area_from_scale)
-    if antialias or mode in ("bicubic", "lanczos"):
+    if mode == "bicubic" and input.ndim != 4:
+        raise NotImplementedError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
+            f"{_MODES} (got {mode})"
+        )
+    if antialias or mode == "lanczos":
         raise NotImplementedError(
             f"interpolate: mode {mode!r}{' with antialias' if antialias else ''} is not "
             "implemented in antorcha (nearest, nearest-exact, linear, bilinear, "
-            "trilinear and area are)"
+            "bicubic, trilinear and area are)"
         )
-    if mode not in ("nearest", "nearest-exact", "area") and mode not in _LINEAR_MODES:
+    if mode not in ("nearest", "nearest-exact", "area", "bicubic") and mode not in _LINEAR_MODES:
         raise NotImplementedError(
             f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: "
             f"{_MODES} (got {mode})"
@@ -194,6 +241,8 @@ def interpolate(
     _check_sizes(input, sizes)
     if mode in ("nearest", "nearest-exact"):
         return _nearest(input, sizes, scales, mode == "nearest-exact")
+    if mode == "bicubic":
+        return _bicubic(input, sizes, scales, bool(align_corners))
     return _linear(input, sizes, scales, bool(align_corners))
 
 
