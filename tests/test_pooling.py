@@ -193,3 +193,15 @@ def _unpool(indices_of, **kwargs):
 ])
 def test_max_unpool_errors_match_torch(call) -> None:
     _same_error(call)
+
+
+def test_nan_and_infinity_follow_torch() -> None:
+    """A NaN is the maximum of its window (torch keeps the last NaN's index), -inf loses to anything."""
+    x = np.random.default_rng(9).integers(0, 3, (1, 2, 6, 6)).astype(np.float64)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[0, 1, 2, 2] = np.nan
+    x[0, 1, 4, 4] = -np.inf
+    for kwargs in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1}):
+        ours = antorcha.nn.functional.max_pool2d(antorcha.tensor(x), return_indices=True, **kwargs)
+        theirs = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
+        np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+        np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())

@@ -2,14 +2,14 @@
 
 A convolution of x (N, C, *S) with w (F, C/G, *K) over G groups is, on arrays:
 
-    cols = windows(pad(x))            (N, G, C/G·prod(K), prod(O))   an as_strided view, copied once
-    out  = w (G, F/G, C/G·prod(K)) @ cols                           (N, G, F/G, prod(O))
+    cols = windows(pad(x))            (G, C/G·prod(K), N·prod(O))    an as_strided view, copied once
+    out  = w (G, F/G, C/G·prod(K)) @ cols                           (G, F/G, N·prod(O)), one GEMM a group
 
 Three ops, each the others' adjoint, so that every backward is itself differentiable:
 
     Convolution(x, w)        forward: im2col + GEMM                  (torch's ConvolutionBackward0)
     ConvTranspose(y, w)      forward: GEMM + col2im (slice adds, one per kernel offset)
-    ConvWeightGrad(x, g)     forward: one batched GEMM of g with x's windows, summed over the batch
+    ConvWeightGrad(x, g)     forward: one GEMM a group of g with x's windows (batch and positions)
 
     d Convolution / dx = ConvTranspose(g, w),   d/dw = ConvWeightGrad(x, g)
     d ConvTranspose / dy = Convolution(g, w),   d/dw = ConvWeightGrad(g, y)
@@ -67,17 +67,48 @@ def windows(padded: Any, kernel: tuple[int, ...], stride: tuple, dilation: tuple
     return xp.lib.stride_tricks.as_strided(padded, shape, strides)
 
 
+def _move_batch_inside(view: Any, d: int) -> Any:
+    """(N, C, *K, *O) -> (C, *K, N, *O), a view: the batch joins the output positions."""
+    return view.transpose(1, *range(2, 2 + d), 0, *range(2 + d, 2 + 2 * d))
+
+
 def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry, out: tuple | None = None) -> Any:
-    """x (N, C, *S) -> cols (N, G, C/G·prod(K), prod(O)), contiguous (the one copy of a convolution).
+    """x (N, C, *S) -> cols (G, C/G·prod(K), N·prod(O)), contiguous: the one copy of a convolution,
+    laid out so that each group's product is one plain GEMM over the whole batch.
 
     `out` keeps only the first windows: the adjoint of a transposed convolution whose output_padding
     reaches past the last window has fewer positions than its input's size allows."""
     view = windows(pad_constant(x, geom.pad_lo, geom.pad_hi), kernel, geom.stride, geom.dilation)
-    if out is not None and view.shape[2 + len(kernel) :] != tuple(out):
+    d = len(kernel)
+    if out is not None and view.shape[2 + d :] != tuple(out):
         view = view[(Ellipsis, *(slice(0, o) for o in out))]
     n, c = x.shape[:2]
     g = geom.groups
-    return view.reshape(n, g, c // g * math.prod(kernel), math.prod(view.shape[2 + len(kernel) :]))
+    positions = n * math.prod(view.shape[2 + d :])
+    return _move_batch_inside(view, d).reshape(g, c // g * math.prod(kernel), positions)
+
+
+def _grouped_product(a: Any, b: Any) -> Any:
+    """a (G, m, k) @ b (G, k, n): one 2-d GEMM per group (NumPy's stacked matmul is slower)."""
+    xp = xp_of(a)
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.stack([xp.matmul(a[i], b[i]) for i in range(a.shape[0])])
+
+
+def _by_group(y: Any, g: int) -> Any:
+    """(N, F, *O) -> (G, F/G, N·prod(O)): a copy, the batch joined to the positions."""
+    n, f = y.shape[:2]
+    return y.reshape(n, g, f // g, -1 if n else math.prod(y.shape[2:])).transpose(1, 2, 0, 3).reshape(
+        g, f // g, n * math.prod(y.shape[2:])
+    )
+
+
+def _batch_first(product: Any, n: int, out: tuple) -> Any:
+    """(G, F/G, N·prod(O)) -> (N, F, *O), contiguous."""
+    g, per_group = product.shape[:2]
+    grid = product.reshape(g * per_group, n, *out)
+    return xp_of(product).ascontiguousarray(grid.swapaxes(0, 1))
 
 
 def conv_forward(x: Any, w: Any, geom: Geometry, out: tuple | None = None) -> tuple[Any, Any]:
@@ -88,13 +119,12 @@ def conv_forward(x: Any, w: Any, geom: Geometry, out: tuple | None = None) -> tu
         out = out_size(padded, kernel, geom.stride, geom.dilation)
     cols = im2col(x, kernel, geom, out)
     g = geom.groups
-    weight = w.reshape(g, w.shape[0] // g, cols.shape[2])  # (G, F/G, C/G·prod(K))
-    product = xp_of(x).matmul(weight, cols)  # (N, G, F/G, prod(O))
-    return product.reshape(x.shape[0], w.shape[0], *out), cols
+    weight = w.reshape(g, w.shape[0] // g, cols.shape[1])  # (G, F/G, C/G·prod(K))
+    return _batch_first(_grouped_product(weight, cols), x.shape[0], tuple(out)), cols
 
 
 def col2im(cols: Any, size: tuple[int, ...], geom: Geometry) -> Any:
-    """The adjoint of `windows`: cols (N, C, *K, *O) summed back into (N, C, *size).
+    """The adjoint of `windows`: cols (N, C, *K, *O) (any strides) summed back into (N, C, *size).
 
     One strided slice add per kernel offset (no scatter, no add.at)."""
     xp = xp_of(cols)
@@ -118,23 +148,24 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry
     """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
     n, f = y.shape[:2]
     g = geom.groups
-    kernel = w.shape[2:]
+    kernel, out = w.shape[2:], y.shape[2:]
     weight = w.reshape(g, f // g, w.shape[1] * math.prod(kernel)).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
-    grads = y.reshape(n, g, f // g, math.prod(y.shape[2:]))
-    cols = xp_of(y).matmul(weight, grads)  # (N, G, C/G·prod(K), prod(O))
-    cols = cols.reshape(n, g * w.shape[1], *kernel, *y.shape[2:])
-    return col2im(cols, size, geom)
+    cols = _grouped_product(weight, _by_group(y, g))  # (G, C/G·prod(K), N·prod(O))
+    d = len(kernel)
+    grid = cols.reshape(g * w.shape[1], *kernel, n, *out)  # (C, *K, N, *O)
+    return col2im(grid.transpose(d + 1, 0, *range(1, d + 1), *range(d + 2, 2 * d + 2)), size, geom)
 
 
 def conv_weight_grad(x: Any, g: Any, kernel: tuple[int, ...], geom: Geometry, cols: Any = None) -> Any:
-    """The adjoint of conv_forward in w: x (N, C, *S), g (N, F, *O) -> (F, C/G, *K)."""
+    """The adjoint of conv_forward in w: x (N, C, *S), g (N, F, *O) -> (F, C/G, *K): one GEMM per
+    group, over the batch and the positions together."""
     if cols is None:
         cols = im2col(x, kernel, geom, g.shape[2:])
-    n, f = g.shape[:2]
     groups = geom.groups
-    grads = g.reshape(n, groups, f // groups, math.prod(g.shape[2:]))  # (N, G, F/G, prod(O))
-    per_sample = xp_of(g).matmul(grads, cols.swapaxes(2, 3))  # (N, G, F/G, C/G·prod(K))
-    return per_sample.sum(0).reshape(f, x.shape[1] // groups, *kernel)
+    # (cols @ gᵀ)ᵀ rather than g @ colsᵀ: OpenBLAS runs a GEMM with few rows (F/G) and a long inner
+    # dimension (N·prod(O)) ~10x slower than the same product with the long side first
+    product = _grouped_product(cols, _by_group(g, groups).swapaxes(1, 2))  # (G, C/G·prod(K), F/G)
+    return product.swapaxes(1, 2).reshape(g.shape[1], x.shape[1] // groups, *kernel)
 
 
 def _add_bias(out: Any, bias: Any) -> Any:

@@ -1,9 +1,10 @@
 """Pooling: max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d, adaptive_max_pool1d/2d, max_unpool1d/2d.
 
-* max pooling is one op, MaxPool: the windows of the (-inf padded) input as a strided view, copied
-  once to (N, C, *O, prod(K)), and argmax over the last axis (the first maximum wins ties, as in
-  torch's kernel). Its backward, MaxPoolScatter, puts each gradient at its window's argmax and sums
-  the windows back (col2im: one slice add per kernel offset); the two ops are each other's adjoint.
+* max pooling is one op, MaxPool: one pass per kernel offset over the (-inf padded) input's strided
+  view of that offset, keeping the running maximum and its offset (the first maximum wins ties, as
+  in torch's kernel). Its backward, MaxPoolScatter, adds each gradient back at its window's argmax
+  (one strided slice add per kernel offset); WindowPick, MaxPoolScatter's adjoint, gives the
+  second order.
 * avg pooling is a depthwise convolution with a kernel of ones, divided by torch's divisor
   (count_include_pad, ceil_mode, divisor_override): its gradients are the convolution's.
 * adaptive average pooling multiplies each spatial dim by an (O, S) averaging matrix; adaptive max
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -22,7 +24,7 @@ from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn._arguments import require_tensor
-from antorcha.nn.functional._conv_grads import Convolution, Geometry, col2im, pad_constant, windows
+from antorcha.nn.functional._conv_grads import Convolution, Geometry, pad_constant
 
 
 # ---- arguments -------------------------------------------------------------------------
@@ -126,13 +128,14 @@ def _lowest(dtype: Any) -> Any:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _window_columns(padded: Any, kernel: tuple, geom: Geometry, out: tuple) -> Any:
-    """(N, C, *O, prod(K)): each window's values in its last axis (a copy)."""
-    view = windows(padded, kernel, geom.stride, geom.dilation)
-    d = len(kernel)
-    view = view[(Ellipsis, *(slice(0, o) for o in out))]
-    order = (0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
-    return view.transpose(order).reshape(*padded.shape[:2], *out, math.prod(kernel))
+def _offsets(kernel: tuple, geom: Geometry, out: tuple) -> Any:
+    """(k, slices): for each kernel offset, in row-major order, the strided slices of the padded
+    input that hold that offset of every window."""
+    for k, offset in enumerate(itertools.product(*(range(n) for n in kernel))):
+        yield k, (Ellipsis, *(
+            slice(j * dl, j * dl + s * (o - 1) + 1, s)
+            for j, dl, s, o in zip(offset, geom.dilation, geom.stride, out)
+        ))
 
 
 def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geometry, out: tuple) -> Any:
@@ -147,40 +150,76 @@ def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geomet
     return flat
 
 
+def _first_argmax(padded: Any, best: Any, kernel: tuple, geom: Geometry, out: tuple) -> Any:
+    """The kernel offset of each window's maximum `best`: the first equal to it (torch's kernel
+    replaces the maximum only with a greater value), and for a NaN maximum the last NaN."""
+    xp = xp_of(padded)
+    views = [padded[where] for _, where in _offsets(kernel, geom, out)]
+    dtype = np.uint8 if len(views) <= 256 else np.int32
+    argmax: Any = dtype(len(views) - 1)
+    for k in range(len(views) - 2, -1, -1):
+        argmax = xp.where(views[k] == best, dtype(k), argmax)
+    argmax = xp.broadcast_to(argmax, best.shape) if xp.ndim(argmax) == 0 else argmax
+    if best.dtype.kind == "f":
+        missing = xp.isnan(best)
+        if missing.any():
+            for k, view in enumerate(views):
+                argmax = xp.where(missing & xp.isnan(view), dtype(k), argmax)
+    return argmax
+
+
 class MaxPool(Op):
     """x (N, C, *S) -> each window's maximum; params: kernel, Geometry, output size, and a list
-    that receives the flat input index of each maximum (None: not wanted)."""
+    that receives the flat input index of each maximum (None: not wanted).
+
+    The maximum is a chain of elementwise maxima over the strided views of the (-inf padded) input,
+    one per kernel offset; the offset it came from is found only when a gradient or the indices
+    need it (`_first_argmax`)."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, kernel: tuple, geom: Geometry, out: tuple, indices: Any) -> Any:
         xp = xp_of(x)
         padded = pad_constant(x, geom.pad_lo, geom.pad_hi, _lowest(x.dtype))
-        columns = _window_columns(padded, kernel, geom, out)
-        argmax = columns.argmax(-1)
-        values = xp.take_along_axis(columns, argmax[..., None], -1)[..., 0]
+        best = None
+        for _, where in _offsets(kernel, geom, out):
+            best = padded[where].copy() if best is None else xp.maximum(best, padded[where], out=best)
+        if not ctx.needs_input_grad[0] and indices is None:
+            return best
+        argmax = _first_argmax(padded, best, kernel, geom, out)
         ctx.argmax, ctx.kernel, ctx.geom, ctx.size = argmax, kernel, geom, x.shape[2:]
         if indices is not None:
             indices.append(_flat_indices(xp, argmax, x.shape[2:], kernel, geom, out))
-        return values
+        return best
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         return MaxPoolScatter.apply(grad, params=(ctx.argmax, ctx.kernel, ctx.geom, ctx.size))
 
 
+def _windows_overlap(kernel: tuple, geom: Geometry) -> bool:
+    return any(s < dl * (k - 1) + 1 for k, s, dl in zip(kernel, geom.stride, geom.dilation))
+
+
 class MaxPoolScatter(Op):
-    """The adjoint of picking each window's argmax: g (N, C, *O) summed back into (N, C, *size)."""
+    """The adjoint of picking each window's argmax: g (N, C, *O) summed back into (N, C, *size),
+    one strided slice write per kernel offset (an add where windows overlap)."""
 
     @staticmethod
     def forward(ctx: Any, g: Any, argmax: Any, kernel: tuple, geom: Geometry, size: tuple) -> Any:
         xp = xp_of(g)
         ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
-        d = len(kernel)
-        columns = xp.zeros(g.shape + (math.prod(kernel),), dtype=g.dtype)
-        xp.put_along_axis(columns, argmax[..., None], g[..., None], -1)
-        columns = columns.reshape(g.shape + tuple(kernel))
-        order = (0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
-        return col2im(columns.transpose(order), size, geom)  # (N, C, *K, *O) -> (N, C, *size)
+        padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
+        buffer = xp.zeros(g.shape[:2] + padded, dtype=g.dtype)
+        overlap = _windows_overlap(kernel, geom)
+        for k, where in _offsets(kernel, geom, g.shape[2:]):
+            if overlap:
+                buffer[where] += xp.where(argmax == k, g, g.dtype.type(0))
+            else:  # each position belongs to one window at most: write in place
+                xp.multiply(g, argmax == k, out=buffer[where])
+        if not any(geom.pad_lo) and padded == tuple(size):
+            return buffer
+        crop = tuple(slice(a, a + s) for a, s in zip(geom.pad_lo, size))
+        return xp.ascontiguousarray(buffer[(Ellipsis, *crop)])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -193,9 +232,12 @@ class WindowPick(Op):
     @staticmethod
     def forward(ctx: Any, x: Any, argmax: Any, kernel: tuple, geom: Geometry) -> Any:
         ctx.argmax, ctx.kernel, ctx.geom, ctx.size = argmax, kernel, geom, x.shape[2:]
+        xp = xp_of(x)
         padded = pad_constant(x, geom.pad_lo, geom.pad_hi)
-        columns = _window_columns(padded, kernel, geom, argmax.shape[2:])
-        return xp_of(x).take_along_axis(columns, argmax[..., None], -1)[..., 0]
+        out = xp.zeros(argmax.shape, dtype=x.dtype)
+        for k, where in _offsets(kernel, geom, argmax.shape[2:]):
+            xp.copyto(out, padded[where], where=argmax == k)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
