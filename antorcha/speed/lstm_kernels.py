@@ -130,7 +130,7 @@ def forward(gx: Any, w_hh: Any, h0: Any, c0: Any, b_hh: Any, batch_sizes: tuple,
 
 
 def backward(kept: tuple, w_hh: Any, grads: tuple, like: tuple, batch_sizes: tuple, reverse: bool) -> tuple:
-    """Gradients of (gx, W_hh, h0, c0, b_hh) from the kept factors."""
+    """Gradients of (gx, W_hh, h0, c0, b_ih, b_hh, W_hr) from the kept factors."""
     _, step_backward = _compile()
     gates, through_c, forget, h_inputs = kept
     grad_out, grad_h, grad_c = grads
@@ -157,4 +157,5 @@ def backward(kept: tuple, w_hh: Any, grads: tuple, like: tuple, batch_sizes: tup
         )
         np.matmul(grad_gx[start:end], w_hh, out=grad_h[:b])
     grad_w = grad_gx.T @ h_inputs
-    return grad_gx, grad_w, grad_h, grad_c, grad_gx.sum(axis=0), None
+    grad_b = grad_gx.sum(axis=0)
+    return grad_gx, grad_w, grad_h, grad_c, grad_b, grad_b, None

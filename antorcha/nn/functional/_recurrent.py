@@ -242,12 +242,12 @@ def _merge(m: Any, new: Any, old: Any, b: int) -> Any:
 
 def _run_forward(m: Any, cell: Any, arrays: tuple, batch_sizes: tuple, reverse: bool) -> tuple:
     """(output rows (sum b_t, H), h_n, c_n, kept); kept[t] = (h, c, step's kept, h before projection)."""
-    gx, w_hh, h, c, b_hh, w_hr = arrays
+    gx, w_hh, h, c, b_ih, b_hh, w_hr = arrays
     n = h.shape[0]
     w_t = m.weight_t(w_hh)
     w_hr_t = None if w_hr is None else m.weight_t(w_hr)
-    if b_hh is not None and cell.bias_in_gates:
-        gx = gx + b_hh  # one pass over all steps instead of one add per step
+    if b_ih is not None:  # one pass over all steps (b_hh too, where it is outside the gates' products)
+        gx = gx + (b_ih + b_hh if cell.bias_in_gates else b_ih)
     starts = _starts(batch_sizes)
     outputs: list = [None] * len(batch_sizes)
     kept: list = [None] * len(batch_sizes)
@@ -279,7 +279,7 @@ def _run_backward(
     reverse: bool,
     like: tuple,
 ) -> tuple:
-    """Back-propagation through time: gradients of (gx, W_hh, h0, c0, b_hh, W_hr)."""
+    """Back-propagation through time: gradients of (gx, W_hh, h0, c0, b_ih, b_hh, W_hr)."""
     w_hh, w_hr = weights
     grad_out, grad_h, grad_c = grads
     h0, c0 = like
@@ -314,11 +314,16 @@ def _run_backward(
     grad_w_hr = None
     if w_hr is not None:
         grad_w_hr = m.t(m.cat(projection_grads)) @ m.cat([k[3] for k in kept])
-    return grad_gx, grad_w, grad_h, grad_c, m.sum0(all_hidden), grad_w_hr
+    grad_b_ih = m.sum0(grad_gx)
+    grad_b_hh = grad_b_ih if cell.same_gate_grads else m.sum0(all_hidden)
+    return grad_gx, grad_w, grad_h, grad_c, grad_b_ih, grad_b_hh, grad_w_hr
 
 
 class _Recurrence(Op):
-    """Inputs (gx, w_hh, h0[, c0][, b_hh][, w_hr]); params (batch_sizes, reverse, has_bias)."""
+    """Inputs (gx, w_hh, h0[, c0][, b_ih, b_hh][, w_hr]); params (batch_sizes, reverse, has_bias).
+
+    gx = x W_ih^T without its bias: the op adds both biases in one pass, and their gradients are
+    its own sums."""
 
     cell: Any = None
     projected = False
@@ -329,16 +334,18 @@ class _Recurrence(Op):
         gx, w_hh, h0 = arrays[:3]
         c0 = arrays[3] if cls.cell.has_cell else None
         rest = arrays[4 if cls.cell.has_cell else 3 :]
-        b_hh = rest[0] if has_bias else None
+        b_ih, b_hh = rest[:2] if has_bias else (None, None)
         w_hr = rest[-1] if cls.projected else None
-        return (gx, w_hh, h0, c0, b_hh, w_hr), batch_sizes, reverse
+        return (gx, w_hh, h0, c0, b_ih, b_hh, w_hr), batch_sizes, reverse
 
     @classmethod
     def forward(cls, ctx: Any, *args: Any) -> Any:
         arrays, batch_sizes, reverse = cls._unpack(args)
         ctx.fused = cls.cell is _LSTMCell and not cls.projected and lstm_kernels.available(arrays[0])
         if ctx.fused:  # the same formula, each step's gate arithmetic one compiled pass
-            out, h, c, kept = lstm_kernels.forward(*arrays[:5], batch_sizes, reverse)
+            gx, w_hh, h0, c0, b_ih, b_hh, _ = arrays
+            bias = None if b_ih is None else b_ih + b_hh
+            out, h, c, kept = lstm_kernels.forward(gx, w_hh, h0, c0, bias, batch_sizes, reverse)
         else:
             out, h, c, kept = _run_forward(
                 _ArrayMath(xp_of(arrays[0])), cls.cell, arrays, batch_sizes, reverse
@@ -352,7 +359,7 @@ class _Recurrence(Op):
     def backward(cls, ctx: Any, *grads: Tensor | None) -> tuple:
         stored = iter(ctx.saved_tensors)
         saved = tuple(next(stored) if present else None for present in ctx.present)
-        gx, w_hh, h0, c0, b_hh, w_hr = saved
+        gx, w_hh, h0, c0, _, b_hh, w_hr = saved
         grads = tuple(grads) + (None,) * (3 - len(grads))
         if is_grad_enabled():  # create_graph: replay the forward on Tensors, then the same formula
             m, kept = _TensorMath, _run_forward(_TensorMath, cls.cell, saved, ctx.batch_sizes, ctx.reverse)[3]
@@ -368,9 +375,9 @@ class _Recurrence(Op):
             result = _run_backward(m, cls.cell, weights, kept, grads, ctx.batch_sizes, ctx.reverse, like)
         if m is not _TensorMath:
             result = tuple(None if r is None else wrap(r, device=gx._device) for r in result)
-        grad_gx, grad_w, grad_h0, grad_c0, grad_b, grad_w_hr = result
+        grad_gx, grad_w, grad_h0, grad_c0, grad_b_ih, grad_b_hh, grad_w_hr = result
         ordered = [grad_gx, grad_w, grad_h0] + ([grad_c0] if cls.cell.has_cell else [])
-        ordered += [grad_b] if b_hh is not None else []
+        ordered += [grad_b_ih, grad_b_hh] if b_hh is not None else []
         return tuple(ordered + ([grad_w_hr] if w_hr is not None else []))
 
 
@@ -413,6 +420,7 @@ def recurrent_layer(
     may be None; w_hr for LSTM's proj_size); hidden = (h0,) or (h0, c0), each (N, H).
     """
     w_ih, w_hh, b_ih, b_hh = weights[:4]
-    gx = linear(input, w_ih, b_ih)  # (sum b_t, G*H): every step's input projection in one GEMM
-    inputs = (gx, w_hh, *hidden) + ((b_hh,) if b_hh is not None else ()) + tuple(weights[4:])
+    gx = linear(input, w_ih)  # (sum b_t, G*H): every step's input projection in one GEMM
+    biases = (b_ih, b_hh) if b_hh is not None else ()
+    inputs = (gx, w_hh, *hidden, *biases, *weights[4:])
     return LAYER_OPS[mode].apply(*inputs, params=(batch_sizes, reverse, b_hh is not None))
