@@ -557,6 +557,15 @@ def _eval_dropouts(m: Any, x: Any) -> Any:
     )
 
 
+def _bilinear_args(draw: Any, cfg: ShapeConfig) -> Case:
+    side = st.integers(max(cfg.min_side, 1), cfg.max_side)
+    batch = tuple(draw(st.lists(side, max_size=2)))
+    in1, in2, out = draw(side), draw(side), draw(side)
+    bias = draw(st.booleans())
+    shapes_ = ((*batch, in1), (*batch, in2), (out, in1, in2), (out,))
+    return make_case(draw, shapes_ if bias else shapes_[:3], (real, real, real, real)[: 4 if bias else 3])
+
+
 def _sampling_rows() -> list[OpSpec]:
     F = lambda m: m.nn.functional  # noqa: E731
     return [
@@ -637,4 +646,12 @@ def _sampling_rows() -> list[OpSpec]:
 
 
 def rows() -> list[OpSpec]:
-    return [*_activation_rows(), *_loss_rows(), *_sampling_rows()]
+    bilinear = OpSpec(
+        "F.bilinear",
+        custom(_bilinear_args),
+        functional="bilinear",
+        tol=ACCUMULATE,
+        edge=False,
+        second_order=True,
+    )
+    return [*_activation_rows(), *_loss_rows(), *_sampling_rows(), bilinear]

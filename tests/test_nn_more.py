@@ -79,6 +79,8 @@ CONSTRUCTORS: list[str] = [
     "Unfold((2, 3), 2, 1, 2)",
     "Fold(4, 2)",
     "Fold((4, 5), (2, 2), stride=2)",
+    "Bilinear(2, 3, 4)",
+    "Bilinear(2, 3, 4, bias=False)",
     "PixelShuffle(2)",
     "PixelUnshuffle(3)",
     "ChannelShuffle(2)",
@@ -109,6 +111,25 @@ def test_prelu_parameter_init_and_gradients(count: int, init: float) -> None:
     theirs(t.to(torch.float32)).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_init_forward_and_backward_are_torchs(bias: bool) -> None:
+    antorcha.manual_seed(0)
+    torch.manual_seed(0)
+    ours, theirs = antorcha.nn.Bilinear(3, 2, 4, bias=bias), torch.nn.Bilinear(3, 2, 4, bias=bias)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[name].numpy(), value.numpy())
+    (a1, a2), (t1, t2) = _pair((5, 3), (5, 2))
+    for x in (a1, a2, t1, t2):
+        x.requires_grad_(True)
+    a_out, t_out = ours(a1.float(), a2.float()), theirs(t1.float(), t2.float())
+    _same(a_out, t_out, 1e-6)
+    a_out.sum().backward()
+    t_out.sum().backward()
+    _same(a1.grad, t1.grad, 1e-6)
+    _same(ours.weight.grad, theirs.weight.grad, 1e-6)
 
 
 def test_prelu_dtype_and_device_arguments() -> None:
@@ -500,6 +521,10 @@ ERRORS: list[str] = [
     "F.dropout1d(m.randn(2, 3, 4, 5))",
     "F.dropout2d(m.randn(2, 3, 4, 5), 1.5)",
     "m.nn.Dropout2d(-0.1)",
+    "F.bilinear(m.randn(2, 3), m.randn(3, 4), m.randn(5, 3, 4))",
+    "F.bilinear(m.randn(2, 3), m.randn(2, 4), m.randn(5, 3, 3))",
+    "F.bilinear(m.randn(2, 3), m.randn(2, 4), m.randn(5, 3, 4), m.randn(4))",
+    "F.bilinear(m.randn(2, 3), m.randn(2, 1, 4), m.randn(5, 3, 4))",
     "F.ctc_loss(m.randn(4, 1, 3).log_softmax(2), m.tensor([[1, 2]]), [5], [2])",
     "F.ctc_loss(m.randn(4, 1, 3).log_softmax(2), m.tensor([[1, 2]]), [4], [3])",
     "F.ctc_loss(m.randn(4, 1, 3).log_softmax(2), m.tensor([[1, 2]]), [4], [2], reduction='mine')",

@@ -43,6 +43,7 @@ from antorcha.nn.batchnorm import (
     InstanceNorm3d,
     LocalResponseNorm,
 )
+from antorcha.nn.bilinear import Bilinear
 from antorcha.nn.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from antorcha.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from antorcha.nn.distance import CosineSimilarity, PairwiseDistance
@@ -148,6 +149,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "Bilinear",
     "Buffer",
     "CTCLoss",
     "ChannelShuffle",

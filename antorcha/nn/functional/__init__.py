@@ -12,6 +12,7 @@ from antorcha.nn.functional import (  # noqa: F401 - they declare
     _activation_more,
     _attention,
     _batch_norm,
+    _bilinear,
     _conv,
     _ctc,
     _interpolate,
