@@ -42,6 +42,7 @@ CONSTRUCTORS: list[str] = [
     "Softsign()",
     "Softmin(1)",
     "Softmin()",
+    "Softmax2d()",
     "Threshold(0.1, 20.0)",
     "Threshold(0.1, 20, True)",
     "Tanhshrink()",
@@ -189,6 +190,8 @@ MODULE_CASES: list[tuple[str, Callable[[], tuple[list, list]]]] = [
     ("Dropout2d().eval()", lambda: _pair((2, 2, 4, 6))),
     ("Dropout3d().eval()", lambda: _pair((2, 2, 4, 6, 1))),
     ("CosineSimilarity()", lambda: _pair((3, 4), (3, 4))),
+    ("Softmax2d()", lambda: _pair((2, 3, 4, 5))),
+    ("Softmax2d()", lambda: _pair((3, 4, 5))),
     ("PairwiseDistance(3.0)", lambda: _pair((3, 4), (3, 4))),
 ]
 
@@ -459,6 +462,23 @@ def test_feature_alpha_dropout_drops_whole_channels() -> None:
     assert np.all(out.min(-1) == out.max(-1)) and len(np.unique(out.round(6))) == 2
 
 
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gumbel_softmax_draws_torchs_sample_and_gradient(hard: bool, dtype: str) -> None:
+    """antorcha's generator follows torch's CPU stream, so one seed gives torch's Gumbel noise."""
+    x, weights = RNG.standard_normal((4, 6)).astype(dtype), RNG.standard_normal((4, 6)).astype(dtype)
+    results = []
+    for m in (antorcha, torch):
+        m.manual_seed(3)
+        logits = m.tensor(x, requires_grad=True)
+        sample = m.nn.functional.gumbel_softmax(logits, tau=0.5, hard=hard, dim=-1)
+        (sample * m.tensor(weights)).sum().backward()
+        results.append((sample, logits.grad))
+    tol = 1e-6 if dtype == "float32" else 1e-12
+    _same(results[0][0], results[1][0], tol)
+    _same(results[0][1], results[1][1], tol)
+
+
 def test_dropout_of_p_one_gives_zeros_and_eval_gives_the_input() -> None:
     x = antorcha.randn(2, 3, 4)
     assert not antorcha.nn.functional.dropout2d(x[None], 1.0).numpy().any()
@@ -521,6 +541,7 @@ ERRORS: list[str] = [
     "F.dropout1d(m.randn(2, 3, 4, 5))",
     "F.dropout2d(m.randn(2, 3, 4, 5), 1.5)",
     "m.nn.Dropout2d(-0.1)",
+    "m.nn.Softmax2d()(m.randn(2, 3))",
     "F.bilinear(m.randn(2, 3), m.randn(3, 4), m.randn(5, 3, 4))",
     "F.bilinear(m.randn(2, 3), m.randn(2, 4), m.randn(5, 3, 3))",
     "F.bilinear(m.randn(2, 3), m.randn(2, 4), m.randn(5, 3, 4), m.randn(4))",

@@ -227,3 +227,12 @@ class Hardshrink(Softshrink):
     def forward(self, input: Tensor) -> Tensor:
         require_tensor(input, "hardshrink")
         return F.hardshrink(input, self.lambd)
+
+
+class Softmax2d(Module):
+    """softmax over the channels (dim -3) of a (C, H, W) or (N, C, H, W) input."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=5)

@@ -1,5 +1,6 @@
 """The rest of nn.functional's activations: elu, selu, celu, prelu, rrelu, relu6, hardtanh,
-hardswish, hardsigmoid, mish, glu, softsign, softmin, threshold, tanhshrink, softshrink, hardshrink.
+hardswish, hardsigmoid, mish, glu, softsign, softmin, threshold, tanhshrink, softshrink, hardshrink,
+gumbel_softmax.
 
 elu/selu/celu (one Elu op, with torch's EluBackward) and hardsigmoid are ops of their own, since
 torch's backward rounds a constant to a C float there (celu's alpha in 1 / alpha, hardsigmoid's 1 / 6). The
@@ -12,6 +13,7 @@ x = 3.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -376,3 +378,22 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     require_floating(input, "hardshrink_cpu")
     inside = (input >= -lambd) & (input <= lambd)
     return where(inside, 0.0, input)
+
+
+@register_functional()
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1) drawn as -log(Exponential(1)), as torch
+    draws it; `hard` returns the one-hot argmax with the soft sample's gradient (straight through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    from antorcha import empty_like, zeros_like
+
+    gumbels = -empty_like(logits).exponential_().log()
+    soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return soft
+    index = soft.max(dim, keepdim=True)[1]
+    one_hot = zeros_like(logits).scatter_(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
