@@ -332,3 +332,107 @@ def radam_param(
         xp.multiply(t2, t1, t2)
         xp.multiply(t2, cast(rect), t2)
     xp.subtract(param, t2, param)
+
+
+def adadelta_param(
+    xp: Any,
+    param: Array,
+    grad: Array,
+    square_avg: Array,
+    acc_delta: Array,
+    t1: Array,
+    t2: Array,
+    t3: Array | None,
+    lr: float,
+    rho: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    """One Adadelta step: delta = sqrt(acc_delta + eps) / sqrt(E[g^2] + eps) * g; p -= lr * delta."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
+    grad = prepare_grad(xp, param, grad, weight_decay, maximize, t3)
+    ema_square_(xp, square_avg, grad, rho, t1)
+    xp.add(square_avg, cast(eps), t1)
+    xp.sqrt(t1, t1)  # std
+    xp.add(acc_delta, cast(eps), t2)
+    xp.sqrt(t2, t2)
+    xp.divide(t2, t1, t2)
+    xp.multiply(t2, grad, t2)  # delta
+    ema_square_(xp, acc_delta, t2, rho, t1)
+    xp.multiply(t2, cast(-lr), t1)
+    xp.add(param, t1, param)
+
+
+def rprop_param(
+    xp: Any,
+    param: Array,
+    grad: Array,
+    prev: Array,
+    step_size: Array,
+    t1: Array,
+    t2: Array,
+    step_size_min: float,
+    step_size_max: float,
+    etaminus: float,
+    etaplus: float,
+    maximize: bool,
+) -> None:
+    """One Rprop step: each step size grows by etaplus while the gradient keeps its sign and
+    shrinks by etaminus when it flips (that step then moves nothing and forgets the gradient)."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
+    if maximize:
+        xp.negative(grad, t2)
+    else:
+        xp.copyto(t2, grad)
+    xp.multiply(t2, prev, t1)
+    xp.sign(t1, t1)
+    # torch's three masked fills, in its order (a NaN product stays NaN)
+    t1[t1 > 0] = cast(etaplus)
+    t1[t1 < 0] = cast(etaminus)
+    t1[t1 == 0] = 1
+    xp.multiply(step_size, t1, step_size)
+    xp.clip(step_size, cast(step_size_min), cast(step_size_max), out=step_size)
+    t2[t1 == cast(etaminus)] = 0
+    xp.copyto(prev, t2)
+    xp.sign(t2, t2)
+    addcmul_(xp, param, t2, step_size, -1, t1)
+
+
+def asgd_param(
+    xp: Any,
+    param: Array,
+    grad: Array,
+    ax: Array,
+    eta: Array,
+    mu: Array,
+    t1: Array,
+    t2: Array,
+    step: float,
+    lr: float,
+    lambd: float,
+    alpha: float,
+    t0: float,
+    weight_decay: float,
+    maximize: bool,
+    default_type: Any,
+) -> None:
+    """One ASGD step; `eta` and `mu` are the 0-dim step size and averaging weight, updated here.
+
+    torch makes their new values tensors of the default dtype before copying them in, so they
+    are rounded through `default_type` even where loading made them float64."""
+    cast = param.dtype.type  # scalars in the parameter's dtype, as torch casts them
+    grad = prepare_grad(xp, param, grad, weight_decay, maximize, t2)
+    eta_value = float(eta)
+    xp.multiply(param, cast(1 - lambd * eta_value), param)
+    xp.multiply(grad, cast(-eta_value), t1)
+    xp.add(param, t1, param)
+    mu_value = float(mu)
+    if mu_value != 1:
+        xp.subtract(param, ax, t1)
+        xp.multiply(t1, cast(mu_value), t1)
+        xp.add(ax, t1, ax)
+    else:
+        xp.copyto(ax, param)
+    eta[()] = default_type(lr / ((1 + lambd * lr * step) ** alpha))
+    mu[()] = default_type(1 / max(1, step - t0))
