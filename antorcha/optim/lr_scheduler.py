@@ -25,6 +25,8 @@ __all__ = [
     "ChainedScheduler",
     "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
@@ -536,6 +538,10 @@ class SequentialLR(_SchedulerContainer):
         self._last_lr = scheduler.get_last_lr()
 
 
+from antorcha.optim._lr_scheduler_cyclic import (  # noqa: E402
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+)
 from antorcha.optim._lr_scheduler_extra import (  # noqa: E402
     ChainedScheduler,
     OneCycleLR,
