@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from antorcha._device import xp_of
+from antorcha._device import add_at, xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.function import Op
 
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -115,8 +116,48 @@ def _along(x: Tensor, dim: int, values: Any) -> Tensor:
     return wrap(xp_of(x._data).asarray(values.reshape(shape)), device=x._device)
 
 
+class Gather(Op):
+    """x[..., index, ...] along `axis` for non-decreasing indices (every resampling's are). Its
+    backward is SortedScatter, so the gradient sums runs of equal indices with one add.reduceat
+    instead of index_select's unbuffered scatter-add (ufunc.at, some 10x slower)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, index: Any, axis: int) -> Any:
+        ctx.geometry = (index, axis, x.shape[axis])
+        return xp_of(x).take(x, xp_of(x).asarray(index), axis=axis)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return SortedScatter.apply(grad, params=ctx.geometry)
+
+
+class SortedScatter(Op):
+    """The adjoint of Gather: grad summed back to `size` positions along `axis`."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, index: Any, axis: int, size: int) -> Any:
+        xp = xp_of(grad)
+        ctx.geometry = (index, axis)
+        shape = list(grad.shape)
+        shape[axis] = size
+        out = xp.zeros(shape, dtype=grad.dtype)
+        targets, starts = np.unique(index, return_index=True)
+        where = [slice(None)] * grad.ndim
+        where[axis] = xp.asarray(targets)
+        if xp is np:
+            out[tuple(where)] = np.add.reduceat(grad, starts, axis=axis)
+        else:  # CuPy has no reduceat: one scatter-add
+            add_at(out, tuple([slice(None)] * axis + [xp.asarray(index)]), grad)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, over: Tensor) -> Tensor:
+        index, axis = ctx.geometry
+        return Gather.apply(over, params=(index, axis))
+
+
 def _select(x: Tensor, dim: int, index: Any) -> Tensor:
-    return x.index_select(dim, wrap(xp_of(x._data).asarray(index), device=x._device))
+    return Gather.apply(x, params=(index, dim))
 
 
 def _nearest(x: Tensor, sizes: list, scales: list, exact: bool) -> Tensor:
