@@ -1,4 +1,5 @@
-"""The `antorcha` command: `antorcha lesson` runs the seed lesson end to end; `antorcha gpt` trains a GPT."""
+"""The `antorcha` command: `antorcha lesson` runs the seed lesson end to end; `antorcha gpt` trains a GPT;
+`antorcha digits` trains a CNN on scikit-learn's 8x8 digits."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def _positive(kind: type) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from antorcha.digits_cli import add_digits_parser
     from antorcha.gpt.cli import add_gpt_parser
     from antorcha.lesson import OPTIMIZERS
 
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
     lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     add_gpt_parser(commands)
+    add_digits_parser(commands)
     return parser
 
 
@@ -113,4 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         from antorcha.gpt.cli import run_gpt_command
 
         return run_gpt_command(args)
+    if args.command == "digits":
+        from antorcha.digits_cli import run_digits_command
+
+        return run_digits_command(args)
     return 2
