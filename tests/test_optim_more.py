@@ -18,6 +18,7 @@ from optim_helpers import SHAPES, compare_runs, make_models, train
 import antorcha
 import antorcha.optim as optim
 from antorcha.optim import _flat as flat
+from antorcha.optim import lbfgs as lbfgs_module
 
 DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["float32", "float64"]
@@ -434,3 +435,33 @@ def test_lbfgs_step_records_no_graph_and_bumps_versions() -> None:
         warnings.simplefilter("error")
         optimizer.step(_closure(antorcha, x, optimizer))
     assert x.is_leaf and x.grad_fn is None and x._version > before
+
+
+def test_lbfgs_on_a_large_least_squares_problem_follows_torch() -> None:
+    """Above EXACT_MAX_NUMEL elements the plain (BLAS) forms are used: torch's path within rounding."""
+    rng = np.random.default_rng(5)
+    weights, inputs, targets = (
+        rng.standard_normal((40, 130)),
+        rng.standard_normal((50, 130)),
+        rng.standard_normal((50, 40)),
+    )
+    assert weights.size > lbfgs_module.EXACT_MAX_NUMEL
+    results = []
+    for lib in (antorcha, torch):
+        w = lib.tensor(weights.copy(), requires_grad=True)
+        x, y = lib.from_numpy(inputs.copy()), lib.from_numpy(targets.copy())
+        optimizer = lib.optim.LBFGS([w], history_size=10, max_iter=10, line_search_fn="strong_wolfe")
+
+        def closure(w: Any = w, x: Any = x, y: Any = y, optimizer: Any = optimizer) -> Any:
+            optimizer.zero_grad()
+            loss = ((x @ w.T - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        losses = [float(optimizer.step(closure).detach()) for _ in range(3)]
+        results.append((losses, w.detach().numpy().copy(), optimizer.state[w]["func_evals"]))
+    (our_losses, our_w, our_evals), (their_losses, their_w, their_evals) = results
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-9)
+    np.testing.assert_allclose(our_w, their_w, rtol=1e-7, atol=1e-9)
+    assert our_evals == their_evals
+    assert our_losses[-1] < 0.5 * our_losses[0]
