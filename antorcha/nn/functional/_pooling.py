@@ -7,8 +7,9 @@
   second order.
 * avg pooling is a depthwise convolution with a kernel of ones, divided by torch's divisor
   (count_include_pad, ceil_mode, divisor_override): its gradients are the convolution's.
-* adaptive average pooling multiplies each spatial dim by an (O, S) averaging matrix; adaptive max
-  pooling and max_unpool gather and scatter at flat indices. Their gradients are those ops'.
+* adaptive average pooling sums each dim's windows as a gather (index_select, the shorter windows
+  padded by `where`), then divides by the window sizes; adaptive max pooling and max_unpool gather
+  and scatter at flat indices. Their gradients are those ops'.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn._arguments import require_tensor
 from antorcha.nn.functional._conv_grads import Convolution, Geometry, pad_constant
+from antorcha.ops.elementwise import where as select
+from antorcha.ops.indexing import IndexSelect
 
 
 # ---- arguments -------------------------------------------------------------------------
@@ -410,12 +413,21 @@ def _bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def _averaging(size: int, out: int, dtype: Any) -> np.ndarray:
-    """(O, S): row i averages window i."""
+def _window_sums(t: Tensor, axis: int, size: int, out: int) -> Tensor:
+    """Each adaptive window's sum along `axis`: the window's positions gathered (index_select),
+    padded to the longest window with zeros chosen by `where`, never multiplied in (inf · 0 is NaN,
+    where torch's sum over the window alone is inf)."""
+    xp = xp_of(t._data)
     starts, ends = _bounds(size, out)
-    columns = np.arange(size)
-    inside = (columns >= starts[:, None]) & (columns < ends[:, None])
-    return (inside / (ends - starts)[:, None]).astype(dtype)
+    k = int((ends - starts).max())
+    index = np.minimum(starts[:, None] + np.arange(k), size - 1)  # (O, k)
+    moved = t.movedim(axis, -1)
+    positions = wrap(xp.asarray(index.reshape(-1)), device=t._device)
+    picked = IndexSelect.apply(moved, positions, params=(moved.ndim - 1,)).reshape(*moved.shape[:-1], out, k)
+    valid = np.arange(k) < (ends - starts)[:, None]
+    if not valid.all():
+        picked = select(wrap(xp.asarray(valid), device=t._device), picked, 0.0)
+    return picked.sum(-1).movedim(-1, axis)
 
 
 def _adaptive_avg_pool(input: Any, output_size: Any, d: int) -> Tensor:
@@ -427,15 +439,17 @@ def _adaptive_avg_pool(input: Any, output_size: Any, d: int) -> Tensor:
     dims = tuple(range(-d, 0))
     if all(o == 1 for o in out):
         return input.mean(dims, keepdim=True)  # global average pooling
-    xp = xp_of(input._data)
-    result = input
-    for i in range(d):  # one (O, S) product per spatial dim, the last first
+    if out == size:
+        return input * 1  # each window one element; torch's result is still a new tensor
+    result, counts = input, np.ones(())
+    for i in range(d):  # one gathered window sum per spatial dim, the last first
         axis = -1 - i
-        if out[axis] == size[axis]:
-            continue
-        matrix = wrap(xp.asarray(_averaging(size[axis], out[axis], input._data.dtype)), device=input._device)
-        result = (result.movedim(axis, -1) @ matrix.mT).movedim(-1, axis)
-    return result
+        starts, ends = _bounds(size[axis], out[axis])
+        counts = np.multiply.outer(ends - starts, counts)
+        if out[axis] != size[axis]:
+            result = _window_sums(result, axis, size[axis], out[axis])
+    xp = xp_of(input._data)
+    return result / wrap(xp.asarray(counts.astype(input._data.dtype)), device=input._device)
 
 
 @register_functional()
@@ -472,7 +486,13 @@ def _adaptive_argmax(x: Any, out: tuple[int, ...]) -> Any:
     flat = x.reshape(*x.shape[:2], math.prod(size))
     values = flat[:, :, position.reshape(-1)].reshape(*x.shape[:2], *position.shape)
     values = xp.where(xp.asarray(valid), values, _lowest(x.dtype))
-    pick = values.argmax(-1)[..., None]  # (N, C, *O, 1): the first maximum
+    pick = values.argmax(-1)  # (N, C, *O): the first maximum (NumPy's argmax: the first NaN)
+    if x.dtype.kind == "f":
+        nans = xp.isnan(values)
+        if nans.any():  # torch's kernel takes every NaN it meets: the last one
+            last = nans.shape[-1] - 1 - nans[..., ::-1].argmax(-1)
+            pick = xp.where(nans.any(-1), last, pick)
+    pick = pick[..., None]
     return xp.take_along_axis(xp.broadcast_to(position, values.shape), pick, -1)[..., 0]
 
 
