@@ -3,6 +3,7 @@ then one op (`_conv_grads.Convolution` or `ConvTranspose`, both named Convolutio
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from antorcha._registry import register_functional
@@ -123,6 +124,13 @@ def _padding_of(
         if any(s != 1 for s in stride):
             raise RuntimeError("padding='same' is not supported for strided convolutions")
         total = tuple(dl * (k - 1) for dl, k in zip(dilation, kernel))
+        if any(t % 2 for t in total):
+            warnings.warn(
+                "Using padding='same' with even kernel lengths and odd dilation may require a "
+                "zero-padded copy of the input be created",
+                UserWarning,
+                stacklevel=4,
+            )
         return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)  # torch: the extra after
     values = expand_param(padding, d, "padding", declared)
     return values, values
