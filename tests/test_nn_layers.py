@@ -314,3 +314,15 @@ def test_mlp_of_the_lesson_matches_torch(device: str) -> None:
     for mine, reference in paired_parameters(ours, theirs):
         assert_close(mine.grad, reference.grad, device=device)
     assert to_numpy(to_antorcha(loss_t, device=device)).shape == ()
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "silu", "elu", "hardtanh"])
+def test_in_place_activation_on_a_graph_tensor_backpropagates_as_torch(name: str) -> None:
+    """inplace=True on an intermediate: the op must not save the memory it then overwrites."""
+    grads = []
+    for module in (antorcha, torch):
+        leaf = module.tensor([-1.5, 0.5, 2.0, -0.25], dtype=module.float64, requires_grad=True)
+        out = getattr(module.nn.functional, name)(leaf * 2, inplace=True)
+        out.backward(module.tensor([1.0, -2.0, 0.5, 3.0], dtype=module.float64))
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

@@ -15,7 +15,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
-from antorcha.nn.functional._common import require_floating
+from antorcha.nn.functional._common import maybe_inplace, require_floating
 from antorcha.ops import softmax as _softmax
 from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops.elementwise import where
@@ -71,8 +71,7 @@ class LeakyReluBackward(Op):
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     require_floating(input, "leaky_relu_cpu")
     op = in_float32(LeakyRelu) if input._data.dtype.kind == "V" else LeakyRelu  # bfloat16: as torch
-    out = op.apply(input, params=(negative_slope,))
-    return input.copy_(out) if inplace else out
+    return maybe_inplace(input, lambda x: op.apply(x, params=(negative_slope,)), inplace)
 
 
 class Gelu(Op):
@@ -192,8 +191,8 @@ class Silu(Op):
 @register_functional()
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     require_floating(input, "silu_cpu")
-    out = (in_float32(Silu) if input._data.dtype.kind == "V" else Silu).apply(input)
-    return input.copy_(out) if inplace else out
+    op = in_float32(Silu) if input._data.dtype.kind == "V" else Silu
+    return maybe_inplace(input, op.apply, inplace)
 
 
 @register_functional()

@@ -14,32 +14,21 @@ x = 3.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from antorcha._device import xp_of
-from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn.functional._activation import _implicit_dim
-from antorcha.nn.functional._common import require_floating
+from antorcha.nn.functional._common import maybe_inplace, require_floating
 from antorcha.ops.elementwise import where
 from antorcha.ops.unary import zeros_like_grad
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _maybe_inplace(input: Tensor, compute: Callable[[Tensor], Tensor], inplace: bool) -> Tensor:
-    """compute(input), written into input when `inplace`. Under autograd the result is computed
-    from a copy, so that what its backward saved is not the memory being overwritten."""
-    if not inplace:
-        return compute(input)
-    recording = input.requires_grad and is_grad_enabled()
-    return input.copy_(compute(input.clone() if recording else input))
 
 
 class Elu(Op):
@@ -95,7 +84,7 @@ def _elu(
 ) -> Tensor:
     require_floating(input, "elu_cpu")
     params = (alpha, scale, input_scale, grad_scale)
-    return _maybe_inplace(input, lambda x: Elu.apply(x, params=params), inplace)
+    return maybe_inplace(input, lambda x: Elu.apply(x, params=params), inplace)
 
 
 @register_functional()
@@ -185,7 +174,7 @@ def rrelu(
     require_floating(input, "rrelu_with_noise_cpu")
     if not training:
         slope = (lower + upper) / 2
-        return _maybe_inplace(input, lambda x: where(x >= 0, x, x * slope), inplace)
+        return maybe_inplace(input, lambda x: where(x >= 0, x, x * slope), inplace)
     from antorcha import random
 
     data = input._data
@@ -193,7 +182,7 @@ def rrelu(
     slopes = random.draw_uniform(rng, data.shape, data.dtype.type) * data.dtype.type(upper - lower)
     slopes += data.dtype.type(lower)
     noise = wrap(slopes, device=input._device)
-    return _maybe_inplace(input, lambda x: where(x > 0, x, x * noise), inplace)
+    return maybe_inplace(input, lambda x: where(x > 0, x, x * noise), inplace)
 
 
 @register_functional()
@@ -210,7 +199,7 @@ def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_inplace(input, lambda x: _hardtanh(x, min_val, max_val), inplace)
+    return maybe_inplace(input, lambda x: _hardtanh(x, min_val, max_val), inplace)
 
 
 @register_functional()
@@ -220,14 +209,14 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 
 @register_functional()
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, lambda x: _hardtanh(x, 0.0, 6.0), inplace)
+    return maybe_inplace(input, lambda x: _hardtanh(x, 0.0, 6.0), inplace)
 
 
 @register_functional()
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6; torch's gradient x / 3 + 0.5 holds on the closed interval [-3, 3]."""
     require_floating(input, "hardswish_cpu")
-    return _maybe_inplace(input, Hardswish.apply, inplace)
+    return maybe_inplace(input, Hardswish.apply, inplace)
 
 
 class Hardswish(Op):
@@ -280,14 +269,14 @@ class HardsigmoidBackward(Op):
 @register_functional()
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     require_floating(input, "hardsigmoid_cpu")
-    return _maybe_inplace(input, Hardsigmoid.apply, inplace)
+    return maybe_inplace(input, Hardsigmoid.apply, inplace)
 
 
 @register_functional()
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x tanh(softplus(x))."""
     require_floating(input, "mish_cpu")
-    return _maybe_inplace(input, Mish.apply, inplace)
+    return maybe_inplace(input, Mish.apply, inplace)
 
 
 class Mish(Op):
@@ -344,7 +333,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def _threshold(input: Tensor, limit: float, value: float, inplace: bool) -> Tensor:
-    return _maybe_inplace(input, lambda x: where(x <= limit, value, x), inplace)
+    return maybe_inplace(input, lambda x: where(x <= limit, value, x), inplace)
 
 
 @register_functional()

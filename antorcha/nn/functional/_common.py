@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
+from antorcha._grad_mode import is_grad_enabled
 from antorcha._tensor import Tensor
+
+
+def maybe_inplace(input: Tensor, compute: Callable[[Tensor], Tensor], inplace: bool) -> Tensor:
+    """compute(input), written into input when `inplace`. Under autograd the result is computed
+    from a copy, so that what its backward saved is not the memory being overwritten."""
+    if not inplace:
+        return compute(input)
+    recording = input.requires_grad and is_grad_enabled()
+    return input.copy_(compute(input.clone() if recording else input))
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
