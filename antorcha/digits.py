@@ -222,7 +222,10 @@ def plot(run: DigitsRun, path: str, max_images: int = 24) -> None:
         axes.axis("off")
     if not wrong:
         fig.text(0.75, 0.5, "no misclassified test digits", ha="center")
-    fig.suptitle(f"antorcha digits: {len(misclassified(run))} of {len(run.test_labels)} test digits wrong")
+    fig.suptitle(
+        f"antorcha digits: {len(misclassified(run))} of {len(run.test_labels)} test digits wrong "
+        "(each titled: true digit as predicted)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
