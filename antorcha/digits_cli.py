@@ -30,10 +30,27 @@ def add_digits_parser(commands: Any) -> None:
         help="train a small CNN on scikit-learn's 8x8 handwritten digits; accuracy and confusion matrix",
         description=__doc__.split("\n\n")[0],
     )
-    digits.add_argument("--epochs", type=_positive(int), default=defaults.epochs)
-    digits.add_argument("--batch-size", type=_positive(int), default=defaults.batch_size)
-    digits.add_argument("--lr", type=_positive(float), default=defaults.lr, help="Adam's learning rate")
-    digits.add_argument("--seed", type=int, default=defaults.seed, help="the split, weights and shuffling")
+    digits.add_argument(
+        "--epochs", type=_positive(int), default=defaults.epochs, help=f"default {defaults.epochs}"
+    )
+    digits.add_argument(
+        "--batch-size",
+        type=_positive(int),
+        default=defaults.batch_size,
+        help=f"default {defaults.batch_size}",
+    )
+    digits.add_argument(
+        "--lr",
+        type=_positive(float),
+        default=defaults.lr,
+        help=f"Adam's learning rate (default {defaults.lr})",
+    )
+    digits.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help=f"the split, weights and shuffling (default {defaults.seed})",
+    )
     digits.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     digits.add_argument("--json", metavar="FILE", help="write accuracy, confusion matrix and losses as JSON")
     digits.add_argument(
