@@ -36,6 +36,24 @@ def numpy_rng(generator: Any) -> Any:
     )
 
 
+def seed_from(generator: Any = None) -> int:
+    """torch's `torch.empty((), dtype=torch.int64).random_(generator=...).item()`: a fresh seed
+    drawn from the generator (the default one when None), as samplers and loaders draw them."""
+    if generator is not None and not isinstance(generator, Generator):  # a NumPy generator
+        return int(numpy_rng(generator).integers(0, 2**63 - 1))
+    import antorcha
+
+    return int(antorcha.empty((), dtype=antorcha.int64).random_(generator=generator).item())
+
+
+def sampler_generator(generator: Any = None) -> Any:
+    """The generator a RandomSampler draws one pass from: the given one, or, as torch's does when
+    it is None, a new Generator seeded from the default generator."""
+    if generator is not None:
+        return generator
+    return Generator().manual_seed(seed_from(None))
+
+
 def permutation(n: int, generator: Any = None) -> np.ndarray:
     """A random permutation of range(n) as an int64 array."""
     return np.asarray(numpy_rng(generator).permutation(n), dtype=np.int64)
@@ -47,7 +65,13 @@ def integers(high: int, size: int, generator: Any = None) -> np.ndarray:
 
 
 def weighted_choice(weights: np.ndarray, size: int, replacement: bool, generator: Any = None) -> np.ndarray:
-    """`size` indices drawn with probability proportional to `weights` (float64, 1-d)."""
+    """`size` indices drawn with probability proportional to `weights` (float64, 1-d): torch's
+    multinomial for an antorcha generator (or None), NumPy's choice for a NumPy one."""
+    if generator is None or isinstance(generator, Generator):
+        import antorcha
+
+        drawn = antorcha.multinomial(antorcha.from_numpy(weights), size, replacement, generator=generator)
+        return drawn.numpy()
     if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
         raise RuntimeError(
             "invalid multinomial distribution (sum of probabilities <= 0 or a negative weight)"

@@ -23,6 +23,7 @@ import numpy as np
 
 from antorcha._device import move_array
 from antorcha._tensor import Tensor, wrap
+from antorcha.utils.data import _random
 from antorcha.utils.data._collate import default_collate, default_convert
 from antorcha.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
 from antorcha.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -167,6 +168,9 @@ class _DataLoaderIterator:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
         self._batches = loader._epoch()
+        # torch's iterator draws its workers' base seed here, before the sampler's first draw;
+        # the draw is taken (and the stream advanced) as in torch, so the order of batches is torch's
+        self._base_seed = _random.seed_from(loader.generator)
 
     def __iter__(self) -> _DataLoaderIterator:
         return self

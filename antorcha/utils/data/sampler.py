@@ -71,12 +71,14 @@ class RandomSampler(Sampler[int]):
 
     def _index_array(self) -> np.ndarray:
         n = len(self.data_source)
+        generator = _random.sampler_generator(self.generator)  # torch: a fresh one per pass if None
         if self.replacement:
-            return _random.integers(n, self.num_samples, self.generator)
-        # more samples than items: whole permutations back to back, then part of one more
+            return _random.integers(n, self.num_samples, generator)
+        # more samples than items: whole permutations back to back, then part of one more (torch
+        # draws that last one even when no part of it is taken)
         full, rest = divmod(self.num_samples, n)
-        pieces = [_random.permutation(n, self.generator) for _ in range(full)]
-        pieces.append(_random.permutation(n, self.generator)[:rest])
+        pieces = [_random.permutation(n, generator) for _ in range(full)]
+        pieces.append(_random.permutation(n, generator)[:rest])
         return np.concatenate(pieces)
 
     def __iter__(self) -> Iterator[int]:
