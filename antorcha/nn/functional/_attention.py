@@ -122,7 +122,8 @@ def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor, key
 
 
 def _dropout_keep(query: Tensor, scores_shape: tuple, p: float) -> Any:
-    """A keep-mask scaled by 1 / (1 - p), drawn from antorcha's generator (zeros for p = 1)."""
+    """A keep-mask scaled by 1 / (1 - p) (zeros for p = 1), drawn as torch's math path does it:
+    F.dropout's noise.bernoulli_(1 - p).div_(1 - p), so the same seed drops what torch drops."""
     from antorcha import random
 
     xp = xp_of(query._data)
@@ -130,8 +131,8 @@ def _dropout_keep(query: Tensor, scores_shape: tuple, p: float) -> Any:
     if p >= 1.0:
         return xp.zeros(scores_shape, dtype=np_dtype)
     rng = random.generator_for(query._device)
-    keep = random.draw_uniform(rng, scores_shape, np_dtype.type) < (1.0 - p)
-    return keep.astype(np_dtype) * np_dtype.type(1.0 / (1.0 - p))
+    keep = random.draw_bernoulli(rng, scores_shape, 1.0 - p)
+    return keep.astype(np_dtype) * (np_dtype.type(1) / np_dtype.type(1.0 - p))
 
 
 def _c10_name(tensor: Tensor) -> str:
