@@ -145,6 +145,8 @@ def __getattr__(name: str) -> _Any:
     """Load the heavier submodules (nn, optim, utils, cuda) on first use."""
     if name in _LAZY_SUBMODULES:
         return _importlib.import_module(f"antorcha.{name}")
+    if name == "summary":  # torchinfo's model summary (antorcha/_summary.py)
+        return _importlib.import_module("antorcha._summary").summary
     if name in ("save", "load"):
         return getattr(_importlib.import_module("antorcha.serialization"), name)
     raise AttributeError(f"module 'antorcha' has no attribute '{name}'")
