@@ -31,3 +31,15 @@ _NO_GPU = "no CUDA GPU (or no CuPy) on this machine: the cuda cases run on GPU m
 def device(request: pytest.FixtureRequest) -> str:
     """cpu, then cuda (skipped with the reason where there is no GPU); session-scoped for hypothesis."""
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _same_random_start() -> None:
+    """Every test starts both frameworks' default generators from the same seed: a test's draws do
+    not depend on which tests ran before it on its worker, so a run is reproducible."""
+    import torch
+
+    import antorcha
+
+    antorcha.manual_seed(0)
+    torch.manual_seed(0)
