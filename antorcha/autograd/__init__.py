@@ -16,6 +16,13 @@ from antorcha._grad_mode import (
 )
 from antorcha._legacy import Variable, variable
 from antorcha._tensor import Tensor, wrap
+from antorcha.autograd.anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+    set_detect_anomaly,
+)
 from antorcha.autograd.engine import run_backward
 from antorcha.autograd.function import Function, Node, once_differentiable
 from antorcha.autograd.gradcheck import gradcheck, gradgradcheck
@@ -28,15 +35,20 @@ __all__ = [
     "Node",
     "Variable",
     "backward",
+    "detect_anomaly",
     "enable_grad",
     "grad",
     "grad_mode",
     "gradcheck",
     "gradgradcheck",
     "inference_mode",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
     "once_differentiable",
+    "set_anomaly_enabled",
+    "set_detect_anomaly",
     "set_grad_enabled",
     "variable",
 ]
