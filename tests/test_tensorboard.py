@@ -1,0 +1,194 @@
+"""antorcha.utils.tensorboard.SummaryWriter against torch.utils.tensorboard.SummaryWriter: both write the
+same calls, tensorboard's EventAccumulator reads both runs back, and the tags, steps and values must agree."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import antorcha
+
+pytest.importorskip("tensorboardX")
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+torch = pytest.importorskip("torch")
+torch_tensorboard = pytest.importorskip("torch.utils.tensorboard")
+
+from antorcha.utils.tensorboard import SummaryWriter  # noqa: E402
+
+EVERYTHING = {"tensors": 0, "scalars": 0, "histograms": 0, "images": 0}
+
+
+def read(log_dir: Path) -> event_accumulator.EventAccumulator:
+    accumulator = event_accumulator.EventAccumulator(str(log_dir), size_guidance=EVERYTHING)
+    accumulator.Reload()
+    return accumulator
+
+
+def write_both(tmp_path: Path, calls) -> tuple:
+    """Run `calls(writer, lib)` with antorcha's writer and torch's, and read both runs."""
+    with SummaryWriter(str(tmp_path / "ours")) as ours:
+        calls(ours, antorcha)
+    with torch_tensorboard.SummaryWriter(str(tmp_path / "torch")) as theirs:
+        calls(theirs, torch)
+    return read(tmp_path / "ours"), read(tmp_path / "torch")
+
+
+def test_scalars_match_torch_in_tags_steps_and_values(tmp_path: Path) -> None:
+    def calls(writer, lib) -> None:
+        for step in range(5):
+            writer.add_scalar("loss/train", lib.tensor(1.0 / (step + 1)), step)
+            writer.add_scalar("lr", 0.01 * step, global_step=step)
+        writer.add_scalar("one-element", lib.tensor([[2.5]]), 7)
+
+    ours, theirs = write_both(tmp_path, calls)
+    assert sorted(ours.Tags()["scalars"]) == sorted(theirs.Tags()["scalars"])
+    for tag in theirs.Tags()["scalars"]:
+        ours_events, theirs_events = ours.Scalars(tag), theirs.Scalars(tag)
+        assert [e.step for e in ours_events] == [e.step for e in theirs_events]
+        np.testing.assert_allclose([e.value for e in ours_events], [e.value for e in theirs_events])
+    assert [e.value for e in ours.Scalars("loss/train")] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+
+
+def test_add_scalars_writes_one_run_per_key_as_torch(tmp_path: Path) -> None:
+    def calls(writer, lib) -> None:
+        for step in range(3):
+            writer.add_scalars("loss", {"train": lib.tensor(float(step)), "val": 2.0 * step}, step)
+
+    write_both(tmp_path, calls)
+    for key, scale in (("train", 1.0), ("val", 2.0)):
+        ours = read(tmp_path / "ours" / f"loss_{key}")
+        theirs = read(tmp_path / "torch" / f"loss_{key}")
+        assert ours.Tags()["scalars"] == theirs.Tags()["scalars"] == ["loss"]
+        assert [(e.step, e.value) for e in ours.Scalars("loss")] == [(s, scale * s) for s in range(3)]
+        assert [e.value for e in ours.Scalars("loss")] == [e.value for e in theirs.Scalars("loss")]
+
+
+def test_histogram_buckets_match_torch(tmp_path: Path) -> None:
+    values = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+
+    def calls(writer, lib) -> None:
+        writer.add_histogram("weights", lib.tensor(values), 4)
+        writer.add_histogram("auto-bins", lib.tensor(values), 5, bins="auto")
+
+    ours, theirs = write_both(tmp_path, calls)
+    assert sorted(ours.Tags()["histograms"]) == ["auto-bins", "weights"]
+    for tag in ("weights", "auto-bins"):
+        (mine,), (reference,) = ours.Histograms(tag), theirs.Histograms(tag)
+        assert mine.step == reference.step
+        for field in ("min", "max", "num", "sum", "sum_squares"):
+            assert getattr(mine.histogram_value, field) == pytest.approx(
+                getattr(reference.histogram_value, field), rel=1e-6
+            )
+        assert list(mine.histogram_value.bucket) == list(reference.histogram_value.bucket)
+        assert list(mine.histogram_value.bucket_limit) == pytest.approx(
+            list(reference.histogram_value.bucket_limit)
+        )
+    assert ours.Histograms("weights")[0].histogram_value.num == 1000
+
+
+def test_text_is_read_back_under_torchs_tag(tmp_path: Path) -> None:
+    def calls(writer, lib) -> None:
+        writer.add_text("notes", "first **run**", 0)
+        writer.add_text("notes", "second", 1)
+
+    ours, theirs = write_both(tmp_path, calls)
+    assert ours.Tags()["tensors"] == theirs.Tags()["tensors"] == ["notes/text_summary"]
+    events = ours.Tensors("notes/text_summary")
+    assert [e.step for e in events] == [0, 1]
+    assert [e.tensor_proto.string_val[0].decode() for e in events] == ["first **run**", "second"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "dataformats"), [((3, 8, 5), "CHW"), ((8, 5, 3), "HWC"), ((8, 5), "HW"), ((1, 8, 5), "CHW")]
+)
+def test_image_matches_torchs_png(tmp_path: Path, shape: tuple, dataformats: str) -> None:
+    pixels = np.random.default_rng(1).random(shape).astype(np.float32)
+
+    def calls(writer, lib) -> None:
+        writer.add_image("picture", lib.tensor(pixels), 2, dataformats=dataformats)
+
+    ours, theirs = write_both(tmp_path, calls)
+    (mine,), (reference,) = ours.Images("picture"), theirs.Images("picture")
+    assert (mine.step, mine.width, mine.height) == (reference.step, reference.width, reference.height)
+    assert (mine.width, mine.height) == (5, 8)
+    decoded = [_decode_png(event.encoded_image_string) for event in (mine, reference)]
+    np.testing.assert_array_equal(decoded[0], decoded[1])
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def test_hparams_write_the_plugin_session_and_metrics(tmp_path: Path) -> None:
+    with SummaryWriter(str(tmp_path)) as writer:
+        writer.add_hparams(
+            {"lr": 0.01, "batch": 32, "optimizer": "adam", "scaled": antorcha.tensor(0.5)},
+            {"hparam/accuracy": antorcha.tensor(0.75), "hparam/loss": 0.25},
+            run_name="trial",
+        )
+    accumulator = read(tmp_path / "trial")
+    assert sorted(accumulator.Tags()["scalars"]) == ["hparam/accuracy", "hparam/loss"]
+    assert accumulator.Scalars("hparam/accuracy")[0].value == pytest.approx(0.75)
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = accumulator.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = session.session_start_info.hparams
+    assert hparams["lr"].number_value == pytest.approx(0.01)
+    assert hparams["batch"].number_value == 32
+    assert hparams["optimizer"].string_value == "adam"
+    assert hparams["scaled"].number_value == 0.5
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    metric_tags = sorted(info.name.tag for info in experiment.experiment.metric_infos)
+    assert metric_tags == ["hparam/accuracy", "hparam/loss"]
+
+
+def test_hparams_and_scalars_reject_what_torch_rejects(tmp_path: Path) -> None:
+    with SummaryWriter(str(tmp_path)) as writer:
+        with pytest.raises(TypeError, match="dictionary"):
+            writer.add_hparams([("lr", 0.1)], {"loss": 1.0})
+        with pytest.raises(ValueError, match=r"\(3,\)"):
+            writer.add_scalar("loss", antorcha.tensor([1.0, 2.0, 3.0]))
+
+
+def test_flush_makes_events_readable_before_close(tmp_path: Path) -> None:
+    writer = SummaryWriter(str(tmp_path), flush_secs=3600, max_queue=1000)
+    writer.add_scalar("x", 1.0, 0)
+    writer.flush()
+    assert [e.value for e in read(tmp_path).Scalars("x")] == [1.0]
+    writer.close()
+
+
+def test_default_log_dir_is_torchs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with SummaryWriter(comment="_lr0.1") as writer:
+        writer.add_scalar("x", 1.0)
+    (run,) = os.listdir(tmp_path / "runs")
+    assert writer.get_logdir() == os.path.join("runs", run)
+    import socket
+
+    assert run.endswith("_" + socket.gethostname() + "_lr0.1")
+    assert any(name.startswith("events.out.tfevents.") for name in os.listdir(tmp_path / "runs" / run))
+
+
+def test_without_tensorboardx_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def refuse_tensorboardx(name: str, *args, **kwargs):
+        if name == "tensorboardX" or name.startswith("tensorboardX."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "tensorboardX", raising=False)
+    monkeypatch.setattr(builtins, "__import__", refuse_tensorboardx)
+    with pytest.raises(ImportError, match=r"pip install 'antorcha\[tensorboard\]'"):
+        SummaryWriter("unused")
