@@ -215,7 +215,7 @@ def _apply_hooks(
 ) -> list[Any]:
     """Hook every module depth first; without a forward, list the rows in definition order now."""
     seen_ids: set[int] = set()
-    handles: list[Any] = []
+    handles: dict[int, tuple[Any, Any]] = {}  # one pair per module, however often it is listed
     open_rows: dict[int, LayerInfo] = {}
     stack: list[tuple[str, Any, int, LayerInfo | None]] = [(type(model).__name__, model, 0, None)]
     while stack:
@@ -224,13 +224,17 @@ def _apply_hooks(
         open_rows[id(module)] = placeholder
         pre_hook = _make_pre_hook(var_name, depth, parent, summary_list, seen_ids, open_rows)
         if run_forward:
-            handles.append(module.register_forward_pre_hook(pre_hook))
-            handles.append(module.register_forward_hook(_make_hook(open_rows, batch_dim)))
+            for earlier in handles.get(id(module), ()):  # a reused module: its last place names it
+                earlier.remove()
+            handles[id(module)] = (
+                module.register_forward_pre_hook(pre_hook),
+                module.register_forward_hook(_make_hook(open_rows, batch_dim)),
+            )
         else:
             pre_hook(module, ())
         children = [(name, child) for name, child in module._modules.items() if child is not None]
         stack += [(name, child, depth + 1, placeholder) for name, child in reversed(children)]
-    return handles
+    return [handle for pair in handles.values() for handle in pair]
 
 
 def _make_pre_hook(
