@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -137,3 +139,153 @@ def test_render_writes_a_picture(tmp_path, fmt):
     path = viz.render(viz.make_dot(am(ax).mean(), dict(am.named_parameters())), tmp_path / f"g.{fmt}", fmt)
     data = Path(path).read_bytes()
     assert data.startswith(b"\x89PNG") if fmt == "png" else b"AddmmBackward0" in data
+
+
+# ---- to_html -------------------------------------------------------------------------------------
+
+
+def _page_parts(path: Path) -> tuple[dict, str, list[str]]:
+    """The page's embedded JSON, its script, and the keys of the nodes drawn in its SVG."""
+    page = path.read_text(encoding="utf-8")
+    data_block = r'<script type="application/json" id="graph-data">(.*?)</script>'
+    data = json.loads(re.search(data_block, page, re.S)[1])
+    script = re.search(r"<script>(.*?)</script>", page, re.S)[1]
+    graphviz_node = r'<g id="\w+" class="node">\s*<title>(\w+)</title>'
+    our_node = r'<g class="node" id="\w+"><title>(\w+)'
+    drawn = re.findall(f"{graphviz_node}|{our_node}", page)
+    return data, script, [a or b for a, b in drawn]
+
+
+@pytest.fixture(params=["graphviz", "fallback"] if HAS_DOT else ["fallback"])
+def layout(request, monkeypatch):
+    if request.param == "fallback":  # as on a machine without Graphviz's dot
+        monkeypatch.setattr(viz.html.shutil, "which", lambda name: None)
+    return request.param
+
+
+def _watched_mlp_page(tmp_path: Path):
+    tm, am, tx, ax = _mlp_pair()
+    t_loss, a_loss = tm(tx).mean(), am(ax).mean()
+    viz.watch(a_loss)
+    a_loss.backward()
+    t_loss.backward()
+    path = viz.to_html(a_loss, tmp_path / "graph.html", params=dict(am.named_parameters()))
+    return tm, am, t_loss, Path(path)
+
+
+def test_to_html_embeds_the_graph(tmp_path, layout):
+    tm, am, t_loss, path = _watched_mlp_page(tmp_path)
+    data, _, drawn = _page_parts(path)
+    backward = Counter(n["name"] for n in data["nodes"] if n["kind"] == "backward")
+    assert backward == _torch_names(t_loss.grad_fn)
+    leaves = {n["name"]: n for n in data["nodes"] if n["kind"] == "param"}
+    assert set(leaves) == set(dict(am.named_parameters()))
+    assert sorted(drawn) == sorted(n["key"] for n in data["nodes"])  # every node drawn, once
+    assert "http://" not in path.read_text().replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+        "http://www.w3.org/1999/xlink", ""
+    ).replace("http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd", "")  # nothing fetched
+    # gradients: the leaves' .grad equals torch's; watch() recorded what reached each node
+    for name, tp in tm.named_parameters():
+        grad = leaves[name]["grad"]
+        np.testing.assert_allclose(grad["mean"], tp.grad.double().mean().item(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(grad["max"], tp.grad.max().item(), rtol=1e-5, atol=1e-7)
+        assert grad["shape"] == list(tp.shape)
+    first_addmm = next(n for n in data["nodes"] if n["name"] == "AddmmBackward0")
+    assert first_addmm["grad"]["shape"] == [4, 1]  # d loss / d (the last Linear's output)
+    np.testing.assert_allclose(first_addmm["grad"]["mean"], 0.25)  # mean over 4 rows
+    # saved tensors were freed by backward; watch() kept their statistics
+    assert sorted(s["shape"] for s in first_addmm["saved"]) == [[4, 16], [16, 1]]
+
+
+def test_to_html_without_watch_notes_freed_saved(tmp_path):
+    _, am, _, ax = _mlp_pair()
+    loss = am(ax).mean()
+    before = viz.to_html(loss, tmp_path / "before.html")
+    data, _, _ = _page_parts(Path(before))
+    tanh = next(n for n in data["nodes"] if n["name"] == "TanhBackward0")
+    saved = tanh["saved"][0]
+    assert saved["label"] == "result" and saved["shape"] == [4, 16] and saved["dtype"] == "float32"
+    assert -1 <= saved["min"] <= saved["mean"] <= saved["max"] <= 1
+    loss.backward()
+    data, _, _ = _page_parts(Path(viz.to_html(loss, tmp_path / "after.html")))
+    tanh = next(n for n in data["nodes"] if n["name"] == "TanhBackward0")
+    assert tanh["saved"] == [] and "freed" in tanh["saved_note"]
+    assert tanh["grad"] is None and data["grad_note"]
+
+
+def test_to_html_keeps_nan_readable(tmp_path):
+    x = antorcha.tensor([1.0, float("nan")], requires_grad=True)
+    data, _, _ = _page_parts(Path(viz.to_html(x.exp().sum(), tmp_path / "nan.html")))
+    exp = next(n for n in data["nodes"] if n["name"] == "ExpBackward0")
+    assert exp["saved"][0]["max"] == "nan"  # JSON has no NaN: the page would not parse
+
+
+_DOM_SHIM = r"""
+class El {
+  constructor(tag) { this.tagName = tag; this.children = []; this._text = ""; this.className = "";
+    this.dataset = {}; this.listeners = {}; this.style = {}; const s = new Set(); this.cls = s;
+    this.classList = { add: (c) => s.add(c), remove: (c) => s.delete(c) }; }
+  set textContent(t) { this._text = String(t); this.children = []; }
+  get textContent() { return this._text + this.children.map((c) => c.textContent + " ").join(""); }
+  appendChild(c) { this.children.push(c); return c; }
+  replaceChildren() { this.children = []; this._text = ""; }
+  addEventListener(ev, f) { this.listeners[ev] = f; }
+  click() { this.listeners.click({ preventDefault() {} }); }
+  querySelector(sel) { return sel === "title" ? this.title : null; }
+}
+const byId = { "graph-data": new El("script"), details: new El("div"), "node-count": new El("span") };
+byId["graph-data"].textContent = DATA;
+const gNodes = KEYS.map((k) => {
+  const g = new El("g"); g.title = new El("title"); g.title.textContent = k; return g;
+});
+globalThis.window = { location: { hash: "" } };
+globalThis.document = {
+  getElementById: (id) => byId[id],
+  createElement: (tag) => new El(tag),
+  querySelectorAll: (sel) => sel === "#graph g.node" ? gNodes : gNodes.filter((g) => g.cls.has("selected")),
+  querySelector: (sel) => gNodes.find((g) => sel.includes('"' + g.dataset.key + '"')) || null,
+};
+SCRIPT
+const target = gNodes.find((g) => g.dataset.key === CLICK);
+target.click();
+console.log(JSON.stringify({ count: byId["node-count"].textContent, details: byId.details.textContent,
+  selected: gNodes.filter((g) => g.cls.has("selected")).map((g) => g.dataset.key) }));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the script cannot run")
+def test_page_script_shows_a_clicked_node(tmp_path, layout):
+    """The page's own script on a minimal DOM: the node count, and a click fills the details."""
+    _, _, _, path = _watched_mlp_page(tmp_path)
+    data, script, drawn = _page_parts(path)
+    addmm = next(n for n in data["nodes"] if n["name"] == "AddmmBackward0")
+    harness = _DOM_SHIM.replace("DATA", json.dumps(json.dumps(data))).replace("KEYS", json.dumps(drawn))
+    harness = harness.replace("CLICK", json.dumps(addmm["key"])).replace("SCRIPT", script)
+    (tmp_path / "harness.js").write_text(harness)
+    run = subprocess.run(["node", str(tmp_path / "harness.js")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["count"] == f"{len(data['nodes'])} nodes"
+    assert result["selected"] == [addmm["key"]]
+    details = result["details"]
+    for text in ("AddmmBackward0", "Inputs", "AccumulateGrad", "TanhBackward0", "Saved tensors",
+                 "(4, 16)", "(16, 1)", "Gradient", "(4, 1)"):
+        assert text in details, text
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (Debian: apt-get install chromium)")
+def test_page_in_headless_chromium(tmp_path, layout):
+    _, _, _, path = _watched_mlp_page(tmp_path)
+    data, _, _ = _page_parts(path)
+    addmm = next(n for n in data["nodes"] if n["name"] == "AddmmBackward0")
+    url = f"file://{path}#node={addmm['key']}"  # the page opens the node named in its hash
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr
+    assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr
+    assert f'<span id="node-count">{len(data["nodes"])} nodes</span>' in dom.stdout
+    assert dom.stdout.count("data-key=") == len(data["nodes"])
+    assert "<h3>AddmmBackward0</h3>" in dom.stdout and "Saved tensors" in dom.stdout
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1400,900", url], timeout=120, check=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")

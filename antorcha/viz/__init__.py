@@ -7,5 +7,6 @@
 """
 
 from antorcha.viz.dot import DOT_MISSING, make_dot, render
+from antorcha.viz.html import Watch, to_html, watch
 
-__all__ = ["DOT_MISSING", "make_dot", "render"]
+__all__ = ["DOT_MISSING", "Watch", "make_dot", "render", "to_html", "watch"]
