@@ -138,7 +138,9 @@ def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch'
     return compile_model(model, **options)
 
 
-_LAZY_SUBMODULES = {"nn", "optim", "utils", "cuda", "cpu", "serialization", "linalg", "amp", "accelerator"}
+_LAZY_SUBMODULES = {
+    "nn", "optim", "utils", "cuda", "cpu", "serialization", "linalg", "amp", "accelerator", "profiler",
+}  # fmt: skip
 
 
 def __getattr__(name: str) -> _Any:

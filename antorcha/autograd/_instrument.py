@@ -10,6 +10,7 @@ new node's forward stack, and check a backward node's results for NaN (anomaly m
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 import warnings
 from pathlib import Path
@@ -59,17 +60,30 @@ def aten_name(op: type) -> str:
     return f"aten::{snake}"
 
 
-def forward_stack() -> list[str]:
-    """The caller's stack as traceback.format_stack gives it, without antorcha's own frames."""
-    frames = [f for f in traceback.extract_stack()[:-1] if not f.filename.startswith(_PACKAGE_DIR)]
-    return traceback.format_list(frames)
+def forward_stack() -> traceback.StackSummary:
+    """The caller's stack without antorcha's own frames, outermost first.
+
+    Source lines are read only if the stack is printed (lookup_lines=False): reading them for
+    every op (or even stat-ing their files, as StackSummary.extract does) would make anomaly mode
+    several times slower still.
+    """
+    kept = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if not code.co_filename.startswith(_PACKAGE_DIR):
+            kept.append((code.co_filename, frame.f_lineno, code.co_name, None))
+        frame = frame.f_back
+    kept.reverse()
+    return traceback.StackSummary.from_list(kept)
 
 
-def _remember_stack(out: Any, stack: list[str]) -> None:
+def _remember_stack(out: Any) -> None:
+    """Give the node that made `out` (if any: not under no_grad) the stack of this forward call."""
     first = out[0] if type(out) is tuple and out else out
     node = first.grad_fn if isinstance(first, Tensor) else None
     if node is not None and "_forward_stack" not in node.__dict__:
-        node._forward_stack = stack
+        node._forward_stack = forward_stack()
 
 
 def _traced_op_apply(cls: type, *inputs: Tensor, params: tuple = ()) -> Any:
@@ -81,7 +95,6 @@ def _traced_function_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 
 def _traced_call(plain: Any, cls: type, name: str, args: tuple, kwargs: dict) -> Any:
-    stack = forward_stack() if STATE.anomaly else None
     profiler = STATE.profilers[-1] if STATE.profilers else None
     if profiler is None:
         out = plain(cls, *args, **kwargs)
@@ -92,8 +105,8 @@ def _traced_call(plain: Any, cls: type, name: str, args: tuple, kwargs: dict) ->
         finally:
             profiler._end(event)
         event.self_cpu_memory_usage += _output_bytes(out)
-    if stack is not None:
-        _remember_stack(out, stack)
+    if STATE.anomaly:
+        _remember_stack(out)
     return out
 
 
@@ -138,6 +151,6 @@ def _warn_forward_stack(node: Node) -> None:
         return
     warnings.warn(
         f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
-        + "".join(stack),
+        + "".join(stack.format()),
         stacklevel=2,
     )
