@@ -350,3 +350,46 @@ def test_matches_torchinfo(depth: int) -> None:
         verbose_theirs.formatting.verbose = 2
         assert "└─" in str(verbose_ours)
         assert str(verbose_ours) == str(verbose_theirs).replace("(Units.MEGABYTES)", "(M)")
+
+
+def _two_inputs(lib):
+    class TwoInputs(lib.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = lib.Linear(3, 4), lib.Linear(5, 4)
+
+        def forward(self, x, y=None):
+            return [self.a(x) + self.b(y)]  # a list output: the first tensor's shape is reported
+
+    return TwoInputs()
+
+
+def test_several_inputs_and_batch_dim() -> None:
+    stats = antorcha.summary(_two_inputs(nn), input_size=[(2, 3), (2, 5)], verbose=0)
+    assert stats.total_input == (2 * 3 + 2 * 5) * F32
+    assert stats.summary_list[0].output_size == [2, 4]
+    assert stats.total_mult_adds == 2 * (3 * 4 + 4) + 2 * (5 * 4 + 4)
+    kwargs = {"x": antorcha.zeros(2, 3), "y": antorcha.zeros(2, 5)}
+    assert antorcha.summary(_two_inputs(nn), input_data=kwargs, verbose=0).total_params == 16 + 24
+    batched = antorcha.summary(nn.Sequential(nn.Linear(3, 4)), input_size=(7, 3), batch_dim=0, verbose=0)
+    assert batched.summary_list[1].output_size == [1, 7, 4]  # the batch of 1 put in front
+    assert batched.total_input == 7 * 3 * F32
+
+
+def test_several_inputs_and_batch_dim_match_torchinfo() -> None:
+    ti = pytest.importorskip("torchinfo")
+    import torch
+
+    cols = ("input_size", "output_size", "num_params", "mult_adds")
+    cases = [
+        (_two_inputs(nn), _two_inputs(torch.nn), {"input_size": [(2, 3), (2, 5)]}),
+        (
+            nn.Sequential(nn.Linear(3, 4)),
+            torch.nn.Sequential(torch.nn.Linear(3, 4)),
+            {"input_size": (7, 3), "batch_dim": 0},
+        ),
+    ]
+    for ours_model, theirs_model, kwargs in cases:
+        ours = antorcha.summary(ours_model, col_names=cols, verbose=0, **kwargs)
+        theirs = ti.summary(theirs_model, col_names=cols, verbose=0, device="cpu", **kwargs)
+        assert str(ours) == str(theirs).replace("(Units.MEGABYTES)", "(M)")
