@@ -289,3 +289,18 @@ def test_page_in_headless_chromium(tmp_path, layout):
     shot = tmp_path / "page.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1400,900", url], timeout=120, check=True)
     assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_demo_writes_the_lesson_graph(tmp_path):
+    from antorcha.viz import demo
+
+    demo.main([str(tmp_path / "graph.dot")])
+    source = (tmp_path / "graph.dot").read_text()
+    for label in ("MseLossBackward0", "ReluBackward0", "layer1.weight\n (100, 10)", "layer2.bias\n (1)"):
+        assert label in source
+    demo.main([str(tmp_path / "graph.html")])
+    data, _, _ = _page_parts(tmp_path / "graph.html")
+    assert Counter(n["kind"] for n in data["nodes"]) == {"backward": 10, "param": 4, "output": 1}
+    if HAS_DOT:
+        demo.main([str(tmp_path / "graph.png")])
+        assert (tmp_path / "graph.png").read_bytes().startswith(b"\x89PNG")
