@@ -393,3 +393,18 @@ def test_several_inputs_and_batch_dim_match_torchinfo() -> None:
         ours = antorcha.summary(ours_model, col_names=cols, verbose=0, **kwargs)
         theirs = ti.summary(theirs_model, col_names=cols, verbose=0, device="cpu", **kwargs)
         assert str(ours) == str(theirs).replace("(Units.MEGABYTES)", "(M)")
+
+
+def test_dtypes_device_and_embedding() -> None:
+    model = lesson_mlp().double()
+    stats = antorcha.summary(model, input_size=(64, 10), device="cpu", dtypes=[antorcha.float64], verbose=0)
+    F64 = 8
+    assert stats.total_input == 64 * 10 * F64
+    assert stats.total_output_bytes == (64 * 100 + 64 * 1) * F64 * 2
+    assert stats.total_param_bytes == 1_201 * F64
+    embed = antorcha.summary(nn.Embedding(10, 3), input_size=(2, 4), dtypes=[antorcha.long], verbose=0)
+    assert embed.total_input == 2 * 4 * 8  # int64 indices
+    assert embed.total_mult_adds == 2 * (10 * 3)  # torchinfo: the table's elements once per batch row
+    from antorcha import summary
+
+    assert summary is antorcha.summary
