@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lesson.add_argument("--plot", metavar="FILE.png", help="write loss curves and timings (needs matplotlib)")
     lesson.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
+    lesson.add_argument("--tensorboard", metavar="DIR", help="write the loss curves as TensorBoard events")
     add_gpt_parser(commands)
     add_digits_parser(commands)
     return parser
@@ -77,13 +78,16 @@ def _devices(spec: str | None) -> Any:
 
 
 def run_lesson_command(args: argparse.Namespace) -> int:
-    from antorcha.lesson import LessonConfig, format_table, plot, run_lesson, to_json
+    from antorcha.lesson import LessonConfig, format_table, plot, run_lesson, to_json, write_tensorboard
+    from antorcha.utils.tensorboard import tensorboard_unavailable
 
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             return _fail("--plot needs matplotlib: pip install 'antorcha[plot]'")
+    if args.tensorboard and (reason := tensorboard_unavailable()):
+        return _fail(reason)
     try:
         devices = _devices(args.device)
     except ValueError as error:
@@ -105,6 +109,9 @@ def run_lesson_command(args: argparse.Namespace) -> int:
     if args.plot:
         plot(runs, args.plot)
         print(f"wrote {args.plot}")
+    if args.tensorboard:
+        write_tensorboard(runs, args.tensorboard)
+        print(f"wrote TensorBoard events to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     return 0
 
 

@@ -196,6 +196,20 @@ def to_json(config: DigitsConfig, run: DigitsRun, device: torch.device) -> dict:
     }
 
 
+def write_tensorboard(run: DigitsRun, log_dir: str) -> None:
+    """TensorBoard events, steps counted in optimiser steps: every step's loss, each epoch's mean loss
+    at the epoch's last step, and the test accuracy at the end."""
+    from antorcha.utils.tensorboard import SummaryWriter
+
+    steps_per_epoch = len(run.step_losses) // max(1, len(run.epoch_losses))
+    with SummaryWriter(log_dir) as writer:
+        for step, loss in enumerate(run.step_losses, start=1):
+            writer.add_scalar("loss/train_step", loss, step)
+        for epoch, loss in enumerate(run.epoch_losses, start=1):
+            writer.add_scalar("loss/train_epoch", loss, epoch * steps_per_epoch)
+        writer.add_scalar("accuracy/test", run.accuracy, len(run.step_losses))
+
+
 def plot(run: DigitsRun, path: str, max_images: int = 24) -> None:
     """The loss curve (every step, and each epoch's mean) beside up to `max_images` misclassified digits."""
     import matplotlib

@@ -56,6 +56,7 @@ def add_digits_parser(commands: Any) -> None:
     digits.add_argument(
         "--plot", metavar="FILE.png", help="write the loss curve and misclassified digits (needs matplotlib)"
     )
+    digits.add_argument("--tensorboard", metavar="DIR", help="write the curves as TensorBoard events")
 
 
 def run_digits_command(args: argparse.Namespace) -> int:
@@ -85,12 +86,15 @@ def _device(spec: str | None) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     from antorcha.digits import DigitsConfig, format_confusion, load_digits_tensors, train_digits
+    from antorcha.utils.tensorboard import tensorboard_unavailable
 
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise _InputError("--plot needs matplotlib: pip install 'antorcha[plot]'") from None
+    if args.tensorboard and (reason := tensorboard_unavailable()):
+        raise _InputError(reason)
     for path in (args.json, args.plot):
         if path and not Path(path).absolute().parent.is_dir():
             raise _InputError(f"cannot write {path}: its directory does not exist")
@@ -116,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _write_reports(args: argparse.Namespace, config: Any, run: Any, device: Any) -> None:
-    from antorcha.digits import plot, to_json
+    from antorcha.digits import plot, to_json, write_tensorboard
 
     try:
         if args.json:
@@ -125,6 +129,9 @@ def _write_reports(args: argparse.Namespace, config: Any, run: Any, device: Any)
         if args.plot:
             plot(run, args.plot)
             print(f"wrote {args.plot}")
+        if args.tensorboard:
+            write_tensorboard(run, args.tensorboard)
+            print(f"wrote TensorBoard events to {args.tensorboard}")
     except OSError as error:
         raise _InputError(f"cannot write {error.filename}: {error.strerror}") from None
     except ValueError as error:  # matplotlib's answer to an image format it does not know

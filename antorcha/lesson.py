@@ -191,6 +191,19 @@ def to_json(config: LessonConfig, runs: list[DeviceRun]) -> dict:
     return {"config": asdict(config), "runs": [asdict(r) for r in runs]}
 
 
+def write_tensorboard(runs: list[DeviceRun], log_dir: str) -> None:
+    """One TensorBoard run per device (log_dir/cpu, log_dir/cuda): the loss at the end of each epoch."""
+    import os
+
+    from antorcha.utils.tensorboard import SummaryWriter
+
+    for run in runs:
+        with SummaryWriter(os.path.join(log_dir, run.device.replace(":", "_"))) as writer:
+            for epoch, loss in enumerate(run.losses, start=1):
+                writer.add_scalar("loss/train", loss, epoch)
+            writer.add_scalar("seconds_per_epoch", run.seconds_per_epoch, len(run.losses))
+
+
 def plot(runs: list[DeviceRun], path: str) -> None:
     """Loss curves and a bar chart of seconds per epoch, one colour per device."""
     import matplotlib

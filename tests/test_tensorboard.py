@@ -180,15 +180,91 @@ def test_default_log_dir_is_torchs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert any(name.startswith("events.out.tfevents.") for name in os.listdir(tmp_path / "runs" / run))
 
 
-def test_without_tensorboardx_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def _refuse_tensorboardx(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
-    def refuse_tensorboardx(name: str, *args, **kwargs):
+    def refuse(name: str, *args, **kwargs):
         if name == "tensorboardX" or name.startswith("tensorboardX."):
             raise ImportError(f"No module named {name!r}")
         return real_import(name, *args, **kwargs)
 
     monkeypatch.delitem(sys.modules, "tensorboardX", raising=False)
-    monkeypatch.setattr(builtins, "__import__", refuse_tensorboardx)
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+def test_without_tensorboardx_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _refuse_tensorboardx(monkeypatch)
     with pytest.raises(ImportError, match=r"pip install 'antorcha\[tensorboard\]'"):
         SummaryWriter("unused")
+
+
+def test_lesson_tensorboard_logs_each_epochs_loss(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from antorcha.cli import main
+
+    json_path = tmp_path / "run.json"
+    argv = ["lesson", "--samples", "256", "--epochs", "3", "--device", "cpu"]
+    assert main([*argv, "--json", str(json_path), "--tensorboard", str(tmp_path / "tb")]) == 0
+    import json
+
+    losses = json.loads(json_path.read_text())["runs"][0]["losses"]
+    events = read(tmp_path / "tb" / "cpu").Scalars("loss/train")
+    assert [e.step for e in events] == [1, 2, 3]
+    np.testing.assert_allclose([e.value for e in events], losses, rtol=1e-6)
+
+
+def test_digits_tensorboard_logs_losses_and_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("sklearn")
+    from antorcha.cli import main
+
+    json_path = tmp_path / "run.json"
+    argv = ["digits", "--epochs", "2", "--device", "cpu", "--json", str(json_path)]
+    assert main([*argv, "--tensorboard", str(tmp_path / "tb")]) == 0
+    import json
+
+    report = json.loads(json_path.read_text())
+    accumulator = read(tmp_path / "tb")
+    steps = len(report["step_losses"])
+    epoch_events = accumulator.Scalars("loss/train_epoch")
+    assert [e.step for e in epoch_events] == [steps // 2, steps]
+    np.testing.assert_allclose([e.value for e in epoch_events], report["epoch_losses"], rtol=1e-6)
+    assert len(accumulator.Scalars("loss/train_step")) == steps
+    (accuracy,) = accumulator.Scalars("accuracy/test")
+    assert (accuracy.step, accuracy.value) == (steps, pytest.approx(report["accuracy"]))
+
+
+def test_gpt_tensorboard_logs_train_val_loss_and_lr(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from antorcha.cli import main
+    from antorcha.gpt.train import TrainConfig, lr_at
+
+    tiny = ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--block-size", "16", "--batch-size", "4"]
+    run = ["--max-iters", "4", "--eval-interval", "2", "--eval-iters", "1", "--lr", "0.01"]
+    json_path = tmp_path / "run.json"
+    argv = ["gpt", *tiny, *run, "--sample-tokens", "3", "--device", "cpu", "--json", str(json_path)]
+    assert main([*argv, "--tensorboard", str(tmp_path / "tb")]) == 0
+    import json
+
+    report = json.loads(json_path.read_text())
+    accumulator = read(tmp_path / "tb")
+    train = accumulator.Scalars("loss/train")
+    assert [e.step for e in train] == [0, 1, 2, 3]
+    np.testing.assert_allclose([e.value for e in train], report["train_losses"], rtol=1e-6)
+    val = accumulator.Scalars("loss/val")
+    assert [e.step for e in val] == [entry["iter"] for entry in report["evals"]] == [0, 2, 4]
+    np.testing.assert_allclose([e.value for e in val], [e["val"] for e in report["evals"]], rtol=1e-6)
+    config = TrainConfig(**report["config"]["train"])
+    assert (config.lr, config.max_iters) == (0.01, 4)
+    expected_lr = [lr_at(step, config) for step in range(4)]
+    np.testing.assert_allclose([e.value for e in accumulator.Scalars("lr")], expected_lr, rtol=1e-6)
+
+
+@pytest.mark.parametrize("command", [["lesson", "--samples", "64", "--epochs", "1"], ["gpt"], ["digits"]])
+def test_tensorboard_flag_without_tensorboardx_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, command: list
+) -> None:
+    from antorcha.cli import main
+
+    _refuse_tensorboardx(monkeypatch)
+    assert main([*command, "--tensorboard", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "--tensorboard needs tensorboardX: pip install 'antorcha[tensorboard]'" in error
+    assert len(error.strip().splitlines()) == 1

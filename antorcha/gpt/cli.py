@@ -105,6 +105,7 @@ def add_gpt_parser(commands: Any) -> None:
     resume.add_argument("--sample-only", action="store_true", help="sample from --out DIR's checkpoint")
     output.add_argument("--json", metavar="FILE", help="write losses, config, timings and the sample as JSON")
     output.add_argument("--plot", metavar="FILE.png", help="write the loss curves (needs matplotlib)")
+    output.add_argument("--tensorboard", metavar="DIR", help="log the losses and lr as TensorBoard events")
 
 
 def run_gpt_command(args: argparse.Namespace) -> int:
@@ -124,12 +125,15 @@ def run_gpt_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from antorcha.gpt.checkpoint import check_shape, checkpoint_path, load_checkpoint
     from antorcha.gpt.data import InputError
+    from antorcha.utils.tensorboard import tensorboard_unavailable
 
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise InputError("--plot needs matplotlib: pip install 'antorcha[plot]'") from None
+    if args.tensorboard and (reason := tensorboard_unavailable()):
+        raise InputError(reason)
     device = _device(args.device)
     checkpoint = None
     if args.resume or args.sample_only:
@@ -232,7 +236,12 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
             raise InputError(f"cannot write the checkpoint {path}: {error.strerror or error}") from None
 
     print(_describe(run, data, config, text_path or DEFAULT_CORPUS_NAME, device), flush=True)
-    train(run, data, config, device, save if path else None)
+    writer = _tensorboard_writer(args.tensorboard, run.iteration)
+    try:
+        train(run, data, config, device, save if path else None, tensorboard=writer)
+    finally:
+        if writer is not None:
+            writer.close()
     baseline = data.unigram_baseline()
     last = run.history.evals[-1]
     tokens_per_second = run.history.tokens / max(run.history.train_seconds, 1e-9)
@@ -265,6 +274,15 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
     }
     _write_reports(args, report, baseline)
     return 0
+
+
+def _tensorboard_writer(log_dir: str | None, start: int) -> Any:
+    """A resumed run purges the events a stopped run wrote after its checkpoint's step."""
+    if log_dir is None:
+        return None
+    from antorcha.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir, purge_step=start if start > 0 else None)
 
 
 def _sample_only(args: argparse.Namespace, checkpoint: dict, device: Any) -> int:

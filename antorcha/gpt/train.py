@@ -197,8 +197,10 @@ def train(
     device: Any,
     save: Callable[[Run], None] | None = None,
     progress: bool = True,
+    tensorboard: Any = None,
 ) -> None:
-    """Step `run` up to config.max_iters, evaluating (and saving) every eval_interval steps and at the end."""
+    """Step `run` up to config.max_iters, evaluating (and saving) every eval_interval steps and at the end.
+    `tensorboard`, a SummaryWriter, gets loss/train and lr per step and loss/val per evaluation."""
     block_size = run.model.config.block_size
     step_model = torch.compile(run.model) if config.compile else run.model
     fixed = eval_batches(data, config, block_size, device)
@@ -218,11 +220,17 @@ def train(
                     f"(unigram baseline {baseline:.4f})",
                     val=losses["val"],
                 )
+                if tensorboard is not None:
+                    tensorboard.add_scalar("loss/val", losses["val"], iteration)
+                    tensorboard.flush()
                 if save is not None:
                     save(run)
             if iteration == config.max_iters:
                 break
             loss = _step(run, step_model, data, config, device, iteration)
+            if tensorboard is not None:
+                tensorboard.add_scalar("loss/train", loss, iteration)
+                tensorboard.add_scalar("lr", lr_at(iteration, config), iteration)
             bar.step(
                 loss, tokens_per_step * len(run.history.train_losses) / max(run.history.train_seconds, 1e-9)
             )

@@ -31,6 +31,15 @@ def _tensorboardx() -> Any:
     return tensorboardX
 
 
+def tensorboard_unavailable(flag: str = "--tensorboard") -> str | None:
+    """None when SummaryWriter can write events; else a one-line reason for a command's `flag`."""
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        return f"{flag} needs tensorboardX: {INSTALL_HINT}"
+    return None
+
+
 def default_log_dir(comment: str = "") -> str:
     """torch's default: runs/<Mon>DD_HH-MM-SS_<host><comment>."""
     current_time = datetime.now().strftime("%b%d_%H-%M-%S")
