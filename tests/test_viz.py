@@ -304,3 +304,39 @@ def test_demo_writes_the_lesson_graph(tmp_path):
     if HAS_DOT:
         demo.main([str(tmp_path / "graph.png")])
         assert (tmp_path / "graph.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _square_function(lib):
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            ctx.power = 2
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    return Square
+
+
+def test_custom_function_and_several_outputs_match_torch():
+    x = np.arange(6.0).reshape(2, 3)
+    outs = {}
+    for lib in (torch, antorcha):
+        t = lib.tensor(x, requires_grad=True)
+        y = _square_function(lib).apply(t)
+        outs[lib.__name__] = (y[1:] * 2).sum() + y.sum(0).mean()
+    graph = viz._graph.walk(outs["antorcha"])
+    assert _backward_names(graph) == _torch_names(outs["torch"].grad_fn)
+    square = next(n for n in graph.nodes.values() if n.name == "SquareBackward")
+    assert square.attrs == {"power": "2"}
+    assert [(label, tuple(t.shape)) for label, t in square.saved] == [("saved[0]", (2, 3))]
+    with pytest.raises(TypeError, match="antorcha Tensor"):
+        viz.make_dot(outs["torch"])
+    # a tuple of outputs: each gets its own green node over one shared graph
+    a = antorcha.randn(3, requires_grad=True)
+    source = viz.make_dot((a.sin(), a.cos())).source
+    assert source.count("darkolivegreen1") == 2 and source.count("AccumulateGrad") == 1

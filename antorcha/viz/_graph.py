@@ -45,6 +45,8 @@ def walk(output: Tensor | tuple[Tensor, ...], params: dict[str, Tensor] | None =
     param_names = {id(t): name for name, t in (params or {}).items()}
     walker = _Walker(param_names)
     for tensor in output if isinstance(output, tuple) else (output,):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"expected an antorcha Tensor or a tuple of Tensors, got {type(tensor).__name__}")
         walker.add_output(tensor, "output")
     return Graph(walker.nodes, walker.edges)
 
