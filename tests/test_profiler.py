@@ -153,3 +153,14 @@ def test_profiler_activity_and_defaults():
     prof = profile()
     assert not prof.record_shapes and not prof.profile_memory and not prof.with_stack
     assert _instrument.is_plain()
+
+
+def test_with_stack_records_the_callers_line():
+    x = antorcha.ones(3)
+    with profile(with_stack=True) as prof:
+        x.exp()  # this line
+    (event,) = prof.events()
+    assert event.name == "aten::exp"
+    assert event.stack[0].startswith(f"{__file__}(") and event.stack[0].endswith(
+        ": test_with_stack_records_the_callers_line"
+    )

@@ -76,6 +76,10 @@ class profile:  # noqa: N801 - torch's name
         shapes = [list(a.shape) if isinstance(a, Tensor) else [] for a in args] if self.record_shapes else []
         parent = self._open[-1] if self._open else None
         event = FunctionEvent(name, _now_us(), threading.get_ident(), shapes, parent)
+        if self.with_stack:  # torch's form, innermost first: "train.py(12): step"
+            event.stack = [
+                f"{f.filename}({f.lineno}): {f.name}" for f in reversed(_instrument.forward_stack())
+            ]
         if parent is not None:
             parent.cpu_children.append(event)
         self._events.append(event)
@@ -106,7 +110,11 @@ class profile:  # noqa: N801 - torch's name
                 "tid": event.thread,
                 "ts": event.start_us,
                 "dur": event.cpu_time_total,
-                "args": {"Input Dims": event.input_shapes, "Self CPU Mem": event.self_cpu_memory_usage},
+                "args": {
+                    "Input Dims": event.input_shapes,
+                    "Self CPU Mem": event.self_cpu_memory_usage,
+                    **({"Call stack": ";".join(event.stack)} if event.stack else {}),
+                },
             }
             for event in self._events
         ]

@@ -22,6 +22,7 @@ class FunctionEvent:
         self.cpu_parent = parent
         self.cpu_children: list[FunctionEvent] = []
         self.self_cpu_memory_usage = 0  # bytes of the outputs this event itself made
+        self.stack: list[str] = []  # with_stack: where it was called, innermost first
 
     count = 1
 
