@@ -333,7 +333,7 @@ def test_custom_function_and_several_outputs_match_torch():
     assert _backward_names(graph) == _torch_names(outs["torch"].grad_fn)
     square = next(n for n in graph.nodes.values() if n.name == "SquareBackward")
     assert square.attrs == {"power": "2"}
-    assert [(label, tuple(t.shape)) for label, t in square.saved] == [("saved[0]", (2, 3))]
+    assert [(label, tuple(t.shape)) for label, t in square.saved] == [("input[0]", (2, 3))]
     with pytest.raises(TypeError, match="antorcha Tensor"):
         viz.make_dot(outs["torch"])
     # a tuple of outputs: each gets its own green node over one shared graph

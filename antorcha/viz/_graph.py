@@ -108,7 +108,7 @@ class _Walker:
 
 
 def saved_of(fn: Node) -> tuple[list[tuple[str, Tensor]], str | None]:
-    """A node's saved tensors, labelled `result` (its own output) or `saved[i]`."""
+    """A node's saved tensors, each with a label that says where it came from."""
     entries = fn._saved or []
     try:
         with no_grad():  # unpacking the saved output must not record a new graph edge
@@ -118,8 +118,21 @@ def saved_of(fn: Node) -> tuple[list[tuple[str, Tensor]], str | None]:
     labelled = []
     for i, (entry, tensor) in enumerate(zip(entries, tensors)):
         if isinstance(tensor, Tensor):
-            labelled.append(("result" if entry[0] == "output" else f"saved[{i}]", tensor))
+            labelled.append((_saved_label(fn, i, entry), tensor))
     return labelled, None
+
+
+def _saved_label(fn: Node, i: int, entry: tuple) -> str:
+    """`result` for the node's output, `input[k]` for its k-th input, else `saved[i]`."""
+    kind, value = entry
+    if kind == "output":
+        return "result"
+    if kind == "tensor":
+        for k, (nxt, nr) in enumerate(fn.next_functions):
+            is_leaf = isinstance(nxt, AccumulateGrad) and nxt.variable is value
+            if is_leaf or (nxt is not None and nxt is value._grad_fn and nr == value._output_nr):
+                return f"input[{k}]"
+    return f"saved[{i}]"
 
 
 _NOT_ATTRIBUTES = {"next_functions", "needs_input_grad"}
