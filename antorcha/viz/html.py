@@ -126,11 +126,12 @@ def _graphviz_svg(output: Any, params: dict | None) -> str | None:
     """Graphviz's drawing of make_dot's graph, or None where graphviz or `dot` is missing."""
     if shutil.which("dot") is None:
         return None
+    from antorcha.viz.dot import make_dot
+
     try:
-        from antorcha.viz.dot import make_dot
-    except ImportError:
+        svg = make_dot(output, params).pipe(format="svg").decode("utf-8")
+    except ImportError:  # the graphviz package is an optional extra: the page is drawn here then
         return None
-    svg = make_dot(output, params).pipe(format="svg").decode("utf-8")
     return svg[svg.index("<svg") :]  # inline: no XML prolog or doctype
 
 
