@@ -340,3 +340,24 @@ def test_custom_function_and_several_outputs_match_torch():
     a = antorcha.randn(3, requires_grad=True)
     source = viz.make_dot((a.sin(), a.cos())).source
     assert source.count("darkolivegreen1") == 2 and source.count("AccumulateGrad") == 1
+
+
+def test_to_html_without_the_graphviz_package(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz now raises ImportError
+    _, am, _, ax = _mlp_pair()
+    data, _, drawn = _page_parts(Path(viz.to_html(am(ax).mean(), tmp_path / "page.html")))
+    assert sorted(drawn) == sorted(n["key"] for n in data["nodes"])
+    with pytest.raises(ImportError, match=r"antorcha\[viz\]"):
+        viz.make_dot(am(ax).mean())
+
+
+def test_watch_remove_takes_the_hooks_off():
+    _, am, _, ax = _mlp_pair()
+    loss = am(ax).mean()
+    handle = viz.watch(loss)
+    handle.remove()
+    loss.backward()
+    tanh = next(n for n in viz._graph.walk(loss).nodes.values() if n.name == "TanhBackward0")
+    assert tanh.ref not in viz.html._GRADS
