@@ -105,6 +105,7 @@ def make_dot(
     show_attrs: list each backward node's attributes under its name.
     show_saved: add an orange node (name, shape, dtype) per tensor saved for backward.
     """
+    _graphviz()  # the install hint before any work
     graph = walk(var, params)
     node_attr = dict(
         style="filled", shape="box", align="left", fontsize="10", ranksep="0.1", height="0.2",
