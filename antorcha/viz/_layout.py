@@ -33,6 +33,25 @@ def depths(graph: Graph) -> dict[str, int]:
     return depth
 
 
+def _order_by_users(graph: Graph, rows: list[list[str]]) -> None:
+    """From the output row up, sort each row under the mean place of its nodes' users.
+
+    One barycentre sweep: it removes most edge crossings, with discovery order breaking ties.
+    """
+    users: dict[str, list[str]] = {key: [] for key in graph.nodes}
+    for tail, head, kind in graph.edges:
+        if kind != "saved":
+            users[tail].append(head)
+    place: dict[str, float] = {}  # key -> where in its row, 0..1
+    for row in reversed(rows):
+        def under(key: str) -> float:
+            spots = [place[u] for u in users[key] if u in place]
+            return sum(spots) / len(spots) if spots else 0.5
+
+        row.sort(key=under)  # stable: ties keep discovery order
+        place.update({key: (i + 0.5) / len(row) for i, key in enumerate(row)})
+
+
 def _box(label: str) -> tuple[float, float]:
     lines = label.split("\n")
     return max(len(line) for line in lines) * _CHAR_W + 2 * _PAD, len(lines) * _LINE_H + _PAD
@@ -44,6 +63,7 @@ def layered_svg(graph: Graph, labels: dict[str, str]) -> str:
     rows: list[list[str]] = [[] for _ in range(deepest + 1)]
     for key in graph.nodes:  # discovery order keeps an op's inputs next to each other
         rows[deepest - depth[key]].append(key)
+    _order_by_users(graph, rows)
     sizes = {key: _box(labels[key]) for key in graph.nodes}
     row_widths = [sum(sizes[k][0] for k in row) + _GAP_X * (len(row) - 1) for row in rows]
     width = max(row_widths, default=0) + 2 * _GAP_X
