@@ -128,6 +128,64 @@ def _decode_png(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)))
 
 
+def test_images_and_figures_match_torchs_pngs(tmp_path: Path) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batch = np.random.default_rng(2).random((5, 3, 6, 4)).astype(np.float32)
+
+    def calls(writer, lib) -> None:
+        writer.add_images("batch", lib.tensor(batch), 1)
+        figure, axes = plt.subplots(figsize=(2, 1.5), dpi=50)
+        axes.plot([0, 1, 2], [2, 0, 1])
+        writer.add_figure("figure", figure, 3)
+
+    ours, theirs = write_both(tmp_path, calls)
+    for tag in ("batch", "figure"):
+        (mine,), (reference,) = ours.Images(tag), theirs.Images(tag)
+        assert (mine.step, mine.width, mine.height) == (reference.step, reference.width, reference.height)
+        mine_pixels, reference_pixels = (_decode_png(e.encoded_image_string) for e in (mine, reference))
+        np.testing.assert_array_equal(mine_pixels, reference_pixels)
+    assert ours.Images("figure")[0].width == 100
+
+
+def test_purge_step_drops_a_stopped_runs_later_events_as_torchs_does(tmp_path: Path) -> None:
+    for name, writer_class in (("ours", SummaryWriter), ("torch", torch_tensorboard.SummaryWriter)):
+        with writer_class(str(tmp_path / name)) as first:
+            for step in range(5):
+                first.add_scalar("loss", float(step), step)
+        with writer_class(str(tmp_path / name), purge_step=2, filename_suffix=".resumed") as resumed:
+            for step in (2, 3):
+                resumed.add_scalar("loss", 10.0 + step, step)
+    ours, theirs = read(tmp_path / "ours"), read(tmp_path / "torch")
+    expected = [(0, 0.0), (1, 1.0), (2, 12.0), (3, 13.0)]
+    assert [(e.step, e.value) for e in ours.Scalars("loss")] == expected
+    assert [(e.step, e.value) for e in theirs.Scalars("loss")] == expected
+
+
+def test_a_closed_writer_reopens_on_the_next_add_as_torchs_does(tmp_path: Path) -> None:
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_scalar("x", 1.0, 0)
+    writer.close()
+    writer.add_scalar("x", 2.0, 1)
+    writer.close()
+    assert [(e.step, e.value) for e in read(tmp_path).Scalars("x")] == [(0, 1.0), (1, 2.0)]
+
+
+def test_event_files_are_named_as_torch_names_them(tmp_path: Path) -> None:
+    with SummaryWriter(str(tmp_path / "ours"), filename_suffix=".v1") as ours:
+        ours.add_scalar("x", 1.0)
+    with torch_tensorboard.SummaryWriter(str(tmp_path / "torch"), filename_suffix=".v1") as theirs:
+        theirs.add_scalar("x", 1.0)
+    (mine,), (reference,) = os.listdir(tmp_path / "ours"), os.listdir(tmp_path / "torch")
+    import re
+    import socket
+
+    name = rf"events\.out\.tfevents\.\d+\.{re.escape(socket.gethostname())}\.{os.getpid()}\.\d+\.v1"
+    assert re.fullmatch(name, reference) and re.fullmatch(name, mine), (mine, reference)
+
+
 def test_hparams_write_the_plugin_session_and_metrics(tmp_path: Path) -> None:
     with SummaryWriter(str(tmp_path)) as writer:
         writer.add_hparams(

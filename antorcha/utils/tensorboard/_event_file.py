@@ -5,14 +5,18 @@ caller's thread makes `flush()` mean what torch's does: everything added so far 
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any
 
+_file_numbers = itertools.count()  # two files opened in one second in one folder must not share a name
+
 
 class EventFile:
-    """Appends summaries to log_dir/events.out.tfevents.<time>.<host><suffix>; flushes every
-    `max_queue` events or `flush_secs` seconds, and on flush()/close()."""
+    """Appends summaries to log_dir/events.out.tfevents.<time>.<host>.<pid>.<n><suffix>, torch's name
+    (tensorboardX's own lacks <pid>.<n>, so a file reopened within the second overwrote the last);
+    flushes every `max_queue` events or `flush_secs` seconds, and on flush()/close()."""
 
     def __init__(self, log_dir: str, max_queue: int, flush_secs: float, filename_suffix: str) -> None:
         from tensorboardX.event_file_writer import EventsWriter
@@ -21,7 +25,8 @@ class EventFile:
         self.log_dir = log_dir
         self._max_queue = max_queue
         self._flush_secs = flush_secs
-        self._events = EventsWriter(os.path.join(log_dir, "events"), filename_suffix)
+        unique_suffix = f".{os.getpid()}.{next(_file_numbers)}{filename_suffix}"
+        self._events = EventsWriter(os.path.join(log_dir, "events"), unique_suffix)
         self._pending = 0
         self._last_flush = time.time()
         self._closed = False

@@ -95,13 +95,20 @@ class SummaryWriter:
         self.max_queue = max_queue
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
-        self._file = self._open(self.log_dir)
-        if purge_step is not None:
-            self._file.mark_purge(purge_step)
-        self._files = {self.log_dir: self._file}  # add_scalars adds one per key
+        self._files: dict[str, EventFile] = {}  # log_dir's own, then add_scalars' one per key
+        self._main()
 
     def _open(self, log_dir: str) -> EventFile:
         return EventFile(log_dir, self.max_queue, self.flush_secs, self.filename_suffix)
+
+    def _main(self) -> EventFile:
+        """log_dir's event file; after close() the next add_* starts a new one, as torch's writer does."""
+        if self.log_dir not in self._files:
+            self._files[self.log_dir] = self._open(self.log_dir)
+            if self.purge_step is not None:  # once: a reopened writer purges nothing more
+                self._files[self.log_dir].mark_purge(self.purge_step)
+                self.purge_step = None
+        return self._files[self.log_dir]
 
     def get_logdir(self) -> str:
         return self.log_dir
@@ -109,7 +116,7 @@ class SummaryWriter:
     def add_scalar(
         self, tag: str, scalar_value: Any, global_step: int | None = None, walltime: float | None = None
     ) -> None:
-        self._file.add_summary(self._summary.scalar(tag, _scalar(scalar_value)), global_step, walltime)
+        self._main().add_summary(self._summary.scalar(tag, _scalar(scalar_value)), global_step, walltime)
 
     def add_scalars(
         self,
@@ -139,12 +146,12 @@ class SummaryWriter:
         array = np.asarray(to_numpy(values), dtype=np.float64)
         if bins == "tensorflow":
             bins = list(tensorflow_bins())
-        self._file.add_summary(self._summary.histogram(tag, array, bins, max_bins), global_step, walltime)
+        self._main().add_summary(self._summary.histogram(tag, array, bins, max_bins), global_step, walltime)
 
     def add_text(
         self, tag: str, text_string: str, global_step: int | None = None, walltime: float | None = None
     ) -> None:
-        self._file.add_summary(self._summary.text(tag, text_string), global_step, walltime)
+        self._main().add_summary(self._summary.text(tag, text_string), global_step, walltime)
 
     def add_image(
         self,
@@ -157,7 +164,32 @@ class SummaryWriter:
         """Floats are taken in [0, 1] and uint8 in [0, 255], as torch takes them."""
         image = np.asarray(to_numpy(img_tensor))
         summary = self._summary.image(tag, image, dataformats=dataformats)
-        self._file.add_summary(summary, global_step, walltime)
+        self._main().add_summary(summary, global_step, walltime)
+
+    def add_images(
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: int | None = None,
+        walltime: float | None = None,
+        dataformats: str = "NCHW",
+    ) -> None:
+        """A batch of images, tiled into one grid image as torch tiles them."""
+        self.add_image(tag, img_tensor, global_step, walltime, dataformats)
+
+    def add_figure(
+        self,
+        tag: str,
+        figure: Any,
+        global_step: int | None = None,
+        close: bool = True,
+        walltime: float | None = None,
+    ) -> None:
+        """A matplotlib figure (or a list of them, tiled) rendered to an image."""
+        from tensorboardX.utils import figure_to_image
+
+        dataformats = "NCHW" if isinstance(figure, list) else "CHW"
+        self.add_image(tag, figure_to_image(figure, close), global_step, walltime, dataformats)
 
     def add_hparams(
         self,
@@ -188,6 +220,7 @@ class SummaryWriter:
     def close(self) -> None:
         for event_file in self._files.values():
             event_file.close()
+        self._files = {}
 
     def __enter__(self) -> SummaryWriter:
         return self
