@@ -304,7 +304,7 @@ def test_gpt_tensorboard_logs_train_val_loss_and_lr(tmp_path: Path, capsys: pyte
     report = json.loads(json_path.read_text())
     accumulator = read(tmp_path / "tb")
     train = accumulator.Scalars("loss/train")
-    assert [e.step for e in train] == [0, 1, 2, 3]
+    assert [e.step for e in train] == [1, 2, 3, 4]  # the number of steps taken
     np.testing.assert_allclose([e.value for e in train], report["train_losses"], rtol=1e-6)
     val = accumulator.Scalars("loss/val")
     assert [e.step for e in val] == [entry["iter"] for entry in report["evals"]] == [0, 2, 4]
@@ -326,3 +326,35 @@ def test_tensorboard_flag_without_tensorboardx_fails_in_one_line(
     error = capsys.readouterr().err
     assert "--tensorboard needs tensorboardX: pip install 'antorcha[tensorboard]'" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_gpt_resume_purges_what_the_stopped_run_logged_past_its_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import itertools
+
+    from antorcha.cli import main
+    from antorcha.utils.tensorboard import _event_file
+
+    # TensorBoard reads a folder's files in name order: <time>.<host>.<pid>.<n>; single-digit n keep the
+    # three files of one second in the order they were written
+    monkeypatch.setattr(_event_file, "_file_numbers", itertools.count())
+
+    tiny = ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--block-size", "16", "--batch-size", "4"]
+    common = [*tiny, "--eval-interval", "2", "--eval-iters", "1", "--sample-tokens", "2", "--device", "cpu"]
+    out, log_dir = str(tmp_path / "run"), str(tmp_path / "tb")
+    assert main(["gpt", *common, "--max-iters", "3", "--out", out, "--tensorboard", log_dir]) == 0
+    with SummaryWriter(log_dir, filename_suffix=".stopped") as stopped:  # steps taken after the checkpoint
+        for step in (4, 5):
+            stopped.add_scalar("loss/train", 99.0, step)
+    resume = ["gpt", *common, "--max-iters", "6", "--out", out, "--resume", "--tensorboard", log_dir]
+    assert main([*resume, "--json", str(tmp_path / "run.json")]) == 0
+    import json
+
+    report = json.loads((tmp_path / "run.json").read_text())
+    accumulator = read(tmp_path / "tb")
+    train = accumulator.Scalars("loss/train")
+    assert [e.step for e in train] == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose([e.value for e in train], report["train_losses"], rtol=1e-6)
+    assert [e.step for e in accumulator.Scalars("loss/val")] == [e["iter"] for e in report["evals"]]
+    assert [e["iter"] for e in report["evals"]] == [0, 2, 3, 4, 6]

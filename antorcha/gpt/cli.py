@@ -277,12 +277,13 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
 
 
 def _tensorboard_writer(log_dir: str | None, start: int) -> Any:
-    """A resumed run purges the events a stopped run wrote after its checkpoint's step."""
+    """A run resumed at step `start` purges what the stopped run logged after its checkpoint: events at
+    step > start (the evaluation at `start` was logged and is not repeated)."""
     if log_dir is None:
         return None
     from antorcha.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir, purge_step=start if start > 0 else None)
+    return SummaryWriter(log_dir, purge_step=start + 1 if start > 0 else None)
 
 
 def _sample_only(args: argparse.Namespace, checkpoint: dict, device: Any) -> int:

@@ -200,7 +200,8 @@ def train(
     tensorboard: Any = None,
 ) -> None:
     """Step `run` up to config.max_iters, evaluating (and saving) every eval_interval steps and at the end.
-    `tensorboard`, a SummaryWriter, gets loss/train and lr per step and loss/val per evaluation."""
+    `tensorboard`, a SummaryWriter, gets loss/train and lr per step and loss/val per evaluation, each at
+    the number of steps taken when it was measured (a step's loss at 1 after the first step)."""
     block_size = run.model.config.block_size
     step_model = torch.compile(run.model) if config.compile else run.model
     fixed = eval_batches(data, config, block_size, device)
@@ -229,8 +230,8 @@ def train(
                 break
             loss = _step(run, step_model, data, config, device, iteration)
             if tensorboard is not None:
-                tensorboard.add_scalar("loss/train", loss, iteration)
-                tensorboard.add_scalar("lr", lr_at(iteration, config), iteration)
+                tensorboard.add_scalar("loss/train", loss, iteration + 1)
+                tensorboard.add_scalar("lr", lr_at(iteration, config), iteration + 1)
             bar.step(
                 loss, tokens_per_step * len(run.history.train_losses) / max(run.history.train_seconds, 1e-9)
             )
