@@ -119,13 +119,13 @@ def test_view_output_shows_its_base():
     assert "darkolivegreen3" in source and "style=dotted" in source
 
 
-def test_missing_dot_message(monkeypatch):
+def test_missing_dot_message(monkeypatch, tmp_path):
     dot = viz.make_dot(antorcha.randn(2, requires_grad=True).sum())
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(RuntimeError, match=r"Graphviz's `dot` program.*apt-get install graphviz.*\.source"):
-        viz.render(dot, "/tmp/never.svg")
+        viz.render(dot, str(tmp_path / "never.svg"))
     with pytest.raises(graphviz.ExecutableNotFound, match="apt-get install graphviz"):
-        dot.render("never", format="svg")
+        dot.render(str(tmp_path / "never"), format="svg")  # graphviz writes the DOT source first
     assert dot.source.startswith("digraph")
 
 
