@@ -128,16 +128,25 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
         ("(a * b).sum().backward()", lambda a, b: (a * b).sum().backward()),
     ):
         blocks = {}
-        for framework in (antorcha, torch):
+        for label, framework, profiled in (
+            ("antorcha", antorcha, False),
+            ("torch", torch, False),
+            ("antorcha profiled", antorcha, True),  # the same calls inside antorcha.profiler.profile()
+        ):
             a = framework.ones(8, requires_grad=True)
             b = framework.ones(8, requires_grad=True)
 
             # median over blocks of 100 calls, to see through timer resolution
-            def block(a: Any = a, b: Any = b, body: Callable = body) -> None:
+            def block(a: Any = a, b: Any = b, body: Callable = body, profiled: bool = profiled) -> None:
+                if profiled:
+                    with antorcha.profiler.profile():
+                        for _ in range(100):
+                            body(a, b)
+                    return
                 for _ in range(100):
                     body(a, b)
 
-            blocks[framework.__name__] = block
+            blocks[label] = block
         no_sync = dict.fromkeys(blocks, lambda: None)
         medians = interleaved_medians(blocks, repeats // 100, no_sync)
         results = {k: v / 100 for k, v in medians.items()}
@@ -147,6 +156,7 @@ def time_tiny_ops(repeats: int = 2000) -> list[dict]:
                 "antorcha_us": results["antorcha"] * 1e6,
                 "torch_us": results["torch"] * 1e6,
                 "ratio": results["antorcha"] / results["torch"],
+                "profiled_us": results["antorcha profiled"] * 1e6,
             }
         )
     return rows
@@ -206,10 +216,15 @@ def print_report(device: str, steps: list[dict], tiny: list[dict], memory: dict 
         )
         print(f"\nPeak memory of the full-batch step ({key}): {ours}, torch {theirs:.0f} MiB")
     if tiny:
-        print("\nTiny-tensor overhead (8 elements, median µs per call)")
-        print("| op | antorcha µs | torch µs | antorcha/torch |\n|---|---:|---:|---:|")
+        print("\nTiny-tensor overhead (8 elements, median µs per call; the profiler adds nothing when off:")
+        print("the op path is the same code, so the first column is also antorcha with it off)")
+        print("| op | antorcha µs | torch µs | antorcha/torch | antorcha, profiler on µs |")
+        print("|---|---:|---:|---:|---:|")
         for row in tiny:
-            print(f"| {row['op']} | {row['antorcha_us']:.2f} | {row['torch_us']:.2f} | {row['ratio']:.2f} |")
+            print(
+                f"| {row['op']} | {row['antorcha_us']:.2f} | {row['torch_us']:.2f} | {row['ratio']:.2f} "
+                f"| {row['profiled_us']:.2f} |"
+            )
 
 
 def main() -> None:
