@@ -55,3 +55,47 @@ CASES = [
 @pytest.mark.parametrize("make", CASES)
 def test_the_same_seed_gives_torchs_order(make: str) -> None:
     assert _draws(antorcha, make) == _draws(torch, make)
+
+
+def test_a_huge_sampler_draws_lazily_with_flat_memory() -> None:
+    """minGPT's trainer: RandomSampler(replacement=True, num_samples=int(1e10)) and draws batches from
+    it. Indices are drawn as iteration reaches them; 10,000 batches leave memory flat, and the
+    indices are torch's for the same generator."""
+    import resource
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    data = antorcha.utils.data
+    sampler = data.RandomSampler(range(1000), replacement=True, num_samples=10**12,
+                                 generator=antorcha.Generator().manual_seed(3))
+    loader = data.DataLoader(range(1000), batch_size=32, sampler=sampler)
+    start = peak_mib()
+    batches = iter(loader)
+    first = [next(batches).tolist() for _ in range(3)]
+    for _ in range(10_000):
+        next(batches)
+    assert peak_mib() - start < 50
+    theirs = torch.utils.data.DataLoader(
+        range(1000), batch_size=32,
+        sampler=torch.utils.data.RandomSampler(range(1000), replacement=True, num_samples=10**12,
+                                               generator=torch.Generator().manual_seed(3)),
+    )
+    their_batches = iter(theirs)
+    assert first == [next(their_batches).tolist() for _ in range(3)]
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batches_spanning_two_drawn_pieces_keep_the_order(drop_last: bool) -> None:
+    from antorcha.utils.data.sampler import PIECE
+
+    count = 2 * PIECE + 7  # pieces of PIECE indices, batches of 3 cross their edges
+    ours = antorcha.utils.data.BatchSampler(
+        antorcha.utils.data.RandomSampler(range(50), replacement=True, num_samples=count,
+                                          generator=antorcha.Generator().manual_seed(1)),
+        3, drop_last)
+    theirs = torch.utils.data.BatchSampler(
+        torch.utils.data.RandomSampler(range(50), replacement=True, num_samples=count,
+                                       generator=torch.Generator().manual_seed(1)),
+        3, drop_last)
+    assert list(ours) == list(theirs)

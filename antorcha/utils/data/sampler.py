@@ -1,8 +1,9 @@
 """Samplers: which dataset indices to visit, in what order, and how to group them into batches.
 
-The built-in samplers draw a whole epoch's order as one int64 array (`_index_array`),
-and iterate it as Python ints as torch does. `BatchSampler` slices that array directly
-when its sampler is a built-in one, so a DataLoader epoch costs no per-index Python work.
+The built-in samplers draw an epoch's order as int64 arrays of at most `PIECE` indices each
+(`_index_pieces`), drawn as iteration reaches them, and iterate them as Python ints as torch does:
+memory stays flat whatever `num_samples` is. `BatchSampler` slices those arrays directly when its
+sampler is a built-in one, so a DataLoader epoch costs no per-index Python work.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from antorcha.utils.data import _random
 
 T_co = TypeVar("T_co", covariant=True)
+PIECE = 1 << 16  # indices drawn at a time: torch draws 32 at a time, the same stream in bigger steps
 
 
 class Sampler(Generic[T_co]):
@@ -34,8 +36,10 @@ class SequentialSampler(Sampler[int]):
     def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
 
-    def _index_array(self) -> np.ndarray:
-        return np.arange(len(self.data_source), dtype=np.int64)
+    def _index_pieces(self) -> Iterator[np.ndarray]:
+        n = len(self.data_source)
+        for start in range(0, n, PIECE):
+            yield np.arange(start, min(start + PIECE, n), dtype=np.int64)
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
@@ -69,21 +73,24 @@ class RandomSampler(Sampler[int]):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _index_array(self) -> np.ndarray:
+    def _index_pieces(self) -> Iterator[np.ndarray]:
         n = len(self.data_source)
         generator = _random.sampler_generator(self.generator)  # torch: a fresh one per pass if None
-        if self.replacement:
-            return _random.integers(n, self.num_samples, generator)
+        if self.replacement:  # drawn as iteration goes: num_samples may be 10**12
+            for start in range(0, self.num_samples, PIECE):
+                yield _random.integers(n, min(PIECE, self.num_samples - start), generator)
+            return
         # more samples than items: whole permutations back to back, then part of one more (torch
         # draws that last one even when no part of it is taken)
         full, rest = divmod(self.num_samples, n)
-        pieces = [_random.permutation(n, generator) for _ in range(full)]
-        pieces.append(_random.permutation(n, generator)[:rest])
-        return np.concatenate(pieces)
+        for _ in range(full):
+            yield _random.permutation(n, generator)
+        yield _random.permutation(n, generator)[:rest]
 
     def __iter__(self) -> Iterator[int]:
         # a generator, so nothing is drawn until the first index is asked for (as in torch)
-        yield from self._index_array().tolist()
+        for piece in self._index_pieces():
+            yield from piece.tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -96,12 +103,13 @@ class SubsetRandomSampler(Sampler[int]):
         self.indices = indices
         self.generator = generator
 
-    def _index_array(self) -> np.ndarray:
+    def _index_pieces(self) -> Iterator[np.ndarray]:
         order = _random.permutation(len(self.indices), self.generator)
-        return np.asarray(self.indices, dtype=np.int64).reshape(-1)[order]
+        yield np.asarray(self.indices, dtype=np.int64).reshape(-1)[order]
 
     def __iter__(self) -> Iterator[int]:
-        yield from self._index_array().tolist()
+        for piece in self._index_pieces():
+            yield from piece.tolist()
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -135,18 +143,19 @@ class WeightedRandomSampler(Sampler[int]):
         self.replacement = replacement
         self.generator = generator
 
-    def _index_array(self) -> np.ndarray:
+    def _index_pieces(self) -> Iterator[np.ndarray]:
         weights = np.asarray(self.weights._cpu_array(), dtype=np.float64)
-        return _random.weighted_choice(weights, self.num_samples, self.replacement, self.generator)
+        yield _random.weighted_choice(weights, self.num_samples, self.replacement, self.generator)
 
     def __iter__(self) -> Iterator[int]:
-        yield from self._index_array().tolist()
+        for piece in self._index_pieces():
+            yield from piece.tolist()
 
     def __len__(self) -> int:
         return self.num_samples
 
 
-# Samplers whose iteration is exactly `_index_array()`; a subclass overriding `__iter__` is
+# Samplers whose iteration is exactly `_index_pieces()`; a subclass overriding `__iter__` is
 # iterated instead, so custom orders are always honoured.
 _ARRAY_ITERATORS = {
     SequentialSampler.__iter__,
@@ -156,8 +165,8 @@ _ARRAY_ITERATORS = {
 }
 
 
-def draws_index_array(sampler: Any) -> bool:
-    return getattr(type(sampler), "__iter__", None) in _ARRAY_ITERATORS and hasattr(sampler, "_index_array")
+def draws_index_pieces(sampler: Any) -> bool:
+    return getattr(type(sampler), "__iter__", None) in _ARRAY_ITERATORS and hasattr(sampler, "_index_pieces")
 
 
 class BatchSampler(Sampler[list[int]]):
@@ -180,8 +189,8 @@ class BatchSampler(Sampler[list[int]]):
 
     def _index_batches(self) -> Iterator[np.ndarray | list[int]]:
         """The batches as int64 arrays when the sampler can draw its order at once, else lists."""
-        if draws_index_array(self.sampler):
-            yield from self._slice_batches(self.sampler._index_array())  # type: ignore[union-attr]
+        if draws_index_pieces(self.sampler):
+            yield from self._slice_batches(self.sampler._index_pieces())  # type: ignore[union-attr]
             return
         indices = iter(self.sampler)
         while batch := list(itertools.islice(indices, self.batch_size)):
@@ -189,10 +198,17 @@ class BatchSampler(Sampler[list[int]]):
                 return
             yield batch
 
-    def _slice_batches(self, order: np.ndarray) -> Iterator[np.ndarray]:
-        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
-            yield order[start : start + self.batch_size]
+    def _slice_batches(self, pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """Batches cut from consecutive pieces of the order; a batch may span two pieces."""
+        carry = np.empty(0, dtype=np.int64)
+        for piece in pieces:
+            order = np.concatenate((carry, piece)) if len(carry) else piece
+            whole = len(order) - len(order) % self.batch_size
+            for start in range(0, whole, self.batch_size):
+                yield order[start : start + self.batch_size]
+            carry = order[whole:]
+        if len(carry) and not self.drop_last:
+            yield carry
 
     def __len__(self) -> int:
         if self.drop_last:
