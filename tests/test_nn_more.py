@@ -566,3 +566,19 @@ def test_errors_are_torchs(expression: str) -> None:
     )
     message = str(ours).replace("antorcha.Size", "torch.Size")  # sizes print as their library's Size
     assert message == str(theirs), f"{expression}: {ours!r} != torch's {theirs!r}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rrelu_training_draws_torchs_slopes_for_the_same_seed(dtype: str) -> None:
+    """One float64 uniform per element <= 0, in order, from the default generator, as torch's kernel."""
+    results = []
+    for module in (antorcha, torch):
+        module.manual_seed(1)
+        x = module.randn(3, 4, 5, dtype=getattr(module, dtype), requires_grad=True)
+        y = module.nn.functional.rrelu(x, training=True)
+        y.backward(module.ones_like(y))
+        results.append((y.detach().numpy(), x.grad.numpy(), module.rand(2).tolist()))
+    tolerance = 1e-6 if dtype == "float32" else 0  # float32: r rounds after torch's double FMA
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=tolerance)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=tolerance)
+    assert results[0][2] == results[1][2]  # and the stream is left where torch leaves it

@@ -175,14 +175,23 @@ def rrelu(
     if not training:
         slope = (lower + upper) / 2
         return maybe_inplace(input, lambda x: where(x >= 0, x, x * slope), inplace)
-    from antorcha import random
+    noise = wrap(_rrelu_slopes(input, lower, upper), device=input._device)
+    return maybe_inplace(input, lambda x: where(x > 0, x, x * noise), inplace)
+
+
+def _rrelu_slopes(input: Tensor, lower: float, upper: float) -> Any:
+    """torch's rrelu_with_noise: one float64 uniform in [lower, upper) per element <= 0, drawn in
+    order from the default generator, so the same seed gives torch's slopes; 1 elsewhere."""
+    import antorcha
 
     data = input._data
-    rng = random.generator_for(input._device)
-    slopes = random.draw_uniform(rng, data.shape, data.dtype.type) * data.dtype.type(upper - lower)
-    slopes += data.dtype.type(lower)
-    noise = wrap(slopes, device=input._device)
-    return maybe_inplace(input, lambda x: where(x > 0, x, x * noise), inplace)
+    xp = xp_of(data)
+    non_positive = data <= 0  # NaN is not: it passes through, as in torch's kernel
+    count = int(non_positive.sum())
+    uniforms = antorcha.rand(count, dtype=antorcha.float64, device=input._device)._data
+    slopes = xp.ones(data.shape, dtype=data.dtype)
+    slopes[non_positive] = (uniforms * (upper - lower) + lower).astype(data.dtype)
+    return slopes
 
 
 @register_functional()
