@@ -45,17 +45,17 @@ def _product(a: Any, b: Any) -> Any:
     return a * b if a.shape[-1] == 1 else _matrix_product(a, b)
 
 
-def _matrix_product(a: Any, b: Any) -> Any:
-    """a @ b; float16 and bfloat16 through float32, rounded once: torch accumulates them in float32
-    (NumPy's float16 product accumulates in float16, ml_dtypes' bfloat16 one returns float32)."""
-    if a.itemsize == 2 and a.dtype.kind != "i":  # float16 or bfloat16; one comparison for the rest
-        return (a.astype("float32") @ b.astype("float32")).astype(a.dtype)
-    return a @ b
-
-
 def _is_half(a: Any) -> bool:
     """float16 or bfloat16 (2-byte, not an integer)."""
     return a.itemsize == 2 and a.dtype.kind != "i"
+
+
+def _matrix_product(a: Any, b: Any) -> Any:
+    """a @ b; float16 and bfloat16 through float32, rounded once: torch accumulates them in float32
+    (NumPy's float16 product accumulates in float16, ml_dtypes' bfloat16 one returns float32)."""
+    if _is_half(a):
+        return (a.astype("float32") @ b.astype("float32")).astype(a.dtype)
+    return a @ b
 
 
 def _swap(a: Any) -> Any:
