@@ -15,6 +15,7 @@ Run: `python benchmarks/gpt.py` (or `--quick`).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -30,6 +31,7 @@ BATCH = 12
 CONTENDERS = ("torch", "antorcha", "antorcha.compile")
 
 
+@functools.cache  # the twin is the model source executed on torch: once per process is enough
 def _frameworks() -> dict[str, tuple[Any, Any]]:
     """Each contender's library and the model module on it."""
     import torch
@@ -42,11 +44,7 @@ def _frameworks() -> dict[str, tuple[Any, Any]]:
 
 
 def _initial_weights() -> dict[str, np.ndarray]:
-    import torch
-
-    from antorcha.gpt import twin
-
-    on_torch = twin.load_on(torch)
+    torch, on_torch = _frameworks()["torch"]
     torch.manual_seed(0)
     model = on_torch.GPT(on_torch.GPTConfig(**CONFIG))
     return {name: value.numpy().copy() for name, value in model.state_dict().items()}
