@@ -21,6 +21,7 @@ from antorcha._grad_mode import is_grad_enabled
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
+from antorcha.nn.functional._layers import keep_mask
 from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import broadcast_shapes
 from antorcha.ops.elementwise import where
@@ -121,20 +122,6 @@ def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor, key
     return attn_mask._data
 
 
-def _dropout_keep(query: Tensor, scores_shape: tuple, p: float) -> Any:
-    """A keep-mask scaled by 1 / (1 - p) (zeros for p = 1), drawn as torch's math path does it:
-    F.dropout's noise.bernoulli_(1 - p).div_(1 - p), so the same seed drops what torch drops."""
-    from antorcha import random
-
-    xp = xp_of(query._data)
-    np_dtype = query._data.dtype
-    if p >= 1.0:
-        return xp.zeros(scores_shape, dtype=np_dtype)
-    rng = random.generator_for(query._device)
-    keep = random.draw_bernoulli(rng, scores_shape, 1.0 - p)
-    return keep.astype(np_dtype) * (np_dtype.type(1) / np_dtype.type(1.0 - p))
-
-
 def _c10_name(tensor: Tensor) -> str:
     """The dtype as torch's C++ messages print it (float, double, c10::Half)."""
     return _C10_NAMES.get(tensor.dtype.name, tensor.dtype.name)
@@ -192,7 +179,7 @@ def scaled_dot_product_attention(
     keep = None
     if dropout_p > 0.0:
         batch = tuple(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
-        keep = _dropout_keep(query, (*batch, query.shape[-2], key.shape[-2]), dropout_p)
+        keep = keep_mask(query, dropout_p, (*batch, query.shape[-2], key.shape[-2]))  # F.dropout's draw
     op = ScaledDotProductAttention
     if query._data.dtype.kind == "V":  # bfloat16: in float32, rounded once, as torch's CPU kernel
         op = in_float32(ScaledDotProductAttention)

@@ -15,15 +15,17 @@ from antorcha.autograd.function import Op
 from antorcha.ops._bfloat16 import in_float32
 
 
-def _keep_mask(input: Tensor, p: float) -> Any:
-    """Bernoulli(1 - p) keep-mask scaled by 1 / (1 - p), drawn from antorcha's generator."""
+def keep_mask(input: Tensor, p: float, shape: tuple | None = None) -> Any:
+    """Bernoulli(1 - p) keep-mask scaled by 1 / (1 - p), of input's shape (or `shape`) and dtype,
+    drawn from the default generator as torch's dropout draws it."""
     from antorcha import random
 
     data = input._data
-    if p == 1.0:
-        return xp_of(data).zeros(data.shape, dtype=data.dtype)
+    shape = data.shape if shape is None else shape
+    if p >= 1.0:
+        return xp_of(data).zeros(shape, dtype=data.dtype)
     rng = random.generator_for(input._device)
-    keep = random.draw_bernoulli(rng, data.shape, 1.0 - p)  # torch's noise.bernoulli_(1 - p)
+    keep = random.draw_bernoulli(rng, shape, 1.0 - p)  # torch's noise.bernoulli_(1 - p)
     return keep.astype(data.dtype) * (data.dtype.type(1) / data.dtype.type(1.0 - p))  # noise.div_(1 - p)
 
 
@@ -33,7 +35,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or input.numel() == 0:
         return input
-    mask = wrap(_keep_mask(input, p), device=input._device)
+    mask = wrap(keep_mask(input, p), device=input._device)
     return input.mul_(mask) if inplace else input * mask
 
 
