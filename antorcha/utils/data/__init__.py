@@ -11,6 +11,7 @@ from antorcha.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from antorcha.utils.data.distributed import DistributedSampler
 from antorcha.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -26,6 +27,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
