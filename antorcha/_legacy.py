@@ -148,9 +148,21 @@ class _VariableMeta(type):
         return isinstance(obj, Tensor)
 
 
+class _ExecutionEngine:
+    """`Variable._execution_engine`, where torch code (DDP among it) queues final callbacks."""
+
+    @staticmethod
+    def queue_callback(callback: Any) -> None:
+        from antorcha.autograd.engine import queue_callback
+
+        queue_callback(callback)
+
+
 class Variable(metaclass=_VariableMeta):
     """torch.autograd.Variable: since torch 0.4 just a Tensor. `Variable(t)` is a new tensor sharing
     t's memory, outside any graph; `requires_grad=True` makes it a leaf that requires grad."""
+
+    _execution_engine = _ExecutionEngine()
 
     def __new__(cls, data: Any = None, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # type: ignore[misc]
         from antorcha._creation import empty

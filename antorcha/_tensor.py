@@ -274,6 +274,14 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
             hooks.append(hooks.pop(len(hooks) - 2))
         return handle
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        """Call `hook(self)` in backward, once this leaf's `.grad` has taken its new gradient."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        return self._grad_accumulator().register_post_accumulate_hook(hook)
+
     def backward(
         self,
         gradient: Tensor | None = None,

@@ -135,3 +135,43 @@ def test_retain_grad_survives_in_place_and_repeated_backward(device: str) -> Non
         return first, y.grad, x.grad
 
     assert_same_outcome(scenario, device=device)
+
+
+def test_post_accumulate_grad_hooks_and_final_callbacks(device: str) -> None:
+    """Post-accumulate hooks see the leaf with its new .grad, in registration order; callbacks
+    queued from them run once backward has finished (what DDP's bucket reduction relies on)."""
+
+    def scenario(lib: Any) -> list:
+        seen: list = []
+        w = leaf(lib, X_DATA)
+        b = leaf(lib, X_DATA[0])
+
+        def record(tag: str) -> Any:
+            def hook(param: Any) -> None:
+                seen.append((tag, param.grad.detach().clone()))
+                lib.autograd.Variable._execution_engine.queue_callback(lambda: seen.append(("done", tag)))
+
+            return hook
+
+        w.register_post_accumulate_grad_hook(record("w"))
+        removed = w.register_post_accumulate_grad_hook(record("removed"))
+        removed.remove()
+        b.register_post_accumulate_grad_hook(record("b"))
+        ((w.sin() * 2 + b) * leaf(lib, COTANGENT, False)).sum().backward()
+        lib.autograd.grad((w * 3).sum(), w)  # no accumulation: no hook
+        (w * b).sum().backward(inputs=[w])  # only w accumulates
+        return seen
+
+    assert_same_outcome(scenario, device=device)
+
+
+def test_post_accumulate_grad_hook_errors() -> None:
+    assert_raises_like_torch(
+        lambda lib: lib.ones(2).register_post_accumulate_grad_hook(lambda p: None), RuntimeError
+    )
+    assert_raises_like_torch(
+        lambda lib: (leaf(lib, X_DATA) * 2).register_post_accumulate_grad_hook(lambda p: None), RuntimeError
+    )
+    assert_raises_like_torch(
+        lambda lib: lib.autograd.Variable._execution_engine.queue_callback(lambda: None), RuntimeError
+    )

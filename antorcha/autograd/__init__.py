@@ -119,10 +119,7 @@ def backward(
     keep = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
         targets = _as_tuple(inputs)
-        captured = run_backward(outputs, root_grads, keep, create_graph, capture=targets)
-        for tensor, g in zip(targets, captured or []):
-            if g is not None:
-                tensor._grad = g.detach().clone() if tensor._grad is None else tensor._grad + g
+        run_backward(outputs, root_grads, keep, create_graph, capture=targets, accumulate_captured=True)
         return
     run_backward(outputs, root_grads, keep, create_graph)
 

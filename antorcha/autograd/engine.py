@@ -14,7 +14,8 @@ is told (`Node.may_overwrite_grad`) so that its backward may write its result th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from antorcha._device import quiet_float_errors, xp_of
 from antorcha._grad_mode import STATE
@@ -137,10 +138,47 @@ def _check_hook_result(hook: object, grad: Tensor, replaced: object) -> None:
         )
 
 
+class _FinalCallbacks(threading.local):
+    """The callbacks queued during the backward call running on this thread, one list per call
+    (a hook may itself call backward)."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[Callable[[], None]]] = []
+
+
+_FINAL_CALLBACKS = _FinalCallbacks()
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run `callback()` once the backward call now running has finished (torch's
+    `Variable._execution_engine.queue_callback`: DDP waits for its last all-reduce there)."""
+    if not _FINAL_CALLBACKS.stack:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _FINAL_CALLBACKS.stack[-1].append(callback)
+
+
+def _run_final_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    index = 0
+    while index < len(callbacks):  # a callback may queue another
+        callbacks[index]()
+        index += 1
+
+
 def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, owned: bool, create_graph: bool) -> None:
     variable = node.variable
     if variable is None:
         return
+    _add_to_grad(variable, grad, owned, create_graph)
+    _run_post_accumulate_hooks(node, variable)
+
+
+def _run_post_accumulate_hooks(node: AccumulateGrad, variable: Tensor) -> None:
+    for hook in node._post_accumulate_hooks:
+        if hook(variable) is not None:
+            raise TypeError(f"post accumulate grad hook {hook!r} must return None")
+
+
+def _add_to_grad(variable: Tensor, grad: Tensor, owned: bool, create_graph: bool) -> None:
     if variable._grad is None:
         if create_graph:
             variable._grad = grad
@@ -196,12 +234,14 @@ def run_backward(
     retain_graph: bool,
     create_graph: bool,
     capture: Sequence[Tensor] | None = None,
+    accumulate_captured: bool = False,
 ) -> list[Tensor | None] | None:
     """Backpropagate `root_grads` from `roots`.
 
     Without `capture`, gradients accumulate into the leaves' `.grad` (Tensor.backward).
     With `capture`, nothing accumulates and the gradients reaching those tensors are
-    returned instead (autograd.grad).
+    returned instead (autograd.grad), or, with `accumulate_captured`, accumulated into
+    those tensors' `.grad` alone (backward(inputs=...)).
     """
     pending: dict[Node, _Pending] = {}
     root_nodes: list[Node] = []
@@ -226,12 +266,27 @@ def run_backward(
 
     previous_mode = STATE.enabled
     STATE.enabled = create_graph  # backward formulas build a graph only for create_graph
+    callbacks: list[Callable[[], None]] = []
+    _FINAL_CALLBACKS.stack.append(callbacks)
     try:
         with quiet_float_errors():  # torch's backward never warns about inf or NaN either
             _run_plan(plan, pending, captured, retain_graph, create_graph, accumulate=capture is None)
+        if accumulate_captured:
+            _accumulate_into_inputs(capture, captured)  # type: ignore[arg-type]
+        _run_final_callbacks(callbacks)
     finally:
+        _FINAL_CALLBACKS.stack.pop()
         STATE.enabled = previous_mode
     return captured if capture is not None else None
+
+
+def _accumulate_into_inputs(inputs: Sequence[Tensor], grads: list[Tensor | None]) -> None:
+    for tensor, grad in zip(inputs, grads):
+        if grad is None:
+            continue
+        tensor._grad = grad.detach().clone() if tensor._grad is None else tensor._grad + grad
+        if tensor._grad_fn is None and tensor._extra and "accumulator" in tensor._extra:
+            _run_post_accumulate_hooks(tensor._extra["accumulator"], tensor)
 
 
 def _run_plan(

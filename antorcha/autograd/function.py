@@ -252,6 +252,12 @@ class AccumulateGrad(Node):
     def __init__(self, variable: Tensor) -> None:
         # weak: the tensor owns this node, not the reverse (no reference cycle)
         self._variable_ref = weakref.ref(variable)
+        self._post_accumulate_hooks: list[Callable] = []
+
+    def register_post_accumulate_hook(self, hook: Callable) -> _RemovableHandle:
+        """hook(variable), called after backward has accumulated into `variable.grad`."""
+        self._post_accumulate_hooks.append(hook)
+        return _RemovableHandle(self._post_accumulate_hooks, hook)
 
     @property
     def variable(self) -> Tensor | None:
