@@ -301,6 +301,7 @@ def _run_plan(
     locals, because it runs once per node)."""
     ready, dependencies, receives, targets = plan.ready, plan.dependencies, plan.receives, plan.targets
     may_reuse = not create_graph  # a graph built from a gradient keeps it: never overwritten then
+    leaves_ready: list[Node] = []
     while ready:
         node = ready.pop()
         entry = pending.pop(node, None) or _pending_for(node)
@@ -346,7 +347,13 @@ def _run_plan(
             remaining = dependencies[child] - 1
             dependencies[child] = remaining
             if remaining == 0:
-                ready.append(child)
+                if type(child) is AccumulateGrad:
+                    leaves_ready.append(child)
+                else:
+                    ready.append(child)
+        if leaves_ready:  # on top, so a leaf accumulates as soon as its gradient is complete (as
+            ready.extend(leaves_ready)  # in torch): DDP's hooks then launch buckets mid-backward
+            leaves_ready.clear()
 
 
 def _capture(plan: _Plan, node: Node, entry: _Pending, captured: list) -> None:
