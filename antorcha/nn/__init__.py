@@ -1,6 +1,6 @@
 """antorcha.nn: modules, layers, activations and losses with torch.nn's API."""
 
-from antorcha.nn import functional, init, utils
+from antorcha.nn import functional, init, parallel, utils
 from antorcha.nn.activation import (
     GELU,
     LeakyReLU,
@@ -259,5 +259,6 @@ __all__ = [
     "ZeroPad2d",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]
