@@ -1,0 +1,82 @@
+"""antorcha.distributed: torch.distributed's API over MPI (mpi4py + Open MPI), NCCL for cuda tensors.
+
+Start the processes with `antorcha run -n 2 script.py`, `python -m antorcha.distributed.run
+--nproc-per-node 2 script.py` (torchrun's flags and environment variables) or `mpirun -n 2`; each
+calls `init_process_group()` (backend "mpi"; "gloo" is the same MPI path, as torch users write it on
+the CPU; "nccl" runs cuda tensors' collectives through CuPy's NCCL). Every wait has a deadline
+(`timeout=` of init_process_group), and an unhandled exception in one rank aborts them all.
+"""
+
+from antorcha.distributed._buffers import ReduceOp
+from antorcha.distributed._collectives import (
+    all_gather,
+    all_gather_into_tensor,
+    all_reduce,
+    barrier,
+    broadcast,
+    gather,
+    reduce,
+    reduce_scatter_tensor,
+    scatter,
+)
+from antorcha.distributed._objects import all_gather_object, broadcast_object_list
+from antorcha.distributed._p2p import irecv, isend, recv, send
+from antorcha.distributed._process_group import (
+    Backend,
+    GroupMember,
+    ProcessGroup,
+    destroy_process_group,
+    get_backend,
+    get_global_rank,
+    get_group_rank,
+    get_process_group_ranks,
+    get_rank,
+    get_world_size,
+    group,
+    init_process_group,
+    is_available,
+    is_gloo_available,
+    is_initialized,
+    is_mpi_available,
+    is_nccl_available,
+    new_group,
+)
+from antorcha.distributed._work import Work
+
+__all__ = [
+    "Backend",
+    "GroupMember",
+    "ProcessGroup",
+    "ReduceOp",
+    "Work",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_gather_object",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "broadcast_object_list",
+    "destroy_process_group",
+    "gather",
+    "get_backend",
+    "get_global_rank",
+    "get_group_rank",
+    "get_process_group_ranks",
+    "get_rank",
+    "get_world_size",
+    "group",
+    "init_process_group",
+    "irecv",
+    "is_available",
+    "is_gloo_available",
+    "is_initialized",
+    "is_mpi_available",
+    "is_nccl_available",
+    "isend",
+    "new_group",
+    "recv",
+    "reduce",
+    "reduce_scatter_tensor",
+    "scatter",
+    "send",
+]

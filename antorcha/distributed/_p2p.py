@@ -1,0 +1,91 @@
+"""Point to point: send/recv and isend/irecv, with torch's rank checks and the sender returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from antorcha._tensor import Tensor
+from antorcha.distributed._buffers import Staged, as_bytes, host_array, require_tensor
+from antorcha.distributed._collectives import launch, member_group
+from antorcha.distributed._process_group import ProcessGroup, mpi_module
+from antorcha.distributed._work import Work
+
+
+def _peer(pg: ProcessGroup, global_rank: Any, group_rank: Any, role: str) -> int:
+    """The peer's rank in the group; torch's ValueError for a missing peer or oneself."""
+    if global_rank is not None and group_rank is not None:
+        raise ValueError("Can't specify both group_rank and global_rank")
+    if group_rank is not None:
+        pg.global_rank(group_rank)  # validates
+        peer = group_rank
+    elif global_rank is None:
+        raise ValueError("Must specify global_rank or group_rank")
+    else:
+        peer = pg.group_rank(global_rank)
+    if peer == pg.rank():
+        raise ValueError(
+            f"Invalid {role} rank: {role} rank should not be the same as the rank of the current process."
+        )
+    return peer
+
+
+def isend(
+    tensor: Tensor, dst: int | None = None, group: Any = None, tag: int = 0, group_dst: int | None = None
+) -> Work | None:
+    require_tensor(tensor, "tensor")
+    pg = member_group(group, "isend")
+    if pg is None:
+        return None
+    peer = _peer(pg, dst, group_dst, "destination")
+    MPI = mpi_module()
+    outgoing, _ = host_array(tensor)
+    request = pg._comm.Isend([as_bytes(outgoing), MPI.BYTE], peer, tag)  # the request keeps the buffer
+    return launch(pg, "send", [request], None, async_op=True)
+
+
+def send(
+    tensor: Tensor, dst: int | None = None, group: Any = None, tag: int = 0, group_dst: int | None = None
+) -> None:
+    work = isend(tensor, dst, group, tag, group_dst)
+    if work is not None:
+        work.wait()
+
+
+def irecv(
+    tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0, group_src: int | None = None
+) -> Work | None:
+    """Receive into `tensor` from src (any rank when None); the Work's result() is the sender's rank."""
+    require_tensor(tensor, "tensor")
+    pg = member_group(group, "irecv")
+    if pg is None:
+        return None
+    MPI = mpi_module()
+    peer = MPI.ANY_SOURCE if src is None and group_src is None else _peer(pg, src, group_src, "source")
+    staged = Staged(tensor)
+    expected = staged.array.nbytes
+    status = MPI.Status()
+    request = pg._comm.Irecv([as_bytes(staged.array), MPI.BYTE], peer, tag)
+
+    def finish() -> int:
+        sender = status.Get_source()
+        count = status.Get_count(MPI.BYTE)
+        if count != expected:
+            raise RuntimeError(
+                f"recv: rank {pg._ranks[sender]} sent {count} bytes, but the receiving tensor of shape "
+                f"{list(tensor.shape)} and dtype {tensor.dtype} holds {expected}"
+            )
+        staged.commit()
+        tensor._bump_version()
+        return pg._ranks[sender]
+
+    return launch(pg, "recv", [request], finish, async_op=True, statuses=[status])
+
+
+def recv(
+    tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0, group_src: int | None = None
+) -> int:
+    """Blocking receive; returns the sender's global rank (-1 when not a member of the group)."""
+    work = irecv(tensor, src, group, tag, group_src)
+    if work is None:
+        return -1
+    return work.result()

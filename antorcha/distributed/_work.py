@@ -1,0 +1,112 @@
+"""Work: the handle of a collective or point-to-point operation in flight.
+
+Every operation, blocking or not, starts MPI's nonblocking form (Iallreduce, Ibcast, Isend, ...)
+and waits through Work.wait, which polls Testall with a deadline instead of blocking in MPI_Wait:
+a rank that never arrives makes the others raise a RuntimeError naming the operation, the rank and
+the timeout, never hang. Open MPI advances a nonblocking collective whenever the process calls
+into MPI, so `is_completed()` (one Testall) is also how a caller drives it during compute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+_SPINS = 64  # Testall calls before the first sleep: most small messages finish within them
+_MAX_SLEEP = 1e-3  # seconds; the sleep doubles from 10 microseconds up to this
+
+
+class Work:
+    """torch.distributed.Work: wait(timeout=None), is_completed(), is_success(), exception()."""
+
+    def __init__(
+        self,
+        requests: list[Any],
+        op_name: str,
+        rank: int,
+        timeout: float,
+        finish: Callable[[], Any] | None = None,
+        statuses: list[Any] | None = None,
+    ) -> None:
+        self._requests = requests
+        self._statuses = statuses  # filled in by Testall: recv reads its sender and byte count
+        self._op_name = op_name
+        self._rank = rank
+        self._timeout = timeout
+        self._finish = finish
+        self._done = False
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def _complete(self) -> None:
+        self._done = True
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            self._result = finish()
+
+    def is_completed(self) -> bool:
+        if self._done:
+            return True
+        from mpi4py import MPI
+
+        try:
+            done = MPI.Request.Testall(self._requests, self._statuses)
+        except MPI.Exception as error:
+            self._error = RuntimeError(
+                f"antorcha.distributed: {self._op_name} on rank {self._rank} failed in MPI: {error}"
+            )
+            raise self._error from None
+        if done:
+            self._complete()
+        return self._done
+
+    def wait(self, timeout: Any = None) -> bool:
+        """Block until done; RuntimeError after `timeout` (a timedelta; default: the group's)."""
+        if self._error is not None:
+            raise self._error
+        seconds = self._timeout if timeout is None else _seconds(timeout)
+        deadline = time.monotonic() + seconds
+        spins, sleep = 0, 1e-5
+        while not self.is_completed():
+            if time.monotonic() > deadline:
+                self._error = RuntimeError(
+                    f"antorcha.distributed: {self._op_name} on rank {self._rank} did not complete within "
+                    f"the timeout of {seconds:g} s: another rank failed, was killed, or did not call "
+                    f"{self._op_name} (set it with init_process_group(timeout=...))"
+                )
+                raise self._error
+            spins += 1
+            if spins > _SPINS:
+                time.sleep(sleep)
+                sleep = min(2 * sleep, _MAX_SLEEP)
+        return True
+
+    def is_success(self) -> bool:
+        return self._done and self._error is None
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+    def result(self) -> Any:
+        self.wait()
+        return self._result
+
+    def __repr__(self) -> str:
+        state = "completed" if self._done else "pending"
+        return f"Work({self._op_name}, rank {self._rank}, {state})"
+
+
+class CompletedWork(Work):
+    """A Work that is already done (an operation with nothing to send, or a non-member's call)."""
+
+    def __init__(self, op_name: str, rank: int, result: Any = None) -> None:
+        super().__init__([], op_name, rank, 0.0)
+        self._done = True
+        self._result = result
+
+
+def _seconds(timeout: Any) -> float:
+    if hasattr(timeout, "total_seconds"):
+        return float(timeout.total_seconds())
+    return float(timeout)
