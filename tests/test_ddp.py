@@ -1,0 +1,131 @@
+"""DistributedDataParallel over MPI: N ranks on 1/N of each batch end where one process ends.
+
+Each launch starts `mpirun -n N` once on tests/_ddp_worker.py, which runs every case and writes
+the figures rank 0 gathered as JSON; the tests here assert on them. Loopback only, 2 and 3
+processes, BLAS held to one thread per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("mpi4py")
+
+WORKER = Path(__file__).with_name("_ddp_worker.py")
+TRAINING = ["mlp", "mlp_no_sync", "mlp_bucket_views", "gpt"]
+ALL_CASES = [*TRAINING, "find_unused", "unused_without_finding", "broadcast"]
+FLOAT32_TOLERANCE = 1e-4  # 50 Adam steps: rounding of the averaged gradient, amplified a little
+
+
+def _mpirun() -> str:
+    beside_python = Path(sys.executable).with_name("mpirun")
+    found = str(beside_python) if beside_python.exists() else shutil.which("mpirun")
+    if found is None:
+        pytest.skip("mpirun not found (pip install 'antorcha[distributed]')")
+    return found
+
+
+def launch(world_size: int, cases: list[str], tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / f"ddp_{world_size}.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,tcp")
+    env["OMPI_MCA_btl_tcp_if_include"] = "lo"
+    command = [
+        _mpirun(),
+        "-n",
+        str(world_size),
+        "--oversubscribe",
+        sys.executable,
+        str(WORKER),
+        str(out),
+        *cases,
+    ]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["world_size"] == world_size
+    return results
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return launch(2, ALL_CASES, tmp_path_factory.mktemp("ddp2"))
+
+
+@pytest.fixture(scope="module")
+def three_ranks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return launch(3, [*TRAINING, "find_unused"], tmp_path_factory.mktemp("ddp3"))
+
+
+def case(results: dict[str, Any], name: str) -> dict[str, Any]:
+    result = results[name]
+    assert "error" not in result, result.get("error")
+    return result
+
+
+@pytest.mark.parametrize("name", TRAINING)
+@pytest.mark.parametrize("ranks", ["two_ranks", "three_ranks"])
+def test_ranks_train_as_one_process_on_the_whole_batch(
+    name: str, ranks: str, request: pytest.FixtureRequest
+) -> None:
+    result = case(request.getfixturevalue(ranks), name)
+    assert result["difference"] < FLOAT32_TOLERANCE
+    assert result["spread"] == 0.0  # every rank holds the very same parameters
+
+
+def test_buckets_launch_during_backward(two_ranks: dict[str, Any]) -> None:
+    gpt = case(two_ranks, "gpt")
+    assert gpt["buckets"] >= 3
+    # when the embedding's gradient (the last one backward completes) arrives, every bucket
+    # but its own has started its all-reduce already
+    assert gpt["launched_before_the_last_gradient"] == gpt["buckets"] - 1
+    assert case(two_ranks, "mlp_bucket_views")["buckets"] == 3
+    assert case(two_ranks, "mlp")["buckets"] == 1  # 4.4 KB: all in the first 1 MiB bucket
+
+
+@pytest.mark.parametrize("ranks", ["two_ranks", "three_ranks"])
+def test_find_unused_parameters(ranks: str, request: pytest.FixtureRequest) -> None:
+    result = case(request.getfixturevalue(ranks), "find_unused")
+    assert result["difference"] < 1e-5
+    # used on no rank: grad stays None, as torch leaves it (checked with torch's gloo DDP)
+    assert result["none"] == {"never": [True, True], "ignored": [True, True]}
+
+
+def test_a_parameter_without_gradient_is_torch_error(two_ranks: dict[str, Any]) -> None:
+    result = case(two_ranks, "unused_without_finding")
+    assert result["raised"] == "RuntimeError"
+    assert result["message"].startswith(
+        "Expected to have finished reduction in the prior iteration before starting a new one."
+    )
+    # Branches registers used, sometimes, never, ignored: indices 4-7 got no gradient
+    assert result["message"].endswith("Parameter indices which did not receive grad for rank 0: 4 5 6 7")
+
+
+def test_broadcast_at_construction_and_state_dict(two_ranks: dict[str, Any]) -> None:
+    result = case(two_ranks, "broadcast")
+    assert result["spread"] == 0.0
+    assert result["buffer_spread"] == 0.0  # rank 0's running_mean (0) everywhere
+    assert result["running_var_after_forward"] == 1.0  # rank 0's value again after the forward
+    assert result["state_dict_keys"] == ["module." + key for key in result["module_keys"]]
+    assert result["module_is_wrapped"]
+
+
+def test_single_process_wrappers_match_torch_keys() -> None:
+    import torch
+
+    import antorcha
+
+    ours = antorcha.nn.parallel.DataParallel(antorcha.nn.Linear(2, 3))
+    theirs = torch.nn.parallel.DataParallel(torch.nn.Linear(2, 3))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert repr(ours) == repr(theirs)
+    x = antorcha.randn(4, 2)
+    assert antorcha.equal(ours(x), ours.module(x))
