@@ -78,6 +78,7 @@ def _devices(spec: str | None) -> Any:
 
 
 def run_lesson_command(args: argparse.Namespace) -> int:
+    from antorcha._world import join_world
     from antorcha.lesson import LessonConfig, format_table, plot, run_lesson, to_json, write_tensorboard
     from antorcha.utils.tensorboard import tensorboard_unavailable
 
@@ -95,13 +96,17 @@ def run_lesson_command(args: argparse.Namespace) -> int:
     config = LessonConfig(
         args.optimizer, args.lr, args.samples, args.epochs, args.batch_size, args.seed, args.compile
     )
+    world = join_world()  # under `antorcha run -n N`: each process trains a share, rank 0 reports
     batch = config.batch_size or config.samples
-    print(
-        f"Lesson MLP(10, 100, 1){', compiled' if config.compile else ''}, MSE, {config.optimizer} "
-        f"lr={config.lr}: {config.samples:,} samples, batch {batch:,}, {config.epochs} epochs"
-    )
-    runs = run_lesson(config, devices)
-    print(format_table(runs))
+    if world.is_main:
+        print(
+            f"Lesson MLP(10, 100, 1){', compiled' if config.compile else ''}, MSE, {config.optimizer} "
+            f"lr={config.lr}: {config.samples:,} samples, batch {batch:,}, {config.epochs} epochs"
+        )
+    runs = run_lesson(config, devices, world)
+    if not world.is_main:
+        return 0
+    print(format_table(runs, world.size))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(to_json(config, runs), handle, indent=2)

@@ -16,6 +16,7 @@ import antorcha as torch
 import antorcha.nn as nn
 import antorcha.nn.functional as F
 import antorcha.optim as optim
+from antorcha._world import SINGLE_PROCESS, World
 
 OPTIMIZERS = ("adam", "adamax", "adamw", "adamz", "sgd")
 
@@ -121,15 +122,20 @@ def _model(config: LessonConfig, device: torch.device) -> nn.Module:
 
 
 def train_on(
-    device: torch.device, config: LessonConfig, x_cpu: torch.Tensor, y_cpu: torch.Tensor
+    device: torch.device,
+    config: LessonConfig,
+    x_cpu: torch.Tensor,
+    y_cpu: torch.Tensor,
+    world: World = SINGLE_PROCESS,
 ) -> DeviceRun:
-    """Train a fresh, identically initialised model on `device` and time its epochs."""
+    """Train a fresh, identically initialised model on `device` and time its epochs. With several
+    processes (`world`), each trains a DistributedDataParallel replica on its share of every batch."""
     x, y = x_cpu.to(device), y_cpu.to(device)
-    batches = _batches(config.samples, config.batch_size)
+    batches = [world.shard(batch) for batch in _batches(config.samples, config.batch_size)]
     criterion = nn.MSELoss()
 
     torch.manual_seed(config.seed + 1)
-    warmup_model = _model(config, device)
+    warmup_model = world.wrap(_model(config, device))
     _train_step(
         warmup_model,
         criterion,
@@ -139,9 +145,9 @@ def train_on(
     )
 
     torch.manual_seed(config.seed + 1)
-    model = _model(config, device)
+    model = world.wrap(_model(config, device))
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
-    bar = _progress(config.epochs, f"{device}")
+    bar = _progress(config.epochs, f"{device}") if world.is_main else None
     losses: list[float] = []
     elapsed = 0.0
     for _ in range(config.epochs):
@@ -151,7 +157,7 @@ def train_on(
             loss = _train_step(model, criterion, optimizer, x[batch], y[batch])
         _synchronize(device)
         elapsed += time.perf_counter() - start
-        losses.append(loss.item())
+        losses.append(world.mean(loss.item()))  # with several processes: the whole batch's loss
         if bar is not None:
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
             bar.update(1)
@@ -168,13 +174,16 @@ def available_devices() -> list[torch.device]:
     return devices
 
 
-def run_lesson(config: LessonConfig, devices: list[torch.device]) -> list[DeviceRun]:
-    x, y = make_data(config.samples, config.seed)
-    return [train_on(device, config, x, y) for device in devices]
+def run_lesson(
+    config: LessonConfig, devices: list[torch.device], world: World = SINGLE_PROCESS
+) -> list[DeviceRun]:
+    x, y = make_data(config.samples, config.seed)  # every process makes all of it, then takes its share
+    return [train_on(device, config, x, y, world) for device in devices]
 
 
-def format_table(runs: list[DeviceRun]) -> str:
-    """A plain-text table: one row per device, plus the GPU's speed-up over the CPU."""
+def format_table(runs: list[DeviceRun], processes: int = 1) -> str:
+    """A plain-text table: one row per device, plus the GPU's speed-up over the CPU, and with
+    several processes a row saying how many shared each batch."""
     header = f"{'device':<8} {'s/epoch':>10} {'samples/s':>14} {'final loss':>12} {'speed-up':>9}"
     cpu = next((r for r in runs if r.device == "cpu"), None)
     rows = [header, "-" * len(header)]
@@ -184,6 +193,9 @@ def format_table(runs: list[DeviceRun]) -> str:
             f"{run.device:<8} {run.seconds_per_epoch:>10.4f} {run.samples_per_second:>14,.0f} "
             f"{run.final_loss:>12.6f} {speedup:>9}"
         )
+    if processes > 1:
+        share = f"(data-parallel: each trained on 1/{processes} of every batch)"
+        rows.append(f"{'processes':<9}{processes:>10} {share}")
     return "\n".join(rows)
 
 
