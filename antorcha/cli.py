@@ -31,6 +31,7 @@ def _positive(kind: type) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     from antorcha.digits_cli import add_digits_parser
+    from antorcha.distributed.run import add_run_parser
     from antorcha.gpt.cli import add_gpt_parser
     from antorcha.lesson import OPTIMIZERS
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     lesson.add_argument("--tensorboard", metavar="DIR", help="write the loss curves as TensorBoard events")
     add_gpt_parser(commands)
     add_digits_parser(commands)
+    add_run_parser(commands)
     return parser
 
 
@@ -132,4 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         from antorcha.digits_cli import run_digits_command
 
         return run_digits_command(args)
+    if args.command == "run":
+        from antorcha.distributed.run import run_run_command
+
+        return run_run_command(args)
     return 2

@@ -14,8 +14,8 @@ from typing import Any
 _previous_hook: Any = None
 
 
-def install_abort_on_exception(comm: Any) -> None:
-    """Abort MPI.COMM_WORLD (not `comm`, which destroy_process_group may have freed) on a crash."""
+def install_abort_on_exception() -> None:
+    """On an unhandled exception: the traceback, then MPI.COMM_WORLD.Abort (mpirun ends every rank)."""
     global _previous_hook
     if _previous_hook is not None:
         return
@@ -23,14 +23,14 @@ def install_abort_on_exception(comm: Any) -> None:
 
     def abort_world(kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:
         _previous_hook(kind, value, trace)
-        rank = comm.Get_rank()
+        from mpi4py import MPI
+
+        rank = MPI.COMM_WORLD.Get_rank()
         print(
             f"antorcha.distributed: rank {rank} raised {kind.__name__}; aborting every rank",
             file=sys.stderr,
             flush=True,
         )
-        from mpi4py import MPI
-
         MPI.COMM_WORLD.Abort(1)
 
     sys.excepthook = abort_world

@@ -192,7 +192,14 @@ def _requested_size_and_rank(world_size: int, rank: int) -> tuple[int, int]:
     return world_size, rank
 
 
-def _world_comm(MPI: ModuleType, world_size: int, rank: int) -> Any:
+def meet(comm: Any, op_name: str, timeout: timedelta) -> None:
+    """Wait for every process of comm within the timeout, so the blocking MPI call after it cannot hang."""
+    from antorcha.distributed._work import Work
+
+    Work([comm.Ibarrier()], op_name, comm.Get_rank(), timeout.total_seconds()).wait()
+
+
+def _world_comm(MPI: ModuleType, world_size: int, rank: int, timeout: timedelta) -> Any:
     """A duplicate of COMM_WORLD, ordered by the requested ranks when the caller gave them."""
     world = MPI.COMM_WORLD
     if world_size not in (-1, world.Get_size()):
@@ -207,6 +214,7 @@ def _world_comm(MPI: ModuleType, world_size: int, rank: int) -> Any:
         raise RuntimeError(
             f"init_process_group: world_size={world_size}, but mpirun started {world.Get_size()} processes"
         )
+    meet(world, "init_process_group", timeout)
     if rank == -1:
         return world.Dup()
     if not 0 <= rank < world.Get_size():
@@ -247,12 +255,12 @@ def init_process_group(
     wait = _as_timeout(timeout)
     world_size, rank = _requested_size_and_rank(world_size, rank)
     MPI = mpi_module()
-    comm = _world_comm(MPI, world_size, rank)
-    GroupMember.WORLD = ProcessGroup(comm, name, list(range(comm.Get_size())), wait)
-    if comm.Get_size() > 1:
+    if MPI.COMM_WORLD.Get_size() > 1:
         from antorcha.distributed._faults import install_abort_on_exception
 
-        install_abort_on_exception(comm)
+        install_abort_on_exception()
+    comm = _world_comm(MPI, world_size, rank, wait)
+    GroupMember.WORLD = ProcessGroup(comm, name, list(range(comm.Get_size())), wait)
 
 
 def destroy_process_group(group: Any = None) -> None:
@@ -340,6 +348,7 @@ def new_group(
             )
     me = world.rank()
     MPI = mpi_module()
+    meet(world._comm, "new_group", world._timeout)
     color = 0 if me in members else MPI.UNDEFINED
     comm = world._comm.Split(color, members.index(me) if me in members else 0)
     name = Backend(backend) if backend else world._backend
