@@ -207,6 +207,7 @@ def _train_config(args: argparse.Namespace, checkpoint: dict | None) -> Any:
 
 
 def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device: Any) -> int:
+    from antorcha._world import join_world
     from antorcha.gpt.checkpoint import check_vocabulary, checkpoint_path, save_checkpoint
     from antorcha.gpt.corpus import DEFAULT_CORPUS_NAME, default_corpus
     from antorcha.gpt.data import CharData, InputError, read_text
@@ -235,10 +236,14 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
         except OSError as error:  # the previous checkpoint, if any, is still whole
             raise InputError(f"cannot write the checkpoint {path}: {error.strerror or error}") from None
 
-    print(_describe(run, data, config, text_path or DEFAULT_CORPUS_NAME, device), flush=True)
+    world = join_world()  # under `antorcha run -n N`: each process steps a share, rank 0 reports
+    if not world.is_main:
+        train(run, data, config, device, progress=False, world=world)
+        return 0
+    print(_describe(run, data, config, text_path or DEFAULT_CORPUS_NAME, device, world.size), flush=True)
     writer = _tensorboard_writer(args.tensorboard, run.iteration)
     try:
-        train(run, data, config, device, save if path else None, tensorboard=writer)
+        train(run, data, config, device, save if path else None, tensorboard=writer, world=world)
     finally:
         if writer is not None:
             writer.close()
@@ -259,6 +264,7 @@ def _train_and_sample(args: argparse.Namespace, checkpoint: dict | None, device:
             "train": asdict(config),
             "text": text_path,
             "device": str(device),
+            "processes": world.size,
         },
         "data": {"vocab_size": data.vocab_size, "train_tokens": len(data.train), "val_tokens": len(data.val)},
         "unigram_baseline": baseline,
@@ -328,16 +334,17 @@ def _timed_sample(args: argparse.Namespace, model: Any, vocabulary: Any, seed: i
     return text, seconds
 
 
-def _describe(run: Any, data: Any, config: Any, source: str, device: Any) -> str:
+def _describe(run: Any, data: Any, config: Any, source: str, device: Any, processes: int = 1) -> str:
     c = run.model.config
     millions = sum(p.numel() for p in run.model.parameters()) / 1e6
     resumed = f", resuming at step {run.iteration}" if run.iteration else ""
+    parallel = f", data-parallel over {processes} processes" if processes > 1 else ""
     return (
         f"antorcha gpt: {c.n_layer} layers, {c.n_head} heads, n_embd {c.n_embd}, block {c.block_size} "
         f"({millions:.2f}M parameters) on {source}: {len(data.train) + len(data.val):,} characters, "
         f"vocabulary {data.vocab_size}, {len(data.train):,} train / {len(data.val):,} val; "
         f"{config.max_iters} steps of {config.batch_size}x{c.block_size} tokens on {device}"
-        f"{', compiled' if config.compile else ''}{resumed}"
+        f"{', compiled' if config.compile else ''}{parallel}{resumed}"
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import antorcha as torch
+from antorcha._world import SINGLE_PROCESS, World
 from antorcha.gpt.data import CharData, Vocabulary
 from antorcha.gpt.model import GPT, GPTConfig
 
@@ -91,6 +92,7 @@ class Run:
     batches: Any  # the torch.Generator the training batches are drawn with
     iteration: int = 0
     history: History = field(default_factory=History)
+    world: World = SINGLE_PROCESS  # the processes stepping it together; not part of the checkpoint
 
 
 def new_run(model_config: GPTConfig, config: TrainConfig, device: Any) -> Run:
@@ -159,8 +161,9 @@ def evaluate(model: GPT, batches: dict[str, list]) -> dict[str, float]:
 class Progress:
     """A tqdm bar with the train loss, the last val loss and tokens/s; plain lines without tqdm."""
 
-    def __init__(self, total: int, start: int, enabled: bool) -> None:
+    def __init__(self, total: int, start: int, enabled: bool, quiet: bool = False) -> None:
         self.bar = None
+        self.quiet = quiet  # another rank than 0 of several: rank 0 reports
         if enabled:
             try:
                 from tqdm import tqdm
@@ -177,6 +180,8 @@ class Progress:
             self.bar.update(1)
 
     def line(self, text: str, val: float | None = None) -> None:
+        if self.quiet:
+            return
         if val is not None:
             self.postfix["val"] = f"{val:.4f}"
         if self.bar is not None:
@@ -198,15 +203,19 @@ def train(
     save: Callable[[Run], None] | None = None,
     progress: bool = True,
     tensorboard: Any = None,
+    world: World = SINGLE_PROCESS,
 ) -> None:
     """Step `run` up to config.max_iters, evaluating (and saving) every eval_interval steps and at the end.
     `tensorboard`, a SummaryWriter, gets loss/train and lr per step and loss/val per evaluation, each at
-    the number of steps taken when it was measured (a step's loss at 1 after the first step)."""
+    the number of steps taken when it was measured (a step's loss at 1 after the first step).
+    With several processes (`world`) each steps a DistributedDataParallel replica on its share of
+    every batch; all draw the same batches and evaluate alike, so their runs stay identical."""
+    run.world = world
     block_size = run.model.config.block_size
-    step_model = torch.compile(run.model) if config.compile else run.model
+    step_model = world.wrap(torch.compile(run.model) if config.compile else run.model)
     fixed = eval_batches(data, config, block_size, device)
     baseline = data.unigram_baseline()
-    bar = Progress(config.max_iters, run.iteration, progress)
+    bar = Progress(config.max_iters, run.iteration, progress and world.is_main, quiet=not world.is_main)
     tokens_per_step = config.batch_size * block_size
     try:
         for iteration in range(run.iteration, config.max_iters + 1):
@@ -247,13 +256,15 @@ def _step(
     _synchronize(device)
     start = time.perf_counter()
     x, y = data.batch("train", config.batch_size, run.model.config.block_size, run.batches, device)  # (B, T)
-    _, loss = step_model(x, y)
+    mine = run.world.shard(slice(0, config.batch_size))  # this process's rows: all of them when alone
+    _, loss = step_model(x[mine], y[mine])
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
     value = loss.item()  # .item() waits for the device, so the clock below is honest
     run.history.train_seconds += time.perf_counter() - start
+    value = run.world.mean(value)  # the whole batch's loss (the ranks' shares are equal or one row apart)
     run.history.train_losses.append(value)
     run.history.tokens += x.numel()
     return value
