@@ -36,8 +36,7 @@ def _mpirun() -> str:
 def launch(world_size: int, cases: list[str], tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / f"ddp_{world_size}.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,tcp")
-    env["OMPI_MCA_btl_tcp_if_include"] = "lo"
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader")
     command = [
         _mpirun(),
         "-n",
@@ -116,6 +115,73 @@ def test_broadcast_at_construction_and_state_dict(two_ranks: dict[str, Any]) -> 
     assert result["running_var_after_forward"] == 1.0  # rank 0's value again after the forward
     assert result["state_dict_keys"] == ["module." + key for key in result["module_keys"]]
     assert result["module_is_wrapped"]
+
+
+GPT_FLAGS = [
+    "--max-iters",
+    "6",
+    "--eval-interval",
+    "3",
+    "--eval-iters",
+    "2",
+    "--n-layer",
+    "1",
+    "--n-embd",
+    "16",
+]
+GPT_FLAGS += ["--n-head", "2", "--block-size", "16", "--batch-size", "6", "--sample-tokens", "12"]
+
+
+def _launched(command: list[str], tmp_path: Path) -> str:
+    """`antorcha run -n 2 antorcha ...`, through the launcher as a user types it."""
+    antorcha = str(Path(sys.executable).with_name("antorcha"))
+    if not Path(antorcha).exists():
+        pytest.skip("the antorcha console script is not installed beside this Python")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1"
+    )
+    finished = subprocess.run(
+        [antorcha, "run", "-n", "2", antorcha, *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return finished.stdout
+
+
+def test_lesson_under_the_launcher(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from antorcha.cli import main
+
+    flags = ["lesson", "--samples", "4000", "--epochs", "2", "--json", "run.json"]
+    printed = _launched(flags, tmp_path)
+    assert printed.count("device ") == 1  # rank 0 alone prints the table
+    assert "processes         2 (data-parallel: each trained on 1/2 of every batch)" in printed
+    launched = json.loads((tmp_path / "run.json").read_text())["runs"][0]["losses"]
+    assert main([*flags[:-1], str(tmp_path / "alone.json")]) == 0
+    assert "processes" not in capsys.readouterr().out  # one process: the table as it always was
+    alone = json.loads((tmp_path / "alone.json").read_text())["runs"][0]["losses"]
+    assert launched == pytest.approx(alone, rel=1e-5)
+
+
+def test_gpt_under_the_launcher(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from antorcha.cli import main
+
+    text = tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 60)
+    printed = _launched(["gpt", "--text", str(text), *GPT_FLAGS, "--json", "run.json"], tmp_path)
+    assert printed.count("after 6 steps") == 1 and "data-parallel over 2 processes" in printed
+    launched = json.loads((tmp_path / "run.json").read_text())
+    assert main(["gpt", "--text", str(text), *GPT_FLAGS, "--json", str(tmp_path / "alone.json")]) == 0
+    capsys.readouterr()
+    alone = json.loads((tmp_path / "alone.json").read_text())
+    assert launched["config"]["processes"] == 2 and alone["config"]["processes"] == 1
+    assert launched["train_losses"] == pytest.approx(alone["train_losses"], rel=1e-4)
+    assert [e["val"] for e in launched["evals"]] == pytest.approx(
+        [e["val"] for e in alone["evals"]], rel=1e-4
+    )
 
 
 def test_single_process_wrappers_match_torch_keys() -> None:
