@@ -254,7 +254,8 @@ def _check_split(
     """`whole` holds one `part` per rank: same dtype, and numel(whole) == ranks * numel(part)."""
     if whole.dtype is not part.dtype:
         raise RuntimeError(
-            f"{op_name}: the {whole_name} tensor is {whole.dtype} but the {part_name} tensor is {part.dtype}"
+            f"{op_name}: the {whole_name} tensor is {whole.dtype.scalar_name} but the {part_name} tensor is "
+            f"{part.dtype.scalar_name}"
         )
     if whole.numel() != size * part.numel():
         raise RuntimeError(
@@ -280,8 +281,9 @@ def reduce_scatter_tensor(
     MPI = mpi_module()
     sent = Staged(input, for_reduction=True)
     staged = Staged(output, for_reduction=True)
+    datatype = reduce_buffer(MPI, staged.array)[2]
     request = pg._comm.Ireduce_scatter_block(
-        reduce_buffer(MPI, sent.array), reduce_buffer(MPI, staged.array), _op(MPI, op, staged)
+        [sent.array, datatype], [staged.array, datatype], _op(MPI, op, staged)
     )
 
     def finish() -> None:

@@ -72,7 +72,7 @@ def irecv(
         if count != expected:
             raise RuntimeError(
                 f"recv: rank {pg._ranks[sender]} sent {count} bytes, but the receiving tensor of shape "
-                f"{list(tensor.shape)} and dtype {tensor.dtype} holds {expected}"
+                f"{list(tensor.shape)} and dtype {tensor.dtype.scalar_name} holds {expected}"
             )
         staged.commit()
         tensor._bump_version()
