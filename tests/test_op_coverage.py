@@ -49,6 +49,7 @@ NOT_OPS: dict[str, str] = {
     "Tensor.retains_grad": "autograd state",
     "Tensor.retain_grad": "autograd state",
     "Tensor.register_hook": "autograd hook",
+    "Tensor.register_post_accumulate_grad_hook": "autograd hook (tests/test_autograd_hooks.py)",
     "Tensor.backward": "runs autograd",
     "Tensor.detach": "leaves the graph",
     "Tensor.detach_": "leaves the graph",

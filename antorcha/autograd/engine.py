@@ -13,7 +13,6 @@ is told (`Node.may_overwrite_grad`) so that its backward may write its result th
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -195,7 +194,6 @@ def _add_to_grad(variable: Tensor, grad: Tensor, owned: bool, create_graph: bool
 # Reusing a gradient's memory saves an allocation and a pass over it, which only pays for
 # large arrays: smaller gradients are never marked as the engine's, so tiny graphs skip the checks.
 REUSE_MIN_ELEMENTS = 4096
-_NONE_OWNED = itertools.repeat(False)  # zipped with any number of results
 
 
 def _owned(index: int, results: tuple, pending: _Pending) -> bool:
@@ -326,20 +324,20 @@ def _run_plan(
             results = node._run(entry.grads)
         if hooks:
             for hook in hooks:
-                hook(results, tuple(entry.grads))
-        if not retain_graph:
+                hook(tuple(results), tuple(entry.grads))
+        if not retain_graph and (node._saved is not None or node._forward_attributes):
             node._release()
-        if not may_reuse or hooks or not node._builtin_op:
-            owned = _NONE_OWNED  # a graph is built from them, a hook saw them, or user code made them
-        else:
-            owned = [  # the size test first: most gradients of a small graph stop there, without a call
-                grad is not None and grad._data.size >= REUSE_MIN_ELEMENTS and _owned(index, results, entry)
-                for index, grad in enumerate(results)
-            ]
-        for (child, nr), grad, is_owned in zip(node.next_functions, results, owned):
+        # never the engine's alone if a graph is built from them, a hook saw them, or user code made them
+        may_own = may_reuse and not hooks and node._builtin_op
+        index = -1
+        for child, nr in node.next_functions:
+            index += 1
             if child is None or (receives is not None and child not in receives):
                 continue
+            grad = results[index]
             if grad is not None:
+                # the size test first: most gradients of a small graph stop there, without a call
+                is_owned = may_own and grad._data.size >= REUSE_MIN_ELEMENTS and _owned(index, results, entry)
                 if child._n_outputs == 1 and child not in pending:  # the usual case: its one gradient
                     pending[child] = _Pending([grad], [is_owned])
                 else:

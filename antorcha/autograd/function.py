@@ -39,6 +39,7 @@ _SECOND_BACKWARD = (
 
 # Markers in a node's saved list: which input it was, or that it was the output.
 _OUTPUT = -1
+_NO_EDGE = (None, 0)  # the edge of an input that needs no gradient
 
 
 class Node:
@@ -81,7 +82,8 @@ class Node:
         for counter, version, source, role in self._saved_versions:
             if counter[0] != version:
                 raise self._modified_error(counter[0], version, source, role)
-        return tuple(self._unpack(entry) for entry in saved)
+        # a saved input is handed back as it is, without a call: the usual entry
+        return tuple([entry[1] if entry[0] == "tensor" else self._unpack(entry) for entry in saved])
 
     def _modified_error(self, current: int, version: int, source: Any, role: str) -> RuntimeError:
         # built only on failure: recording stays cheap
@@ -164,7 +166,7 @@ class Node:
             self._saved_versions = ()  # they hold the saved tensors too
             self._freed = True
 
-    def _run(self, grads: list[Tensor | None]) -> tuple[Tensor | None, ...]:
+    def _run(self, grads: list[Tensor | None]) -> list[Tensor | None] | tuple[None, ...]:
         if self._freed:
             raise RuntimeError(_SECOND_BACKWARD)
         for g in grads:
@@ -186,13 +188,16 @@ class Node:
                 f"function {self.name()} returned an incorrect number of gradients "
                 f"(expected {n_inputs}, got {len(result)})"
             )
-        needs = self.needs_input_grad
-        return tuple(
-            [
-                self._conform(i, g) if (g is not None and needs[i]) else None
-                for i, g in enumerate(result[:n_inputs])
-            ]
-        )
+        needs, metas = self.needs_input_grad, self._input_meta
+        grads_in = list(result[:n_inputs]) if len(result) > n_inputs else list(result)
+        for i, g in enumerate(grads_in):
+            if g is None:
+                continue
+            if not needs[i]:
+                grads_in[i] = None
+            elif type(g) is not Tensor or (g._data.shape, g._data.dtype) != metas[i]:
+                grads_in[i] = self._conform(i, g)  # a broadcast input, another dtype, or not a Tensor
+        return grads_in
 
     def _conform(self, index: int, grad: Any) -> Tensor:
         """Sum a gradient down to its input's shape and cast it to the input's dtype."""
@@ -381,7 +386,7 @@ class Op:
             node._forward_attributes = tuple(
                 [name for name in attributes if name != "needs_input_grad" and name != "_to_save"]
             )
-        node.next_functions = tuple([edge_of(t) for t in inputs])
+        node.next_functions = tuple([edge_of(t) if t._requires_grad else _NO_EDGE for t in inputs])
         # raw array shape/dtype: no Size/dtype objects built per op
         node._input_meta = tuple(
             [(t._data.shape, t._data.dtype) if t._requires_grad else None for t in inputs]
