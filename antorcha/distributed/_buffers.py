@@ -138,11 +138,17 @@ def mpi_op(MPI: Any, op: RedOpType, kind: str) -> Any:
 
 
 def check_reducible(tensor: Tensor, op: RedOpType, op_name: str) -> None:
+    """torch's refusals (its gloo backend's words): bitwise ops on floats, AVG on integers and bool."""
     kind = tensor._data.dtype.kind
     if op in _BITWISE and kind not in "iub":
-        raise RuntimeError(f"{op_name}: {op.name} needs an integer or bool tensor, got {tensor.dtype}")
-    if op == RedOpType.AVG and kind == "b":
-        raise RuntimeError(f"{op_name}: ReduceOp.AVG is not defined for bool tensors")
+        raise RuntimeError(
+            f"Cannot use ReduceOp.{op.name} with non-integral dtype ({op_name} on {tensor.dtype})"
+        )
+    if op == RedOpType.AVG and kind in "iub":
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {tensor.dtype.scalar_name} "
+            f"({op_name} with ReduceOp.AVG averages floating-point tensors only)"
+        )
 
 
 class Staged:
@@ -170,10 +176,7 @@ def reduce_buffer(MPI: Any, array: np.ndarray) -> list[Any]:
 
 
 def average_in_place(array: np.ndarray, size: int) -> None:
-    if array.dtype.kind == "f":
-        array /= size
-    else:  # NCCL's integer average truncates toward zero
-        np.copyto(array, np.trunc(array / size).astype(array.dtype))
+    array /= size  # a float array: check_reducible refuses AVG on the others, as torch does
 
 
 def _reduction_datatype(MPI: Any, array: np.ndarray) -> Any:

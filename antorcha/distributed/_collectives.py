@@ -2,8 +2,9 @@
 
 Each one checks its arguments (torch's exception classes), starts MPI's nonblocking form on the
 tensor's own buffer where it can (a staging copy otherwise: _buffers.Staged), and either returns
-the Work (async_op=True) or waits on it with the group's deadline. The tensor's values change, and
-its version counter moves, when the Work completes.
+the Work (async_op=True) or waits on it with the group's deadline. The tensor's values change when
+the Work completes; as in torch, its version counter does not move (a collective is not an autograd
+in-place op, and torch's c10d leaves `_version` alone).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from antorcha.distributed._process_group import (
     warn_not_member,
     world_rank,
 )
-from antorcha.distributed._work import Work
+from antorcha.distributed._work import Work, progress_in_flight, track
 
 
 def member_group(group: Any, op_name: str) -> ProcessGroup | None:
@@ -59,7 +60,9 @@ def launch(
     statuses: list[Any] | None = None,
 ) -> Work | None:
     work = Work(requests, op_name, world_rank(), pg.timeout_seconds, finish, statuses)
+    progress_in_flight()
     if async_op:
+        track(work)
         return work
     work.wait()
     return None
@@ -73,14 +76,14 @@ def root_rank(pg: ProcessGroup, global_rank: Any, group_rank: Any, name: str, op
         pg.global_rank(group_rank)  # validates
         return group_rank
     if global_rank is None:
-        raise ValueError(f"{op_name}: Must specify {name} or group_{name}")
+        raise ValueError(f"Must specify global_rank or group_rank ({op_name} needs {name} or group_{name})")
     if pg is GroupMember.WORLD and isinstance(global_rank, int) and not 0 <= global_rank < pg.size():
         raise RuntimeError(f"{op_name}: invalid root rank: {global_rank} (the world has {pg.size()} ranks)")
     return pg.group_rank(global_rank)
 
 
 def write_values(tensor: Tensor, values: np.ndarray) -> None:
-    """Copy host values into a tensor (cpu or cuda) and move its version counter."""
+    """Copy host values into a tensor (cpu or cuda)."""
     data = tensor._data
     if isinstance(data, np.ndarray):
         np.copyto(data, values.reshape(data.shape), casting="unsafe")
@@ -88,7 +91,6 @@ def write_values(tensor: Tensor, values: np.ndarray) -> None:
         from antorcha._device import cupy_module
 
         data[...] = cupy_module().asarray(values.reshape(data.shape))
-    tensor._bump_version()
 
 
 def _same_dtype(tensors: list[Tensor]) -> None:
@@ -130,7 +132,6 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_
         if op == RedOpType.AVG:
             average_in_place(staged.array, pg.size())
         staged.commit()
-        tensor._bump_version()
 
     return launch(pg, "all_reduce", [request], finish, async_op)
 
@@ -162,7 +163,6 @@ def broadcast(
     def finish() -> None:
         if receiving:
             staged.commit()
-            tensor._bump_version()
 
     return launch(pg, "broadcast", [request], finish, async_op)
 
@@ -199,7 +199,6 @@ def reduce(
             if op == RedOpType.AVG:
                 average_in_place(staged.array, pg.size())
             staged.commit()
-            tensor._bump_version()
 
     return launch(pg, "reduce", [request], finish, async_op)
 
@@ -243,7 +242,6 @@ def all_gather_into_tensor(
 
     def finish() -> None:
         staged.commit()
-        output_tensor._bump_version()
 
     return launch(pg, "all_gather_into_tensor", [request], finish, async_op)
 
@@ -290,7 +288,6 @@ def reduce_scatter_tensor(
         if op == RedOpType.AVG:
             average_in_place(staged.array, pg.size())
         staged.commit()
-        output._bump_version()
         del sent.array  # kept alive until MPI is done reading it
 
     return launch(pg, "reduce_scatter_tensor", [request], finish, async_op)
@@ -364,7 +361,6 @@ def scatter(
 
     def finish() -> None:
         staged.commit()
-        tensor._bump_version()
 
     return launch(pg, "scatter", [request], finish, async_op)
 

@@ -79,16 +79,13 @@ def _contiguous(tensor: Tensor, op_name: str) -> Any:
 class _EventWork(Work):
     """A Work whose completion is a CUDA event on the stream the NCCL call went to."""
 
-    def __init__(self, op_name: str, pg: ProcessGroup, stream: Any, bump: list[Tensor]) -> None:
+    def __init__(self, op_name: str, pg: ProcessGroup, stream: Any) -> None:
         super().__init__([], op_name, world_rank(), pg.timeout_seconds)
         self._event = stream.record()
-        self._bump = bump
 
     def is_completed(self) -> bool:
         if not self._done and self._event.done:
             self._done = True
-            for tensor in self._bump:
-                tensor._bump_version()
         return self._done
 
     def wait(self, timeout: Any = None) -> bool:
@@ -103,8 +100,8 @@ class _EventWork(Work):
         return True
 
 
-def _finish(op_name: str, pg: ProcessGroup, stream: Any, bump: list[Tensor], async_op: bool) -> Any:
-    work = _EventWork(op_name, pg, stream, bump)
+def _finish(op_name: str, pg: ProcessGroup, stream: Any, async_op: bool) -> Any:
+    work = _EventWork(op_name, pg, stream)
     if async_op:
         return work
     work.wait()
@@ -123,14 +120,14 @@ def all_reduce(pg: ProcessGroup, tensor: Tensor, op: RedOpType, async_op: bool) 
     communicator(pg).allReduce(
         data.data.ptr, data.data.ptr, data.size, _datatype(tensor), _reduce_op(tensor, op), stream.ptr
     )
-    return _finish("all_reduce", pg, stream, [tensor], async_op)
+    return _finish("all_reduce", pg, stream, async_op)
 
 
 def broadcast(pg: ProcessGroup, tensor: Tensor, root: int, async_op: bool) -> Any:
     data = _contiguous(tensor, "broadcast")
     stream = _stream()
     communicator(pg).broadcast(data.data.ptr, data.data.ptr, data.size, _datatype(tensor), root, stream.ptr)
-    return _finish("broadcast", pg, stream, [tensor] if pg.rank() != root else [], async_op)
+    return _finish("broadcast", pg, stream, async_op)
 
 
 def reduce(pg: ProcessGroup, tensor: Tensor, root: int, op: RedOpType, async_op: bool) -> Any:
@@ -139,7 +136,7 @@ def reduce(pg: ProcessGroup, tensor: Tensor, root: int, op: RedOpType, async_op:
     communicator(pg).reduce(
         data.data.ptr, data.data.ptr, data.size, _datatype(tensor), _reduce_op(tensor, op), root, stream.ptr
     )
-    return _finish("reduce", pg, stream, [tensor] if pg.rank() == root else [], async_op)
+    return _finish("reduce", pg, stream, async_op)
 
 
 def all_gather_into_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, async_op: bool) -> Any:
@@ -147,7 +144,7 @@ def all_gather_into_tensor(pg: ProcessGroup, output: Tensor, input: Tensor, asyn
     data = _contiguous(input, "all_gather_into_tensor")
     stream = _stream()
     communicator(pg).allGather(data.data.ptr, out.data.ptr, data.size, _datatype(input), stream.ptr)
-    return _finish("all_gather_into_tensor", pg, stream, [output], async_op)
+    return _finish("all_gather_into_tensor", pg, stream, async_op)
 
 
 def reduce_scatter_tensor(
@@ -159,4 +156,4 @@ def reduce_scatter_tensor(
     communicator(pg).reduceScatter(
         data.data.ptr, out.data.ptr, out.size, _datatype(input), _reduce_op(input, op), stream.ptr
     )
-    return _finish("reduce_scatter_tensor", pg, stream, [output], async_op)
+    return _finish("reduce_scatter_tensor", pg, stream, async_op)

@@ -163,13 +163,13 @@ def _all_gather_bytes(pg: ProcessGroup, payload: bytes) -> list[bytes]:
 
 
 def all_gather_object(object_list: list[Any], obj: Any, group: Any = None) -> None:
-    """object_list[i] = rank i's obj, on every rank (object_list must have one slot per rank)."""
+    """object_list[i] = rank i's obj, on every rank (object_list needs a slot per rank, as in torch)."""
     pg = member_group(group, "all_gather_object")
     if pg is None:
         return
-    if not isinstance(object_list, list) or len(object_list) != pg.size():
+    if not isinstance(object_list, list) or len(object_list) < pg.size():
         raise ValueError(
-            f"all_gather_object: object_list must be a list with one entry per rank ({pg.size()}), got "
+            f"all_gather_object: object_list must be a list with an entry per rank ({pg.size()}), got "
             f"{len(object_list) if isinstance(object_list, list) else type(object_list).__name__}"
         )
     payload = to_bytes(obj)

@@ -75,7 +75,6 @@ def irecv(
                 f"{list(tensor.shape)} and dtype {tensor.dtype.scalar_name} holds {expected}"
             )
         staged.commit()
-        tensor._bump_version()
         return pg._ranks[sender]
 
     return launch(pg, "recv", [request], finish, async_op=True, statuses=[status])

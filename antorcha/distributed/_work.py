@@ -43,7 +43,11 @@ class Work:
         self._done = True
         if self._finish is not None:
             finish, self._finish = self._finish, None
-            self._result = finish()
+            try:
+                self._result = finish()
+            except Exception as error:  # e.g. recv's size check: wait() raises it again
+                self._error = error
+                raise
 
     def is_completed(self) -> bool:
         if self._done:
@@ -63,6 +67,7 @@ class Work:
 
     def wait(self, timeout: Any = None) -> bool:
         """Block until done; RuntimeError after `timeout` (a timedelta; default: the group's)."""
+        _in_flight.discard(self)
         if self._error is not None:
             raise self._error
         seconds = self._timeout if timeout is None else _seconds(timeout)
@@ -97,13 +102,23 @@ class Work:
         return f"Work({self._op_name}, rank {self._rank}, {state})"
 
 
-class CompletedWork(Work):
-    """A Work that is already done (an operation with nothing to send, or a non-member's call)."""
+_in_flight: set[Work] = set()
 
-    def __init__(self, op_name: str, rank: int, result: Any = None) -> None:
-        super().__init__([], op_name, rank, 0.0)
-        self._done = True
-        self._result = result
+
+def track(work: Work) -> None:
+    """Note an async Work, so later operations advance it (Open MPI progresses only inside MPI calls)."""
+    _in_flight.add(work)
+
+
+def progress_in_flight() -> None:
+    """One Testall per async Work still in flight: starting bucket k of DDP advances buckets < k."""
+    for work in list(_in_flight):
+        try:
+            done = work.is_completed()
+        except Exception:  # kept in the Work; its wait() raises it
+            done = True
+        if done:
+            _in_flight.discard(work)
 
 
 def _seconds(timeout: Any) -> float:
