@@ -184,6 +184,50 @@ def test_gpt_under_the_launcher(tmp_path: Path, capsys: pytest.CaptureFixture) -
     )
 
 
+ORACLE = Path(__file__).with_name("_ddp_torch_oracle.py")
+
+
+@pytest.fixture(scope="module")
+def torch_and_antorcha(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same DDP scenarios on torch (gloo) and antorcha (MPI), one process, in a subprocess."""
+    out = tmp_path_factory.mktemp("oracle") / "oracle.json"
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1"
+    )
+    finished = subprocess.run(
+        [sys.executable, str(ORACLE), str(out)], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["find_unused_grads", "unused_error", "no_sync_accumulates", "structure", "no_parameters_error"],
+)
+def test_same_outcome_as_torch_ddp(scenario: str, torch_and_antorcha: dict[str, Any]) -> None:
+    theirs, ours = torch_and_antorcha["torch"][scenario], torch_and_antorcha["antorcha"][scenario]
+    assert "error" not in theirs, theirs.get("error")
+    assert "error" not in ours, ours.get("error")
+    assert_same(ours, theirs)
+
+
+def assert_same(ours: Any, theirs: Any, where: str = "") -> None:
+    """Equal structure, None where torch has None, equal strings; floats within float32 rounding."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and ours.keys() == theirs.keys(), where
+        for key in theirs:
+            assert_same(ours[key], theirs[key], f"{where}/{key}")
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), where
+        for index, (mine, expected) in enumerate(zip(ours, theirs)):
+            assert_same(mine, expected, f"{where}[{index}]")
+    elif isinstance(theirs, float):
+        assert ours == pytest.approx(theirs, rel=1e-6, abs=1e-7), where
+    else:
+        assert ours == theirs, where
+
+
 def test_single_process_wrappers_match_torch_keys() -> None:
     import torch
 
