@@ -11,6 +11,7 @@ names the case and the figure.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -51,16 +52,16 @@ def shard(batch: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return batch[rank * size : (rank + 1) * size]
 
 
-def train_mlp(rank: int, world: int, micro_batches: int = 1, **ddp_options: Any) -> dict:
+def train_mlp(rank: int, world: int, micro_batches: int = 1, device: str = "cpu", **ddp_options: Any) -> dict:
     """50 Adam steps of the lesson MLP: DDP on 1/world of each batch (in `micro_batches` pieces,
     all but the last under no_sync) against one process on the whole batch."""
     torch.manual_seed(0)
     batch = 12 * micro_batches  # divisible by 2 and 3 ranks and by the micro-batches
-    xs, ys = torch.randn(STEPS, batch, 10), torch.randn(STEPS, batch, 1)
+    xs, ys = torch.randn(STEPS, batch, 10).to(device), torch.randn(STEPS, batch, 1).to(device)
     torch.manual_seed(100)
-    reference = MLP(10, 100, 1)
+    reference = MLP(10, 100, 1).to(device)
     torch.manual_seed(100 + rank)  # every rank starts elsewhere: construction broadcasts rank 0's
-    model = DistributedDataParallel(MLP(10, 100, 1), **ddp_options)
+    model = DistributedDataParallel(MLP(10, 100, 1).to(device), **ddp_options)
     criterion = nn.MSELoss()
     reference_optimizer = torch.optim.Adam(reference.parameters(), lr=0.01)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -206,6 +207,9 @@ CASES: dict[str, Callable[[int, int], dict]] = {
         rank, world, micro_batches=2, gradient_as_bucket_view=True, bucket_cap_mb=0.0003
     ),
     "gpt": train_gpt,
+    "cuda_mlp": lambda rank, world: train_mlp(
+        rank, world, micro_batches=2, device="cuda", bucket_cap_mb=0.0003
+    ),
     "find_unused": find_unused,
     "unused_without_finding": unused_without_finding,
     "broadcast": broadcast_at_construction,
@@ -213,7 +217,7 @@ CASES: dict[str, Callable[[int, int], dict]] = {
 
 
 def main(out_path: str, names: list[str]) -> None:
-    dist.init_process_group("mpi")
+    dist.init_process_group(os.environ.get("DDP_TEST_BACKEND", "mpi"))
     rank, world = dist.get_rank(), dist.get_world_size()
     results: dict[str, Any] = {"world_size": world}
     for name in names:

@@ -33,9 +33,10 @@ def _mpirun() -> str:
     return found
 
 
-def launch(world_size: int, cases: list[str], tmp_path: Path) -> dict[str, Any]:
+def launch(world_size: int, cases: list[str], tmp_path: Path, backend: str = "mpi") -> dict[str, Any]:
     out = tmp_path / f"ddp_{world_size}.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["DDP_TEST_BACKEND"] = backend
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader")
     command = [
         _mpirun(),
@@ -182,6 +183,17 @@ def test_gpt_under_the_launcher(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert [e["val"] for e in launched["evals"]] == pytest.approx(
         [e["val"] for e in alone["evals"]], rel=1e-4
     )
+
+
+def test_ddp_on_cuda_over_nccl(tmp_path: Path) -> None:
+    """One GPU, world size 1, backend nccl: the bucket buffers and their all-reduces on the device."""
+    import antorcha
+
+    if not antorcha.cuda.is_available():
+        pytest.skip("no GPU here (the nccl path needs CuPy with NCCL and a GPU)")
+    result = case(launch(1, ["cuda_mlp"], tmp_path, backend="nccl"), "cuda_mlp")
+    assert result["difference"] < FLOAT32_TOLERANCE
+    assert result["buckets"] == 3
 
 
 ORACLE = Path(__file__).with_name("_ddp_torch_oracle.py")
