@@ -5,6 +5,7 @@ torch stays on the cpu as the oracle)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,6 +58,16 @@ def test_linear_options_and_graph() -> None:
     assert F.linear(antorcha.randn(4, 3), antorcha.randn(2, 3)).shape == (4, 2)
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(4x3 and 5x2\)"):
         nn.Linear(5, 2)(antorcha.randn(4, 3))
+
+
+@pytest.mark.parametrize(("input_shape", "weight_shape"), [((), (3, 1)), ((3,), ()), ((2, 3), (4, 2))])
+def test_linear_shape_errors_match_torch(input_shape: tuple, weight_shape: tuple) -> None:
+    def message(lib: Any) -> str:
+        with pytest.raises(RuntimeError) as raised:
+            lib.nn.functional.linear(lib.ones(input_shape), lib.ones(weight_shape))
+        return str(raised.value)
+
+    assert message(antorcha) == message(torch)
 
 
 def test_identity_flatten_unflatten(device: str) -> None:

@@ -6,7 +6,7 @@ below them). Then one loop runs each node once all of its consumers have sent th
 gradients (Kahn's algorithm), so a chain of 100,000 ops needs no deep Python stack.
 
 The engine also knows who holds each gradient. A gradient that only the engine holds
-(`_Pending.owned`) may be overwritten: the next gradient for the same tensor is added
+(the `owned` flags of `_Pending`) may be overwritten: the next gradient for the same tensor is added
 into it, a leaf takes it as its `.grad` without a copy, and the node that receives it
 is told (`Node.may_overwrite_grad`) so that its backward may write its result there.
 """
@@ -42,19 +42,14 @@ class _Plan:
         self.targets = targets or {}  # autograd.grad: (node, output nr) -> indices of the capture
 
 
-class _Pending:
-    """The gradients that have reached one node, per output, and whether only the engine holds each."""
-
-    __slots__ = ("grads", "owned")
-
-    def __init__(self, grads: list, owned: list[bool]) -> None:
-        self.grads = grads
-        self.owned = owned
+# The gradients that have reached one node, per output, and whether only the engine holds each:
+# (grads, owned). A pair of lists, not an object: one is made for nearly every node of every backward.
+_Pending = tuple[list, list]
 
 
 def _pending_for(node: Node) -> _Pending:
     n = node._n_outputs
-    return _Pending([None] * n, [False] * n)
+    return [None] * n, [False] * n
 
 
 def _walk(roots: list[Node]) -> dict[Node, list[Node]]:
@@ -112,14 +107,15 @@ def _plan_grad(roots: list[Node], targets: dict[tuple[Node, int], list[int]]) ->
 
 
 def _apply_pre_hooks(node: Node, pending: _Pending) -> None:
+    grads, owned = pending
     for nr, hooks in node._pre_hooks.items():
-        if nr < len(pending.grads) and pending.grads[nr] is not None:
-            pending.owned[nr] = False  # a hook may keep the tensor it was shown
+        if nr < len(grads) and grads[nr] is not None:
+            owned[nr] = False  # a hook may keep the tensor it was shown
             for hook in list(hooks):
-                replaced = hook(pending.grads[nr])
+                replaced = hook(grads[nr])
                 if replaced is not None:
-                    _check_hook_result(hook, pending.grads[nr], replaced)
-                    pending.grads[nr] = replaced
+                    _check_hook_result(hook, grads[nr], replaced)
+                    grads[nr] = replaced
 
 
 def _check_hook_result(hook: object, grad: Tensor, replaced: object) -> None:
@@ -207,7 +203,7 @@ def _owned(index: int, results: tuple, pending: _Pending) -> bool:
     for other_index, other in enumerate(results):
         if other_index != index and other is not None and other._data is array:
             return False
-    for incoming, owned in zip(pending.grads, pending.owned):
+    for incoming, owned in zip(*pending):
         if incoming is not None and incoming._data is array:
             return owned
     return True
@@ -217,13 +213,14 @@ def _send(pending: dict[Node, _Pending], child: Node, nr: int, grad: Tensor, own
     entry = pending.get(child)
     if entry is None:
         entry = pending[child] = _pending_for(child)
-    current = entry.grads[nr]
+    grads, flags = entry
+    current = grads[nr]
     if current is None:
-        entry.grads[nr], entry.owned[nr] = grad, owned
-    elif entry.owned[nr] and not STATE.enabled and current._data.shape == grad._data.shape:
+        grads[nr], flags[nr] = grad, owned
+    elif flags[nr] and not STATE.enabled and current._data.shape == grad._data.shape:
         current._data += grad._data  # only the engine holds it: add in place
     else:
-        entry.grads[nr], entry.owned[nr] = current + grad, not STATE.enabled
+        grads[nr], flags[nr] = current + grad, not STATE.enabled
 
 
 def run_backward(
@@ -303,6 +300,7 @@ def _run_plan(
     while ready:
         node = ready.pop()
         entry = pending.pop(node, None) or _pending_for(node)
+        grads, owned = entry
         if node._pre_hooks:
             _apply_pre_hooks(node, entry)
         if targets:
@@ -310,21 +308,21 @@ def _run_plan(
             if node not in plan.runs:  # type: ignore[operator]
                 continue  # a target with no other target below it
         if type(node) is AccumulateGrad:
-            if accumulate and entry.grads[0] is not None:
-                _accumulate_into_leaf(node, entry.grads[0], entry.owned[0], create_graph)
+            if accumulate and grads[0] is not None:
+                _accumulate_into_leaf(node, grads[0], owned[0], create_graph)
             continue
         hooks = node._hooks
-        if may_reuse and not hooks and True in entry.owned:
-            node._overwritable = tuple(entry.owned)  # the backward may write into these gradients
+        if may_reuse and not hooks and True in owned:
+            node._overwritable = tuple(owned)  # the backward may write into these gradients
             try:
-                results = node._run(entry.grads)
+                results = node._run(grads)
             finally:
                 node._overwritable = ()
         else:
-            results = node._run(entry.grads)
+            results = node._run(grads)
         if hooks:
             for hook in hooks:
-                hook(tuple(results), tuple(entry.grads))
+                hook(tuple(results), tuple(grads))
         if not retain_graph and (node._saved is not None or node._forward_attributes):
             node._release()
         # never the engine's alone if a graph is built from them, a hook saw them, or user code made them
@@ -339,7 +337,7 @@ def _run_plan(
                 # the size test first: most gradients of a small graph stop there, without a call
                 is_owned = may_own and grad._data.size >= REUSE_MIN_ELEMENTS and _owned(index, results, entry)
                 if child._n_outputs == 1 and child not in pending:  # the usual case: its one gradient
-                    pending[child] = _Pending([grad], [is_owned])
+                    pending[child] = [grad], [is_owned]
                 else:
                     _send(pending, child, nr, grad, is_owned)
             remaining = dependencies[child] - 1
@@ -355,7 +353,8 @@ def _run_plan(
 
 
 def _capture(plan: _Plan, node: Node, entry: _Pending, captured: list) -> None:
-    for nr, grad in enumerate(entry.grads):
+    grads, owned = entry
+    for nr, grad in enumerate(grads):
         for index in plan.targets.get((node, nr), ()):
             captured[index] = grad
-            entry.owned[nr] = False  # returned to the caller
+            owned[nr] = False  # returned to the caller

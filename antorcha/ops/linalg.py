@@ -255,17 +255,23 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if AUTOCAST.on:  # torch's autocast lower-precision list
         input, weight, bias = lower_precision(input, weight, bias)  # noqa: A001
     x = input
-    if x.shape[-1] != weight.shape[-1]:
+    x_shape, weight_shape = x._data.shape, weight._data.shape  # arrays' shapes: no Size built per call
+    if not x_shape or not weight_shape:
+        raise RuntimeError(
+            "both arguments to linear need to be at least 1D, but they are "
+            f"{len(x_shape)}D and {len(weight_shape)}D"
+        )
+    if x_shape[-1] != weight_shape[-1]:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({int(x.numel() // max(x.shape[-1], 1))}x"
             f"{x.shape[-1]} and {weight.shape[-1]}x{weight.shape[0]})"
         )
-    if x.dtype is not weight.dtype:
+    if x._data.dtype != weight._data.dtype:
         raise RuntimeError(
             f"mat1 and mat2 must have the same dtype, but got {x.dtype.scalar_name} and "
             f"{weight.dtype.scalar_name}"
         )
-    if x.ndim == 2 and bias is not None:
+    if len(x_shape) == 2 and bias is not None:
         return Addmm.apply(bias, x, weight.t())
     if x.ndim > 2 and bias is not None and x.is_contiguous():  # torch: a view of one addmm
         rows = Addmm.apply(bias, x.view(-1, x.shape[-1]), weight.t())
