@@ -36,9 +36,9 @@ class World:
         return self.rank == 0
 
     def shard(self, rows: slice) -> slice:
-        """This rank's contiguous share of a batch's rows: the first `len % size` ranks get one
-        row more (NumPy's array_split rule)."""
-        start, stop, _ = rows.indices(rows.stop if rows.stop is not None else 0)
+        """This rank's contiguous share of the rows `start:stop` of a batch: the first
+        `len % size` ranks get one row more (NumPy's array_split rule)."""
+        start, stop = rows.start or 0, rows.stop
         base, extra = divmod(stop - start, self.size)
         begin = start + self.rank * base + min(self.rank, extra)
         return slice(begin, begin + base + (self.rank < extra))

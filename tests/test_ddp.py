@@ -251,3 +251,30 @@ def test_single_process_wrappers_match_torch_keys() -> None:
     assert repr(ours) == repr(theirs)
     x = antorcha.randn(4, 2)
     assert antorcha.equal(ours(x), ours.module(x))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_world_shards_rows_as_array_split(size: int) -> None:
+    import numpy as np
+
+    from antorcha._world import World
+
+    for total in (0, 1, 7, 12):
+        rows = np.arange(10, 10 + total)
+        expected = [part.tolist() for part in np.array_split(rows, size)]
+        shares = [World(rank, size).shard(slice(10, 10 + total)) for rank in range(size)]
+        assert [list(range(share.start, share.stop)) for share in shares] == expected
+
+
+def test_one_process_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import antorcha
+    from antorcha._world import SINGLE_PROCESS, join_world, launched_world_size
+
+    for name in ("OMPI_COMM_WORLD_SIZE", "WORLD_SIZE", "PMI_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert launched_world_size() == 1 and join_world() is SINGLE_PROCESS
+    model = antorcha.nn.Linear(2, 2)
+    assert SINGLE_PROCESS.wrap(model) is model and SINGLE_PROCESS.mean(0.25) == 0.25
+    assert SINGLE_PROCESS.shard(slice(0, 9)) == slice(0, 9)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert launched_world_size() == 4
