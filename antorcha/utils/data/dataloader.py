@@ -1,39 +1,44 @@
 """DataLoader: iterate a dataset in (shuffled) mini-batches, as `torch.utils.data.DataLoader`.
 
-Loading always happens in the calling process. `num_workers` (and the other worker options)
-are accepted so PyTorch code runs unchanged, and the batches are exactly those, in the order,
-that `num_workers=0` gives. Worker processes are not used because antorcha tensors are never
-pickled (the only way to send them between processes), CuPy state does not survive `fork`, and
-for the usual in-memory NumPy datasets the vectorised fast path below is quicker than any
-inter-process copy. `get_worker_info()` therefore always returns None, and `worker_init_fn` is
-never called (torch does not call it with `num_workers=0` either).
+`num_workers=0` loads in the calling process. `num_workers > 0` starts that many worker processes
+with the standard library's `multiprocessing` (`_multiprocessing_iter.py`, `_worker.py`), as
+torch's DataLoader does: the same batches in the same order (with `in_order=True`), each worker
+seeded as torch seeds it, `get_worker_info()` inside a worker, `prefetch_factor`,
+`persistent_workers`, `timeout` and `worker_init_fn`. Batches come back pickled, a tensor as its
+NumPy buffer (`_sharing.py`).
 
-Fast path: when the dataset is a `TensorDataset` (possibly behind `Subset`s, as `random_split`
-gives) and the default collate is used, a batch is gathered with one fancy index per tensor
-instead of indexing and stacking sample by sample. The result is identical to the slow path.
+The start method is torch's: `multiprocessing_context`, else multiprocessing's default (fork on
+Linux before Python 3.14). A forked worker drops what a fork copies but cannot use: the fused ops'
+thread pool (its threads stay in the parent) and the parent's cuda generators (a CUDA context does
+not survive fork). A dataset that makes cuda tensors in its workers needs
+`multiprocessing_context="spawn"`, as with torch.
+
+Fetching (`_fetch.py`) is the same code in both: when the dataset is a `TensorDataset` (possibly
+behind `Subset`s) and the default collate is used, a batch is one fancy index per tensor.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import multiprocessing
+import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-import numpy as np
-
-from antorcha._device import move_array
-from antorcha._tensor import Tensor, wrap
 from antorcha.utils.data import _random
 from antorcha.utils.data._collate import default_collate, default_convert
-from antorcha.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
+from antorcha.utils.data._fetch import _TensorBatchGather, make_fetcher  # noqa: F401 - tests patch it here
+from antorcha.utils.data._multiprocessing_iter import MultiProcessingIterator
+from antorcha.utils.data._worker import WorkerInfo, get_worker_info  # noqa: F401 - torch's names
+from antorcha.utils.data.dataset import Dataset, IterableDataset
 from antorcha.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 T_co = TypeVar("T_co", covariant=True)
 
-
-def get_worker_info() -> None:
-    """Always None: antorcha loads data in the main process (see the module docstring)."""
-    return None
+# attributes that fix what an epoch is: torch refuses to change them once the loader exists
+_FROZEN_ATTRIBUTES = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset", "persistent_workers")
 
 
 class DataLoader(Generic[T_co]):
@@ -91,7 +96,7 @@ class DataLoader(Generic[T_co]):
         self.num_workers = num_workers
         self.prefetch_factor = prefetch_factor if prefetch_factor is not None or num_workers == 0 else 2
         self.persistent_workers = persistent_workers
-        self.pin_memory = pin_memory  # accepted; host memory is used as it is
+        self.pin_memory = pin_memory
         self.pin_memory_device = pin_memory_device
         self.timeout = timeout
         self.worker_init_fn = worker_init_fn
@@ -100,10 +105,30 @@ class DataLoader(Generic[T_co]):
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
+        self._iterator: MultiProcessingIterator | None = None  # the persistent workers' iterator
+        self._initialized = True
+        _warn_if_too_many_workers(num_workers)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FROZEN_ATTRIBUTES and self.__dict__.get("_initialized"):
+            raise ValueError(f"{name} attribute should not be set after {type(self).__name__} is initialized")
+        super().__setattr__(name, value)
+
+    @property
+    def multiprocessing_context(self) -> Any:
+        return self._multiprocessing_context
+
+    @multiprocessing_context.setter
+    def multiprocessing_context(self, context: Any) -> None:
+        self._multiprocessing_context = _checked_context(context, self.num_workers)
+
+    @property
+    def _is_iterable(self) -> bool:
+        return isinstance(self.dataset, IterableDataset)
 
     @property
     def _auto_collation(self) -> bool:
-        if isinstance(self.dataset, IterableDataset):
+        if self._is_iterable:
             return self.batch_size is not None
         return self.batch_sampler is not None
 
@@ -112,140 +137,135 @@ class DataLoader(Generic[T_co]):
         return self.batch_sampler if self._auto_collation else self.sampler
 
     def __len__(self) -> int:
-        if isinstance(self.dataset, IterableDataset):
+        if self._is_iterable:
             length = len(self.dataset)  # type: ignore[arg-type]
             if self.batch_size is None:
                 return length
             return length // self.batch_size if self.drop_last else math.ceil(length / self.batch_size)
         return len(self._index_sampler)
 
-    def __iter__(self) -> _DataLoaderIterator:
-        return _DataLoaderIterator(self)
-
-    # ---- the batches of one epoch ------------------------------------------------
-    def _epoch(self) -> Iterator[Any]:
-        if isinstance(self.dataset, IterableDataset):
-            yield from self._iterable_epoch()
-        elif not self._auto_collation:
-            for index in self.sampler:
-                yield self.collate_fn(self.dataset[index])
+    def __iter__(self) -> _DataLoaderIterator | MultiProcessingIterator:
+        if self.num_workers == 0:
+            return _DataLoaderIterator(self)
+        if not self.persistent_workers:
+            return MultiProcessingIterator(self)
+        # persistent workers live as long as the loader: later epochs reuse them (and their seeds)
+        if self._iterator is None:
+            self._iterator = MultiProcessingIterator(self)
         else:
-            fast_path = _TensorBatchGather.plan(self.dataset) if self.collate_fn is default_collate else None
-            for indices in self._index_batches():
-                batch = fast_path.gather(indices) if fast_path is not None else None
-                yield batch if batch is not None else self._fetch(indices)
+            self._iterator._reset(self)
+        return self._iterator
 
-    def _index_batches(self) -> Iterator[np.ndarray | list]:
+    # ---- what one epoch asks for -------------------------------------------------------
+    def _requests(self) -> Iterator[Any]:
+        """One request per batch: its indices (a list or int64 array), one index, or, for an
+        IterableDataset, the batch size (None without auto-collation) until the stream ends."""
+        if self._is_iterable:
+            return itertools.repeat(self.batch_size)
+        if not self._auto_collation:
+            return iter(self.sampler)
         if type(self.batch_sampler).__iter__ is BatchSampler.__iter__:
             return self.batch_sampler._index_batches()
         return iter(self.batch_sampler)
 
-    def _fetch(self, indices: np.ndarray | list) -> Any:
-        if isinstance(indices, np.ndarray):
-            indices = indices.tolist()  # datasets see Python ints, as with torch
-        getitems = getattr(self.dataset, "__getitems__", None)
-        samples = getitems(indices) if callable(getitems) else [self.dataset[i] for i in indices]
-        return self.collate_fn(samples)
+    def _pins_memory(self) -> bool:
+        """Whether batches are pinned; warns as torch does when pin_memory cannot be honoured."""
+        if not self.pin_memory:
+            return False
+        if self.pin_memory_device:
+            warnings.warn(
+                "pin_memory_device is deprecated, the current accelerator will be used as the device,"
+                f"ignore pin_memory_device='{self.pin_memory_device}'.",
+                stacklevel=3,
+            )
+        from antorcha import cuda
 
-    def _iterable_epoch(self) -> Iterator[Any]:
-        if not self._auto_collation:
-            for sample in self.dataset:  # type: ignore[attr-defined]
-                yield self.collate_fn(sample)
-            return
-        batch: list = []
-        for sample in self.dataset:  # type: ignore[attr-defined]
-            batch.append(sample)
-            if len(batch) == self.batch_size:
-                yield self.collate_fn(batch)
-                batch = []
-        if batch and not self.drop_last:
-            yield self.collate_fn(batch)
+        if not cuda.is_available():
+            warnings.warn(
+                "'pin_memory' argument is set as true but no accelerator is found, "
+                "then device pinned memory won't be used.",
+                stacklevel=3,
+            )
+            return False
+        return True
 
 
 class _DataLoaderIterator:
-    """What `iter(loader)` returns: the epoch's batches, with `len()` like torch's iterator."""
+    """What `iter(loader)` returns without workers: the epoch's batches, loaded in this process."""
 
     def __init__(self, loader: DataLoader) -> None:
+        if loader.timeout != 0:
+            raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         self._loader = loader
-        self._batches = loader._epoch()
+        self._pin_memory = loader._pins_memory()
         # torch's iterator draws its workers' base seed here, before the sampler's first draw;
         # the draw is taken (and the stream advanced) as in torch, so the order of batches is torch's
         self._base_seed = _random.seed_from(loader.generator)
+        self._requests = loader._requests()
+        self._fetcher = make_fetcher(
+            loader._is_iterable, loader.dataset, loader._auto_collation, loader.collate_fn, loader.drop_last
+        )
 
     def __iter__(self) -> _DataLoaderIterator:
         return self
 
     def __next__(self) -> Any:
-        return next(self._batches)
+        data = self._fetcher.fetch(next(self._requests))  # either may raise StopIteration
+        if self._pin_memory:
+            from antorcha.utils.data._pin_memory import pin_memory
+
+            data = pin_memory(data)
+        return data
 
     def __len__(self) -> int:
         return len(self._loader)
 
 
-class _TensorBatchGather:
-    """Gathers a batch of a TensorDataset with one fancy index per tensor.
-
-    `index_maps` holds the indices of the `Subset`s in front of the TensorDataset, outermost
-    first; a batch's rows are mapped through each in turn to rows of the tensors.
-    """
-
-    def __init__(self, tensors: tuple[Tensor, ...], index_maps: list[np.ndarray], length: int) -> None:
-        self.tensors = tensors
-        self.index_maps = index_maps
-        self.length = length  # the loader's dataset length, for bounds checks
-
-    @staticmethod
-    def plan(dataset: Any) -> _TensorBatchGather | None:
-        """The gatherer for `dataset`, or None when only the per-sample path is exact."""
-        length = len(dataset)
-        index_maps: list[np.ndarray] = []  # outermost Subset first
-        while isinstance(dataset, Subset) and _has_plain_subset_indexing(type(dataset)):
-            indices = np.asarray(dataset.indices)
-            if indices.dtype.kind not in "iu" or indices.ndim != 1:
-                return None
-            index_maps.append(indices.astype(np.int64, copy=False))
-            dataset = dataset.dataset
-        if not isinstance(dataset, TensorDataset) or not _has_plain_tensor_indexing(type(dataset)):
-            return None
-        # tensors that require grad would give a batch with a grad_fn through stack: keep that path
-        if not dataset.tensors or any(tensor.requires_grad for tensor in dataset.tensors):
-            return None
-        return _TensorBatchGather(dataset.tensors, index_maps, length)
-
-    def gather(self, indices: np.ndarray | list) -> list[Tensor] | None:
-        """The collated batch, or None when the indices are not plain integers (slow path then)."""
-        rows = np.asarray(indices)
-        if rows.ndim != 1 or rows.dtype.kind not in "iu" or rows.size == 0:
-            return None
-        rows = _within_bounds(rows.astype(np.int64, copy=False), self.length)
-        # each level is checked batch by batch, so a bad Subset index only raises once it is used
-        inner_lengths = [len(index_map) for index_map in self.index_maps[1:]] + [self.tensors[0].shape[0]]
-        for index_map, inner_length in zip(self.index_maps, inner_lengths):
-            rows = _within_bounds(index_map[rows], inner_length)
-        return [self._take(tensor, rows) for tensor in self.tensors]
-
-    @staticmethod
-    def _take(tensor: Tensor, rows: np.ndarray) -> Tensor:
-        if tensor._device.type != "cpu":  # index a device array with indices on that device
-            rows = move_array(rows, tensor._device)
-        return wrap(tensor._data[rows], device=tensor._device)
+def _checked_context(context: Any, num_workers: int) -> Any:
+    """`multiprocessing_context` as a context object, with torch's errors for bad values."""
+    if context is None:
+        return None
+    if num_workers == 0:
+        raise ValueError(
+            "multiprocessing_context can only be used with multi-process loading "
+            f"(num_workers > 0), but got num_workers={num_workers}"
+        )
+    if isinstance(context, str):
+        valid_methods = multiprocessing.get_all_start_methods()
+        if context not in valid_methods:
+            raise ValueError(
+                "multiprocessing_context option "
+                f"should specify a valid start method in {valid_methods!r}, but got "
+                f"multiprocessing_context={context!r}"
+            )
+        context = multiprocessing.get_context(context)
+    if not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError(
+            "multiprocessing_context option should be a valid context "
+            "object or a string specifying the start method, but got "
+            f"multiprocessing_context={context}"
+        )
+    return context
 
 
-def _has_plain_subset_indexing(subset_type: type) -> bool:
-    return subset_type.__getitem__ is Subset.__getitem__ and subset_type.__getitems__ is Subset.__getitems__
-
-
-def _has_plain_tensor_indexing(dataset_type: type) -> bool:
-    return dataset_type.__getitem__ is TensorDataset.__getitem__ and not hasattr(dataset_type, "__getitems__")
-
-
-def _within_bounds(indices: np.ndarray, size: int) -> np.ndarray:
-    """`indices` with negatives wrapped, or the IndexError tensor indexing would raise."""
-    low, high = int(indices.min()), int(indices.max())
-    if high >= size or low < -size:
-        bad = high if high >= size else low
-        raise IndexError(f"index {bad} is out of bounds for dimension 0 with size {size}")
-    return np.where(indices < 0, indices + size, indices) if low < 0 else indices
+def _warn_if_too_many_workers(num_workers: int) -> None:
+    """torch's warning when more workers are asked for than this process may use cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not num_workers or (cores is not None and num_workers <= cores):
+        return
+    cpuset_note = "" if hasattr(os, "sched_getaffinity") else " (`cpuset` is not taken into account)"
+    suggestion = (
+        f"Our suggested max number of worker in current system is {cores}{cpuset_note}, which is smaller "
+        "than what this DataLoader is going to create."
+        if cores is not None
+        else "DataLoader is not able to compute a suggested max number of worker in current system."
+    )
+    warnings.warn(
+        f"This DataLoader will create {num_workers} worker processes in total. {suggestion} "
+        "Please be aware that excessive worker creation might get DataLoader running slow or even freeze, "
+        "lower the worker number to avoid potential slowness/freeze if necessary.",
+        stacklevel=3,
+    )
 
 
 def _check_worker_options(
