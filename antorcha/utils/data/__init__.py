@@ -1,5 +1,6 @@
 """antorcha.utils.data: datasets, samplers and the DataLoader, with torch.utils.data's API."""
 
+from antorcha.utils.data import _utils  # noqa: F401 - torch.utils.data._utils.collate is reached for
 from antorcha.utils.data._collate import default_collate, default_convert
 from antorcha.utils.data.dataloader import DataLoader, get_worker_info
 from antorcha.utils.data.dataset import (
@@ -7,6 +8,7 @@ from antorcha.utils.data.dataset import (
     ConcatDataset,
     Dataset,
     IterableDataset,
+    StackDataset,
     Subset,
     TensorDataset,
     random_split,
@@ -32,6 +34,7 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SequentialSampler",
+    "StackDataset",
     "Subset",
     "SubsetRandomSampler",
     "TensorDataset",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,62 +32,83 @@ def _tensor_from_numpy(array: np.ndarray | np.generic) -> Tensor:
     return antorcha.from_numpy(np.asarray(array))
 
 
-def _collate_tensors(batch: list[Tensor]) -> Tensor:
+# ---- one function per element type, each `fn(batch, *, collate_fn_map)` as torch's ---------------
+
+
+def collate_tensor_fn(batch: Sequence[Tensor], *, collate_fn_map: dict | None = None) -> Tensor:
     import antorcha
 
-    return antorcha.stack(batch, 0)
+    return antorcha.stack(list(batch), 0)
 
 
-def _collate_numpy_arrays(batch: list[np.ndarray]) -> Tensor:
+def collate_numpy_array_fn(batch: Sequence[np.ndarray], *, collate_fn_map: dict | None = None) -> Any:
     if _STRING_OR_OBJECT_DTYPE.search(batch[0].dtype.str) is not None:
         raise TypeError(_COLLATE_ERROR.format(batch[0].dtype))
-    return _collate_tensors([_tensor_from_numpy(array) for array in batch])
+    return collate([_tensor_from_numpy(array) for array in batch], collate_fn_map=collate_fn_map)
 
 
-def _collate_numpy_scalars(batch: list[np.generic]) -> Tensor:
+def collate_numpy_scalar_fn(batch: Sequence[np.generic], *, collate_fn_map: dict | None = None) -> Tensor:
     return _tensor_from_numpy(np.asarray(batch))
 
 
-def _collate_floats(batch: list[float]) -> Tensor:
+def collate_float_fn(batch: Sequence[float], *, collate_fn_map: dict | None = None) -> Tensor:
     import antorcha
 
-    return antorcha.tensor(batch, dtype=antorcha.float64)
+    return antorcha.tensor(list(batch), dtype=antorcha.float64)
 
 
-def _collate_ints(batch: list[int]) -> Tensor:
+def collate_int_fn(batch: Sequence[int], *, collate_fn_map: dict | None = None) -> Tensor:
     import antorcha
 
-    return antorcha.tensor(batch)  # int64, or bool when the ints are bools
+    return antorcha.tensor(list(batch))  # int64, or bool when the ints are bools
 
 
-def default_collate(batch: list[Any]) -> Any:
-    """Merge a list of samples into a batch (see the module docstring for the rules)."""
+def collate_str_fn(batch: Sequence[str | bytes], *, collate_fn_map: dict | None = None) -> Sequence:
+    return batch
+
+
+# torch's table: an element's exact type first, then the first entry it is an instance of
+default_collate_fn_map: dict[type | tuple[type, ...], Callable] = {
+    Tensor: collate_tensor_fn,
+    np.ndarray: collate_numpy_array_fn,
+    (np.bool_, np.number, np.object_): collate_numpy_scalar_fn,
+    float: collate_float_fn,
+    int: collate_int_fn,
+    str: collate_str_fn,
+    bytes: collate_str_fn,
+}
+
+
+def collate(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
+    """Merge a batch with `collate_fn_map`'s function for its element type; containers (mappings,
+    namedtuples, sequences) are collated per key or position, as torch's `collate`."""
     element = batch[0]
-    if isinstance(element, Tensor):
-        return _collate_tensors(batch)
-    if isinstance(element, np.ndarray):
-        return _collate_numpy_arrays(batch)
-    if isinstance(element, (np.bool_, np.number, np.object_)):
-        return _collate_numpy_scalars(batch)
-    if isinstance(element, float):
-        return _collate_floats(batch)
-    if isinstance(element, int):
-        return _collate_ints(batch)
-    if isinstance(element, (str, bytes)):
-        return batch
+    if collate_fn_map is not None:
+        if type(element) in collate_fn_map:
+            return collate_fn_map[type(element)](batch, collate_fn_map=collate_fn_map)
+        for element_type, collate_fn in collate_fn_map.items():
+            if isinstance(element, element_type):
+                return collate_fn(batch, collate_fn_map=collate_fn_map)
     if isinstance(element, collections.abc.Mapping):
-        return _rebuild_mapping(element, {key: default_collate([d[key] for d in batch]) for key in element})
+        per_key = {key: [sample[key] for sample in batch] for key in element}
+        collated = {key: collate(values, collate_fn_map=collate_fn_map) for key, values in per_key.items()}
+        return _rebuild_mapping(element, collated)
     if isinstance(element, tuple) and hasattr(element, "_fields"):  # namedtuple
-        return type(element)(*(default_collate(list(samples)) for samples in zip(*batch)))
+        return type(element)(*(collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)))
     if isinstance(element, collections.abc.Sequence):
         size = len(element)
         if any(len(sample) != size for sample in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        collated = [default_collate(list(samples)) for samples in zip(*batch)]
+        collated = [collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)]
         if isinstance(element, tuple):
-            return collated
+            return collated  # a list, as torch keeps for backward compatibility
         return _rebuild_sequence(element, collated)
     raise TypeError(_COLLATE_ERROR.format(type(element)))
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Merge a list of samples into a batch (see the module docstring for the rules)."""
+    return collate(batch, collate_fn_map=default_collate_fn_map)
 
 
 def default_convert(data: Any) -> Any:
