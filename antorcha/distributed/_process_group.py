@@ -9,7 +9,9 @@ server), so processes started one by one cannot form a world of more than one.
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 import warnings
 from datetime import timedelta
 from types import ModuleType
@@ -192,6 +194,20 @@ def _requested_size_and_rank(world_size: int, rank: int) -> tuple[int, int]:
     return world_size, rank
 
 
+def _initialise_mpi_within(timeout: timedelta) -> ModuleType:
+    """Import mpi4py (MPI_Init) with a deadline: MPI_Init waits for every process of the job, so a
+    process that exited before calling it would leave the others blocked in C, where no Python
+    thread can run. faulthandler's watchdog is a C thread: past the timeout it prints the stack and
+    ends this process with exit code 1, and mpirun then ends the job."""
+    if "mpi4py.MPI" in sys.modules:
+        return mpi_module()
+    faulthandler.dump_traceback_later(timeout.total_seconds(), exit=True)
+    try:
+        return mpi_module()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
 def meet(comm: Any, op_name: str, timeout: timedelta) -> None:
     """Wait for every process of comm within the timeout, so the blocking MPI call after it cannot hang."""
     from antorcha.distributed._work import Work
@@ -254,7 +270,7 @@ def init_process_group(
         )
     wait = _as_timeout(timeout)
     world_size, rank = _requested_size_and_rank(world_size, rank)
-    MPI = mpi_module()
+    MPI = _initialise_mpi_within(wait)
     if MPI.COMM_WORLD.Get_size() > 1:
         from antorcha.distributed._faults import install_abort_on_exception
 

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 # Keep Open MPI's messages on this machine: shared memory (vader) between the processes and no TCP
@@ -26,6 +27,7 @@ from typing import Any
 # makes Open MPI 5 find no interface, so that one is left to its default.)
 _MCA = ["--mca", "btl", "self,vader"]
 _FORWARDED = ("MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS", "PYTHONPATH")
+_HUNG_MPIRUN_GRACE = 5.0  # seconds mpirun may outlive its workers before the launcher stops it
 
 
 def find_mpirun() -> str:
@@ -71,10 +73,62 @@ def launch(nproc: int, program: list[str], master_addr: str = "127.0.0.1", maste
     env = mpirun_environment(nproc, master_addr, master_port)
     process = subprocess.Popen(mpirun_command(nproc, program, env), env=env)
     try:
-        return process.wait()
+        return wait_for_job(process)
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)  # mpirun forwards it to the workers
         return process.wait()
+
+
+def _live_children(pid: int) -> list[int] | None:
+    """The process's children that still run (Linux /proc; zombies left out), or None if unreadable."""
+    try:
+        children: list[int] = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return None
+    return [child for child in children if _state(child) not in ("Z", "X", None)]
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]  # the field after "(command)"
+    except (OSError, IndexError):
+        return None
+
+
+def wait_for_job(process: subprocess.Popen, grace: float = _HUNG_MPIRUN_GRACE) -> int:
+    """mpirun's exit code; if mpirun outlives every worker by `grace` seconds, stop it and return 1.
+
+    Open MPI 5's prterun sometimes hangs in its own teardown after it has ended a failed job (seen
+    here when a rank exits non-zero while another is inside MPI_Init: PMIX_ERR_UNREACH), and a
+    launcher that waits for it would hang too.
+    """
+    had_workers, alone_since = False, None
+    while True:
+        try:
+            return process.wait(timeout=0.25)
+        except subprocess.TimeoutExpired:
+            pass
+        children = _live_children(process.pid)
+        if children is None:
+            continue
+        if children:
+            had_workers, alone_since = True, None
+            continue
+        if had_workers:
+            alone_since = alone_since or time.monotonic()
+            if time.monotonic() - alone_since > grace:
+                process.kill()
+                process.wait()
+                print(
+                    f"antorcha.distributed.run: mpirun was still running {grace:g} s after its processes "
+                    "ended (Open MPI's teardown hung); stopped it",
+                    file=sys.stderr,
+                )
+                return 1
 
 
 def _positive_int(text: str) -> int:
