@@ -20,7 +20,7 @@ from antorcha.distributed._collectives import (
     scatter,
 )
 from antorcha.distributed._objects import all_gather_object, broadcast_object_list
-from antorcha.distributed._p2p import irecv, isend, recv, send
+from antorcha.distributed._p2p import P2POp, batch_isend_irecv, irecv, isend, recv, send
 from antorcha.distributed._process_group import (
     Backend,
     GroupMember,
@@ -46,6 +46,7 @@ from antorcha.distributed._work import Work
 __all__ = [
     "Backend",
     "GroupMember",
+    "P2POp",
     "ProcessGroup",
     "ReduceOp",
     "Work",
@@ -54,6 +55,7 @@ __all__ = [
     "all_gather_object",
     "all_reduce",
     "barrier",
+    "batch_isend_irecv",
     "broadcast",
     "broadcast_object_list",
     "destroy_process_group",

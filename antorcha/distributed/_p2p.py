@@ -88,3 +88,48 @@ def recv(
     if work is None:
         return -1
     return work.result()
+
+
+class P2POp:
+    """One point-to-point operation for batch_isend_irecv: op is isend or irecv."""
+
+    def __init__(
+        self,
+        op: Any,
+        tensor: Tensor,
+        peer: int | None = None,
+        group: Any = None,
+        tag: int = 0,
+        group_peer: int | None = None,
+    ) -> None:
+        if op not in (isend, irecv):
+            raise ValueError(
+                "Invalid ``op``. Expected ``op`` to be of type ``antorcha.distributed.isend`` or "
+                "``antorcha.distributed.irecv``."
+            )
+        require_tensor(tensor, "tensor")
+        self.op, self.tensor, self.peer, self.group, self.tag, self.group_peer = (
+            op,
+            tensor,
+            peer,
+            group,
+            tag,
+            group_peer,
+        )
+
+
+def batch_isend_irecv(p2p_op_list: list[P2POp]) -> list[Work]:
+    """Start every send and receive of the list at once (MPI matches them in any order)."""
+    if not isinstance(p2p_op_list, list) or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type ``P2POp``.")
+    if len({id(p.group) if p.group is not None else None for p in p2p_op_list}) > 1:
+        raise ValueError("All ops need to use the same group.")
+    works = []
+    for p2p in p2p_op_list:
+        if p2p.op is isend:
+            work = isend(p2p.tensor, p2p.peer, p2p.group, p2p.tag, p2p.group_peer)
+        else:
+            work = irecv(p2p.tensor, p2p.peer, p2p.group, p2p.tag, p2p.group_peer)
+        if work is not None:
+            works.append(work)
+    return works

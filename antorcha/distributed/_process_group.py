@@ -110,10 +110,15 @@ class GroupMember:
     NON_GROUP_MEMBER = _NonGroupMember()
 
 
-class group:  # noqa: N801 - torch spells it in lower case: dist.group.WORLD
-    @classmethod
-    def _world(cls) -> ProcessGroup | None:
+class _Groups:
+    """torch's `dist.group`: `dist.group.WORLD` is the default group (None before init)."""
+
+    @property
+    def WORLD(self) -> ProcessGroup | None:
         return GroupMember.WORLD
+
+
+group = _Groups()
 
 
 def is_available() -> bool:

@@ -286,6 +286,21 @@ def _(rank: int, size: int) -> None:
         dist.send(torch.tensor([rank, rank], dtype=torch.int64), dst=0)
 
 
+@case("batch_isend_irecv_ring")
+def _(rank: int, size: int) -> None:
+    values = [draw(r, "int32", (4,), seed=71) for r in range(size)]
+    right, left = (rank + 1) % size, (rank - 1) % size
+    incoming = torch.zeros(4, dtype=torch.int32)
+    operations = [
+        dist.P2POp(dist.irecv, incoming, left),
+        dist.P2POp(dist.isend, tensor_of(values[rank]), right),
+    ]
+    for work in dist.batch_isend_irecv(operations):
+        work.wait()
+    same_bits(incoming, values[left])
+    assert dist.group.WORLD is dist.GroupMember.WORLD and dist.group.WORLD.size() == size
+
+
 @case("recv_size_mismatch_raises")
 def _(rank: int, size: int) -> None:
     if rank == 0:
