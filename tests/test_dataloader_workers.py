@@ -446,3 +446,28 @@ def test_multiprocessing_context_errors_match_torch() -> None:
     with pytest.raises(ValueError) as ours:
         loader(antorcha, Slow(2, 0)).batch_size = 3
     assert str(ours.value) == str(theirs.value)
+
+
+def test_a_workers_copy_of_another_loader_leaves_that_loaders_workers_alone() -> None:
+    kept = loader(antorcha, Slow(4, 0), batch_size=2, num_workers=1, persistent_workers=True)
+    assert [b.tolist() for b in kept] == [[0, 1], [2, 3]]
+    for _ in range(2):  # these workers are forked with a copy of `kept`'s iterator, and collect it
+        assert [b.tolist() for b in loader(antorcha, Slow(3, 0), batch_size=3, num_workers=2)] == [[0, 1, 2]]
+        gc.collect()
+    assert [b.tolist() for b in kept] == [[0, 1], [2, 3]]
+    assert all(worker.is_alive() for worker in kept._iterator._workers)
+    del kept
+
+
+class Unpicklable:
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> Any:
+        return (i, lambda: i)  # a lambda cannot be pickled
+
+
+def test_a_batch_that_cannot_be_pickled_is_the_workers_error_not_a_hang() -> None:
+    # the class is pickle's (AttributeError or PicklingError, by Python version)
+    with pytest.raises(Exception, match=r"^Caught \w+ in DataLoader worker process 0\.\nOriginal Traceback"):
+        list(loader(antorcha, Unpicklable(), batch_size=None, num_workers=1, timeout=10))

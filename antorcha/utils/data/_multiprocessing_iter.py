@@ -4,7 +4,7 @@ Each worker has its own index queue; all of them answer on one result queue. At 
 `prefetch_factor * num_workers` tasks are out at once, handed to the workers in turn. With
 `in_order=True` a batch that arrives early waits in `_task_info` until those before it have
 been returned; with `in_order=False` it is returned at once. Results travel pickled (see
-`_sharing`): a tensor is a NumPy buffer on the way.
+`_sharing`): a tensor is a NumPy buffer on the way, pickled by the worker queue's feeder thread.
 
 Shutdown (the epoch ends, the loop breaks, the iterator is collected, the interpreter exits):
 set the done event, send each worker `None`, join them, and terminate any still running after
@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import multiprocessing
-import pickle
+import os
 import queue
 from typing import Any
 
@@ -26,6 +26,7 @@ from antorcha.utils.data._sharing import register_reducers
 from antorcha.utils.data._worker import (
     MP_STATUS_CHECK_INTERVAL,
     ExceptionWrapper,
+    ResultQueue,
     WorkerSpec,
     _IterableDatasetStopIteration,
     _ResumeIteration,
@@ -48,6 +49,9 @@ class MultiProcessingIterator:
 
     def __init__(self, loader: Any) -> None:
         self._shutdown = True  # until the workers exist, __del__ has nothing to stop
+        # a process forked later (another loader's worker) inherits a copy of this iterator: only
+        # the process that started the workers may stop them
+        self._owner_pid = os.getpid()
         self._loader = loader
         self._num_workers = loader.num_workers
         self._prefetch_factor = loader.prefetch_factor
@@ -74,7 +78,7 @@ class MultiProcessingIterator:
             num_workers=self._num_workers,
             base_seed=self._base_seed,
         )
-        self._result_queue = context.Queue()
+        self._result_queue = ResultQueue(ctx=context)
         self._done_event = context.Event()
         self._index_queues: list[Any] = []
         self._workers: list[Any] = []
@@ -168,11 +172,11 @@ class MultiProcessingIterator:
             found, payload = self._try_get_data(self._timeout)
             if not found:
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-            return pickle.loads(payload)
+            return payload
         while True:
             found, payload = self._try_get_data(MP_STATUS_CHECK_INTERVAL)
             if found:
-                return pickle.loads(payload)
+                return payload
 
     def _try_get_data(self, timeout: float) -> tuple[bool, Any]:
         try:
@@ -225,7 +229,7 @@ class MultiProcessingIterator:
         self._workers_status[worker_id] = False
 
     def _shutdown_workers(self) -> None:
-        if _python_exiting or self._shutdown:
+        if _python_exiting or self._shutdown or os.getpid() != self._owner_pid:
             return
         self._shutdown = True
         try:

@@ -9,15 +9,13 @@ and NumPy's global RandomState from torch's SeedSequence-like mix of the two num
 
 from __future__ import annotations
 
-import io
+import multiprocessing.queues
 import os
-import pickle
 import queue
 import random
 import sys
 import traceback
 from dataclasses import dataclass
-from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import numpy as np
@@ -184,21 +182,20 @@ class _ParentWatchdog:
         return os.getppid() == self.parent_pid
 
 
-def pickled(message: Any) -> bytes:
-    """`message` pickled by multiprocessing's pickler (which knows tensors, see `_sharing`)."""
-    buffer = io.BytesIO()
-    ForkingPickler(buffer, pickle.HIGHEST_PROTOCOL).dump(message)
-    return buffer.getvalue()
+class ResultQueue(multiprocessing.queues.Queue):
+    """The queue every worker answers on. Its feeder thread pickles a batch while the worker fetches
+    the next; a batch that cannot be pickled becomes the worker's error, sent in its place (plain
+    multiprocessing would only print it, and the main process would wait for that batch forever)."""
 
+    def __init__(self, *, ctx: Any) -> None:
+        super().__init__(ctx=ctx)
 
-def send(result_queue: Any, task: Any, data: Any, worker_id: int) -> None:
-    """Put `(task, data)` on the result queue, pickled here: an unpicklable batch becomes the
-    worker's error (the queue's feeder thread would only print it, and the main process would wait)."""
-    try:
-        payload = pickled((task, data))
-    except Exception:
-        payload = pickled((task, ExceptionWrapper(f"in DataLoader worker process {worker_id}")))
-    result_queue.put(payload)
+    def _on_queue_feeder_error(self, error: Exception, message: Any) -> None:
+        if not (isinstance(message, tuple) and len(message) == 2 and _worker_info is not None):
+            super()._on_queue_feeder_error(error, message)
+            return
+        task, _ = message
+        self.put((task, ExceptionWrapper(f"in DataLoader worker process {_worker_info.id}")))
 
 
 def worker_loop(
@@ -234,7 +231,7 @@ def worker_loop(
                     break  # the main process is shutting down: "stop" may never come (queue closed)
                 continue
             if isinstance(request, _ResumeIteration):
-                result_queue.put(pickled((request, None)))
+                result_queue.put((request, None))
                 iteration_end = False
                 fetcher = make_fetcher(
                     spec.iterable, spec.dataset, spec.auto_collation, spec.collate_fn, spec.drop_last
@@ -259,7 +256,7 @@ def worker_loop(
                         iteration_end = True
                 except Exception:
                     data = ExceptionWrapper(where)
-            send(result_queue, task, data, worker_id)
+            result_queue.put((task, data))
             del data, index, request  # a batch should not stay alive while the next one is fetched
     except KeyboardInterrupt:
         pass  # the main process gets it too and shuts the workers down
