@@ -471,3 +471,28 @@ def test_a_batch_that_cannot_be_pickled_is_the_workers_error_not_a_hang() -> Non
     # the class is pickle's (AttributeError or PicklingError, by Python version)
     with pytest.raises(Exception, match=r"^Caught \w+ in DataLoader worker process 0\.\nOriginal Traceback"):
         list(loader(antorcha, Unpicklable(), batch_size=None, num_workers=1, timeout=10))
+
+
+class Understated:
+    """An IterableDataset whose __len__ says 2 while every worker yields 3 samples."""
+
+    def __iter__(self) -> Any:
+        return iter(range(3))
+
+    def __len__(self) -> int:
+        return 2
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_yielding_past_the_reported_length_warns_as_torch(num_workers: int) -> None:
+    messages = []
+    for lib in (antorcha, torch):
+        dataset = type("Understated", (Understated, lib.utils.data.IterableDataset), {})()
+        data = loader(lib, dataset, batch_size=None, num_workers=num_workers)
+        assert len(data) == 2
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            batches = [values(b) for b in data]
+        assert len(batches) == 3 * max(num_workers, 1)
+        messages.append([str(w.message).replace(repr(dataset), "<dataset>") for w in caught])
+    assert messages[0] == messages[1] and len(messages[0]) == len(batches) - 2

@@ -8,6 +8,7 @@ instead of indexing and stacking sample by sample. The result is identical to th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,6 +72,23 @@ class IterableFetcher:
         if not batch or (self.drop_last and len(batch) < (batch_size or 0)):
             raise StopIteration
         return self.collate_fn(batch)
+
+
+def warn_past_reported_length(dataset: Any, reported: int | None, yielded: int, num_workers: int) -> None:
+    """torch's warning when an IterableDataset yields more batches than `len(loader)` said."""
+    if reported is None or yielded <= reported:
+        return
+    message = (
+        f"Length of IterableDataset {dataset} was reported to be {reported}"
+        f"(when accessing len(dataloader)), but {yielded} samples have been fetched. "
+    )
+    if num_workers > 0:
+        message += (
+            "For multiprocessing data-loading, this could be caused by not properly configuring the "
+            "IterableDataset replica at each worker. Please see "
+            "https://pytorch.org/docs/stable/data.html#torch.utils.data.IterableDataset for examples."
+        )
+    warnings.warn(message, stacklevel=3)
 
 
 def make_fetcher(

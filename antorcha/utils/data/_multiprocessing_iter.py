@@ -22,6 +22,7 @@ import queue
 from typing import Any
 
 from antorcha.utils.data import _random
+from antorcha.utils.data._fetch import warn_past_reported_length
 from antorcha.utils.data._sharing import register_reducers
 from antorcha.utils.data._worker import (
     MP_STATUS_CHECK_INTERVAL,
@@ -98,6 +99,8 @@ class MultiProcessingIterator:
     def _reset(self, loader: Any, first_iter: bool = False) -> None:
         """Start an epoch: a fresh pass of the sampler, and the first tasks handed out."""
         self._requests = loader._requests()
+        self._reported_length = loader._reported_length if self._iterable else None
+        self._yielded = 0
         self._send_idx = 0  # the next task to hand out
         self._rcvd_idx = 0  # the next task to return
         self._task_info: dict[int, tuple] = {}  # task -> (worker,) while out, (worker, data) once back
@@ -123,6 +126,9 @@ class MultiProcessingIterator:
 
     def __next__(self) -> Any:
         data = self._next_data()
+        self._yielded += 1
+        dataset, workers = self._loader.dataset, self._num_workers
+        warn_past_reported_length(dataset, self._reported_length, self._yielded, workers)
         if self._pin_memory:
             from antorcha.utils.data._pin_memory import pin_memory
 

@@ -29,7 +29,11 @@ from typing import Any, Generic, TypeVar
 
 from antorcha.utils.data import _random
 from antorcha.utils.data._collate import default_collate, default_convert
-from antorcha.utils.data._fetch import _TensorBatchGather, make_fetcher  # noqa: F401 - tests patch it here
+from antorcha.utils.data._fetch import (  # noqa: F401 - tests patch _TensorBatchGather here
+    _TensorBatchGather,
+    make_fetcher,
+    warn_past_reported_length,
+)
 from antorcha.utils.data._multiprocessing_iter import MultiProcessingIterator
 from antorcha.utils.data._worker import WorkerInfo, get_worker_info  # noqa: F401 - torch's names
 from antorcha.utils.data.dataset import Dataset, IterableDataset
@@ -106,6 +110,7 @@ class DataLoader(Generic[T_co]):
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self._iterator: MultiProcessingIterator | None = None  # the persistent workers' iterator
+        self._reported_length: int | None = None  # len(dataset) once len(loader) was asked (iterable)
         self._initialized = True
         _warn_if_too_many_workers(num_workers)
 
@@ -138,7 +143,8 @@ class DataLoader(Generic[T_co]):
 
     def __len__(self) -> int:
         if self._is_iterable:
-            length = len(self.dataset)  # type: ignore[arg-type]
+            # remembered: an iterator warns, as torch's, once it yields more batches than this
+            length = self._reported_length = len(self.dataset)  # type: ignore[arg-type]
             if self.batch_size is None:
                 return length
             return length // self.batch_size if self.drop_last else math.ceil(length / self.batch_size)
@@ -205,12 +211,16 @@ class _DataLoaderIterator:
         self._fetcher = make_fetcher(
             loader._is_iterable, loader.dataset, loader._auto_collation, loader.collate_fn, loader.drop_last
         )
+        self._reported_length = loader._reported_length if loader._is_iterable else None
+        self._yielded = 0
 
     def __iter__(self) -> _DataLoaderIterator:
         return self
 
     def __next__(self) -> Any:
         data = self._fetcher.fetch(next(self._requests))  # either may raise StopIteration
+        self._yielded += 1
+        warn_past_reported_length(self._loader.dataset, self._reported_length, self._yielded, 0)
         if self._pin_memory:
             from antorcha.utils.data._pin_memory import pin_memory
 
