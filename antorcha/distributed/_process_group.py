@@ -22,6 +22,11 @@ _BACKENDS = ("mpi", "gloo", "nccl")
 _NOT_INITIALIZED = (
     "Default process group has not been initialized, please make sure to call init_process_group."
 )
+# Open MPI's nonblocking all-reduce (libnbc) picks a binomial reduce + broadcast for an in-place
+# buffer, about 2.5x slower than the blocking Allreduce on large tensors here; Rabenseifner's
+# reduce-scatter + all-gather matches it (measured: 10 MB in 1.9 ms vs 1.6 ms blocking, 4.5 ms
+# binomial). Read at MPI_Init; a value the user set wins.
+_MCA_DEFAULTS = {"OMPI_MCA_coll_libnbc_iallreduce_algorithm": "3"}
 _INSTALL_HINT = "antorcha.distributed needs mpi4py and Open MPI: pip install 'antorcha[distributed]'"
 
 
@@ -206,6 +211,8 @@ def _initialise_mpi_within(timeout: timedelta) -> ModuleType:
     ends this process with exit code 1, and mpirun then ends the job."""
     if "mpi4py.MPI" in sys.modules:
         return mpi_module()
+    for name, value in _MCA_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     faulthandler.dump_traceback_later(timeout.total_seconds(), exit=True)
     try:
         return mpi_module()

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-_SPINS = 64  # Testall calls before the first sleep: most small messages finish within them
-_MAX_SLEEP = 1e-3  # seconds; the sleep doubles from 10 microseconds up to this
+_SPIN_FOR = 1e-4  # seconds of back-to-back Testall: small messages finish within it
+_YIELD_FOR = 2e-3  # then Testall + sched_yield, so a core shared with a peer stays usable; then sleeps
+_MAX_SLEEP = 1e-3  # then the sleep doubles from 50 microseconds up to this
 
 
 class Work:
@@ -71,18 +72,22 @@ class Work:
         if self._error is not None:
             raise self._error
         seconds = self._timeout if timeout is None else _seconds(timeout)
-        deadline = time.monotonic() + seconds
-        spins, sleep = 0, 1e-5
+        started = time.monotonic()
+        deadline, sleep = started + seconds, 5e-5
         while not self.is_completed():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 self._error = RuntimeError(
                     f"antorcha.distributed: {self._op_name} on rank {self._rank} did not complete within "
                     f"the timeout of {seconds:g} s: another rank failed, was killed, or did not call "
                     f"{self._op_name} (set it with init_process_group(timeout=...))"
                 )
                 raise self._error
-            spins += 1
-            if spins > _SPINS:
+            if now - started < _SPIN_FOR:
+                continue
+            if now - started < _YIELD_FOR:
+                time.sleep(0)
+            else:
                 time.sleep(sleep)
                 sleep = min(2 * sleep, _MAX_SLEEP)
         return True
