@@ -189,6 +189,15 @@ def test_the_launcher_refuses_several_nodes() -> None:
     assert caught.value.code == 2
 
 
+def test_antorcha_run_refuses_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
+    from antorcha.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "-n", "0", "script.py"])
+    assert caught.value.code == 2
+    assert "expected a positive int, got '0'" in capsys.readouterr().err
+
+
 def test_the_launcher_command_stays_on_shared_memory() -> None:
     from antorcha.distributed.run import mpirun_command, mpirun_environment
 
