@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import pickle
 import random
+import sys
 import time
 import warnings
 from typing import Any
@@ -496,3 +497,28 @@ def test_yielding_past_the_reported_length_warns_as_torch(num_workers: int) -> N
         assert len(batches) == 3 * max(num_workers, 1)
         messages.append([str(w.message).replace(repr(dataset), "<dataset>") for w in caught])
     assert messages[0] == messages[1] and len(messages[0]) == len(batches) - 2
+
+
+class _SecondStartFails(multiprocessing.context.ForkProcess):
+    started = 0
+
+    def start(self) -> None:
+        type(self).started += 1
+        if type(self).started == 2:
+            raise OSError("no more processes")
+        super().start()
+
+
+class _ContextWhoseSecondStartFails(multiprocessing.context.ForkContext):
+    Process = _SecondStartFails
+
+
+def test_a_failed_start_stops_the_workers_already_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    ignored: list = []  # what __del__ would raise, "Exception ignored in ..."
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    context = _ContextWhoseSecondStartFails()
+    data = loader(antorcha, Slow(4, 0), batch_size=2, num_workers=2, multiprocessing_context=context)
+    with pytest.raises(OSError, match="no more processes"):
+        iter(data)
+    gc.collect()
+    assert ignored == []

@@ -83,6 +83,7 @@ class MultiProcessingIterator:
         self._done_event = context.Event()
         self._index_queues: list[Any] = []
         self._workers: list[Any] = []
+        self._workers_status = [True] * self._num_workers
         self._shutdown = False
         for worker_id in range(self._num_workers):
             index_queue = context.Queue()
@@ -240,7 +241,7 @@ class MultiProcessingIterator:
         self._shutdown = True
         try:
             self._done_event.set()
-            for worker_id in range(self._num_workers):
+            for worker_id in range(len(self._workers)):  # fewer when a start failed
                 if self._persistent_workers or self._workers_status[worker_id]:
                     self._mark_worker_as_unavailable(worker_id)
             for worker in self._workers:
