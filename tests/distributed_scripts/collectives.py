@@ -54,7 +54,7 @@ def draw(rank: int, name: str, shape: tuple[int, ...] = (3, 4), seed: int = 0) -
 
 
 def tensor_of(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(array.copy())
+    return torch.from_numpy(np.array(array))  # a copy; a 0-d row of a stack is a NumPy scalar
 
 
 def expected_reduction(stack: np.ndarray, op: str, name: str) -> np.ndarray:
@@ -167,6 +167,16 @@ def _(rank: int, size: int) -> None:
     expected = stack[rank].copy()
     expected.T[::2] = stack.sum(0).T[::2]
     check(base, expected, "float64")
+
+
+@case("all_reduce_scalar_empty_and_large")
+def _(rank: int, size: int) -> None:
+    for shape in ((), (0,), (3, 0), (1_000_003,)):  # the large one: an odd count over the ranks
+        stack = np.stack([draw(r, "float32", shape, seed=10) for r in range(size)])
+        for op in ("SUM", "MAX"):
+            t = tensor_of(stack[rank])
+            dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+            check(t, expected_reduction(stack, op, "float32"), "float32")
 
 
 @case("all_reduce_async_work")
