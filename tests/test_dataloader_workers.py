@@ -522,3 +522,33 @@ def test_a_failed_start_stops_the_workers_already_started(monkeypatch: pytest.Mo
         iter(data)
     gc.collect()
     assert ignored == []
+
+
+_KILLED_MAIN = """
+import os, signal, antorcha
+data = antorcha.utils.data.DataLoader(list(range(100)), batch_size=2, num_workers=2)
+iterator = iter(data)
+next(iterator)
+print(*[worker.pid for worker in iterator._workers], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_of_a_killed_main_process_exit_by_themselves() -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _KILLED_MAIN], capture_output=True, text=True, timeout=60)
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+    deadline = time.monotonic() + 10
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split(") ")[1][0] != "Z"  # a zombie has exited
+        except FileNotFoundError:
+            return False
+
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(pid) for pid in pids)

@@ -9,8 +9,8 @@ and NumPy's global RandomState from torch's SeedSequence-like mix of the two num
 
 from __future__ import annotations
 
+import multiprocessing
 import multiprocessing.queues
-import os
 import queue
 import random
 import sys
@@ -173,13 +173,18 @@ def _prepare_process(base_seed: int, worker_id: int) -> int:
 
 
 class _ParentWatchdog:
-    """Tells whether the process that started this worker still runs (a dead parent reparents us)."""
+    """Tells whether the process that started this worker still runs.
+
+    multiprocessing's parent sentinel (a pipe that closes when the parent dies) works for every
+    start method and from the first instant; a parent pid read in the worker would already be
+    init's if the main process died before this worker got that far.
+    """
 
     def __init__(self) -> None:
-        self.parent_pid = os.getppid()
+        self.parent = multiprocessing.parent_process()
 
     def is_alive(self) -> bool:
-        return os.getppid() == self.parent_pid
+        return self.parent is None or self.parent.is_alive()
 
 
 class ResultQueue(multiprocessing.queues.Queue):
