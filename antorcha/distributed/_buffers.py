@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from antorcha._device import quiet_float_errors
 from antorcha._tensor import Tensor
 
 
@@ -166,7 +167,8 @@ class Staged:
 
     def commit(self) -> None:
         if self.array is not self._values:
-            np.copyto(self._values, self.array, casting="unsafe")
+            with quiet_float_errors():  # a float32 sum beyond float16's range rounds to inf, as in torch
+                np.copyto(self._values, self.array, casting="unsafe")
         self._write_back()
 
 
