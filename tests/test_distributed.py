@@ -231,6 +231,9 @@ def test_calls_before_init_raise_torchs_error() -> None:
 
 def test_backend_names() -> None:
     assert dist.Backend("GLOO") == "gloo" and dist.Backend.MPI == "mpi"
+    assert dist.Backend("cpu:gloo,cuda:nccl") == "nccl" and dist.Backend("cpu:gloo") == "gloo"
+    with pytest.raises(ValueError, match="Invalid device:backend pairing"):
+        dist.Backend("tpu:gloo")
     with pytest.raises(ValueError, match="Invalid backend: 'ucc'"):
         dist.init_process_group("ucc")
 

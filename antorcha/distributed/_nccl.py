@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from antorcha._tensor import Tensor
 from antorcha.distributed._buffers import RedOpType
 from antorcha.distributed._process_group import ProcessGroup, world_rank
@@ -36,13 +38,19 @@ def _nccl() -> Any:
 def communicator(pg: ProcessGroup) -> Any:
     """The group's NCCL communicator, made once (collective over the group, like the first op)."""
     if pg._nccl is None:
+        from mpi4py import MPI
+
         nccl = _nccl()
-        unique_id = nccl.get_unique_id() if pg.rank() == 0 else None
-        unique_id = pg._comm.bcast(unique_id, root=0)  # a tuple of ints from rank 0's own NCCL
-        pg._nccl = nccl.NcclCommunicator(pg.size(), unique_id, pg.rank())
+        # ncclUniqueId: 128 bytes, which CuPy hands over as a tuple of ints; sent as numbers, not a pickle
+        unique_id = np.zeros(_UNIQUE_ID_BYTES, dtype=np.int64)
+        if pg.rank() == 0:
+            unique_id[:] = nccl.get_unique_id()
+        pg._comm.Bcast([unique_id, MPI.INT64_T], root=0)
+        pg._nccl = nccl.NcclCommunicator(pg.size(), tuple(int(b) for b in unique_id), pg.rank())
     return pg._nccl
 
 
+_UNIQUE_ID_BYTES = 128  # NCCL_UNIQUE_ID_BYTES
 _DTYPES = {
     "float16": 6,
     "float32": 7,

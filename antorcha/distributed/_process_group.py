@@ -17,6 +17,8 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 _DEFAULT_TIMEOUT = timedelta(minutes=30)  # torch's default for gloo and mpi
 _BACKENDS = ("mpi", "gloo", "nccl")
 _NOT_INITIALIZED = (
@@ -48,9 +50,15 @@ class Backend(str):
     NCCL = "nccl"
 
     def __new__(cls, name: str) -> Backend:
+        """A backend name, or torch's per-device form "cpu:gloo,cuda:nccl" (nccl if cuda asks for it)."""
         if not isinstance(name, str):
             raise ValueError(f"Backend constructor parameter must be string-ish, got {type(name).__name__}")
         value = name.lower()
+        if ":" in value:
+            pairs = [part.partition(":") for part in value.split(",")]
+            if any(device not in ("cpu", "cuda") or backend not in _BACKENDS for device, _, backend in pairs):
+                raise ValueError(f"Invalid device:backend pairing '{name}'")
+            value = "nccl" if ("cuda", ":", "nccl") in pairs else pairs[0][2]
         if value not in _BACKENDS:
             raise ValueError(f"Invalid backend: '{name}'; antorcha.distributed has {', '.join(_BACKENDS)}")
         return super().__new__(cls, value)
@@ -165,10 +173,12 @@ def default_group() -> ProcessGroup:
 
 
 def resolve(group: Any) -> ProcessGroup | _NonGroupMember:
-    """`group=None` means the default group; anything else must be a group new_group made."""
+    """`group=None` means the default group; anything else must be a live group new_group made."""
     world = default_group()
     if group is None:
         return world
+    if isinstance(group, ProcessGroup) and group._comm is None:
+        raise ValueError(f"Invalid process group specified: {group!r} was destroyed")
     if isinstance(group, ProcessGroup | _NonGroupMember):
         return group
     raise ValueError(f"Expecting a ProcessGroup, but got a {type(group).__name__}.")
@@ -248,10 +258,13 @@ def _world_comm(MPI: ModuleType, world_size: int, rank: int, timeout: timedelta)
     if not 0 <= rank < world.Get_size():
         raise ValueError(f"init_process_group: rank {rank} is outside the world of size {world.Get_size()}")
     comm = world.Split(0, rank)
-    ranks = comm.allgather(rank)
-    if sorted(ranks) != list(range(world.Get_size())):
+    ranks = np.zeros(world.Get_size(), dtype=np.int64)  # numbers, not pickles, from the other ranks
+    comm.Allgather([np.array([rank], dtype=np.int64), MPI.INT64_T], [ranks, MPI.INT64_T])
+    if sorted(ranks.tolist()) != list(range(world.Get_size())):
         comm.Free()
-        raise RuntimeError(f"init_process_group: the processes asked for ranks {ranks}; each must be unique")
+        raise RuntimeError(
+            f"init_process_group: the processes asked for ranks {ranks.tolist()}; each must be unique"
+        )
     return comm
 
 
@@ -268,9 +281,9 @@ def init_process_group(
 ) -> None:
     """Join the world: under mpirun (ranks from MPI) or a torchrun-style launcher (RANK, WORLD_SIZE).
 
-    backend: "mpi" (the default), "gloo" (served by MPI on the CPU, as torch users write it; it
-    refuses ReduceOp.AVG as torch's gloo does) or "nccl" (CuPy's NCCL for cuda tensors, MPI for
-    the rest). init_method and store are accepted and unused: MPI does the rendezvous.
+    backend: "mpi" (the default), "gloo" (an alias of the same MPI path, as torch users write it
+    for the CPU) or "nccl" (CuPy's NCCL for cuda tensors, MPI for the rest; also torch's
+    "cpu:gloo,cuda:nccl"). init_method and store are accepted and unused: MPI does the rendezvous.
     """
     if GroupMember.WORLD is not None:
         raise ValueError("trying to initialize the default process group twice!")
