@@ -60,6 +60,7 @@ class Probe:
             random.random(),
             int(np.random.randint(1 << 30)),
             self.lib.rand(1).item(),
+            self.lib.initial_seed(),
         )
 
 
