@@ -194,6 +194,24 @@ def test_the_collectives_give_torch_gloos_numbers(size: int, tmp_path: Path) -> 
     assert not differing, "\n".join(differing)
 
 
+def test_plain_mpirun_without_torchrun_variables() -> None:
+    from antorcha.distributed.run import find_mpirun, mpirun_environment
+
+    env = {
+        k: v for k, v in mpirun_environment(3, "127.0.0.1", 29500).items() if k not in ("RANK", "WORLD_SIZE")
+    }
+    command = [find_mpirun(), "-n", "3", "--oversubscribe", "--mca", "btl", "self,vader", sys.executable]
+    done = subprocess.run(
+        [*command, str(SCRIPTS / "singleton.py"), "plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"sum": 3.0, "size": 3}
+
+
 def test_a_singleton_is_a_world_of_one_and_refuses_more() -> None:
     alone = _launch([sys.executable, str(SCRIPTS / "singleton.py"), "alone"], limit=120)
     assert alone.returncode == 0, alone.stderr

@@ -1,4 +1,5 @@
-"""One process, not started by mpirun: world size 1 works; asking for more is a clear error."""
+"""Without the launcher: one process alone (a world of 1; asking for more is a clear error), or plain
+`mpirun -n N python singleton.py plain` (no torchrun variables: the ranks come from MPI alone)."""
 
 import json
 import os
@@ -17,6 +18,13 @@ if sys.argv[1] == "alone":
     print(
         json.dumps({"values": t.tolist(), "rank": dist.get_rank(), "size": dist.get_world_size(), "out": out})
     )
+elif sys.argv[1] == "plain":
+    assert "RANK" not in os.environ
+    dist.init_process_group()
+    t = torch.tensor([float(dist.get_rank())])
+    dist.all_reduce(t)
+    if dist.get_rank() == 0:
+        print(json.dumps({"sum": t.item(), "size": dist.get_world_size()}))
 else:
     os.environ.update(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT="29511")
     try:
