@@ -553,3 +553,16 @@ def test_workers_of_a_killed_main_process_exit_by_themselves() -> None:
     while any(running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(running(pid) for pid in pids)
+
+
+def test_a_persistent_loader_and_its_iterator_are_freed_without_the_garbage_collector() -> None:
+    data = loader(antorcha, Slow(4, 0), batch_size=2, num_workers=2, persistent_workers=True)
+    assert len(iter(data)) == 2
+    workers = list(data._iterator._workers)
+    gc.disable()
+    try:
+        del data  # no reference cycle: the workers are stopped at once, not by a later collection
+        assert not any(worker.is_alive() for worker in workers)
+    finally:
+        gc.enable()
+    assert len(iter(loader(antorcha, Slow(4, 0), batch_size=3, num_workers=1))) == 2

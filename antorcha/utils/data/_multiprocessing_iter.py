@@ -19,6 +19,7 @@ import itertools
 import multiprocessing
 import os
 import queue
+import weakref
 from typing import Any
 
 from antorcha.utils.data import _random
@@ -53,7 +54,11 @@ class MultiProcessingIterator:
         # a process forked later (another loader's worker) inherits a copy of this iterator: only
         # the process that started the workers may stop them
         self._owner_pid = os.getpid()
-        self._loader = loader
+        # no strong reference back: a persistent loader holds its iterator, and a cycle between them
+        # would leave the workers' shutdown to the garbage collector
+        self._loader = weakref.ref(loader)
+        self._dataset = loader.dataset
+        self._index_sampler = loader._index_sampler
         self._num_workers = loader.num_workers
         self._prefetch_factor = loader.prefetch_factor
         self._in_order = loader.in_order
@@ -64,11 +69,10 @@ class MultiProcessingIterator:
         # torch draws the workers' base seed here, before the sampler's first draw
         self._base_seed = _random.seed_from(loader.generator)
         register_reducers()
-        self._start_workers(loader.multiprocessing_context or multiprocessing.get_context())
+        self._start_workers(loader, loader.multiprocessing_context or multiprocessing.get_context())
         self._reset(loader, first_iter=True)
 
-    def _start_workers(self, context: Any) -> None:
-        loader = self._loader
+    def _start_workers(self, loader: Any, context: Any) -> None:
         spec = WorkerSpec(
             iterable=self._iterable,
             dataset=loader.dataset,
@@ -123,13 +127,13 @@ class MultiProcessingIterator:
         return self
 
     def __len__(self) -> int:
-        return len(self._loader)
+        loader = self._loader()
+        return len(loader) if loader is not None else len(self._index_sampler)
 
     def __next__(self) -> Any:
         data = self._next_data()
         self._yielded += 1
-        dataset, workers = self._loader.dataset, self._num_workers
-        warn_past_reported_length(dataset, self._reported_length, self._yielded, workers)
+        warn_past_reported_length(self._dataset, self._reported_length, self._yielded, self._num_workers)
         if self._pin_memory:
             from antorcha.utils.data._pin_memory import pin_memory
 
