@@ -262,6 +262,25 @@ def test_nccl_without_cupy_is_a_clear_error() -> None:
         dist.init_process_group("nccl")
 
 
+def test_every_function_takes_torchs_parameter_names_and_defaults() -> None:
+    import inspect
+
+    import torch.distributed as real
+
+    compared = 0
+    for name in dist.__all__:
+        ours, theirs = getattr(dist, name), getattr(real, name, None)
+        if not inspect.isfunction(ours) or theirs is None:
+            continue
+        mine = [(p.name, repr(p.default)) for p in inspect.signature(ours).parameters.values()]
+        torch_params = inspect.signature(theirs).parameters.values()
+        expected = [(p.name, repr(p.default)) for p in torch_params if not p.name.startswith("_")]
+        expected = [(n, "<RedOpType.SUM: 0>" if "RedOpType.SUM" in d else d) for n, d in expected]
+        assert mine == expected, name
+        compared += 1
+    assert compared >= 30
+
+
 def test_reduce_op_has_torchs_members() -> None:
     import torch as real_torch
 
