@@ -58,8 +58,9 @@ def launch(
     finish: Callable[[], Any] | None,
     async_op: bool,
     statuses: list[Any] | None = None,
+    outputs: list[Tensor] | None = None,
 ) -> Work | None:
-    work = Work(requests, op_name, world_rank(), pg.timeout_seconds, finish, statuses)
+    work = Work(requests, op_name, world_rank(), pg.timeout_seconds, finish, statuses, outputs)
     progress_in_flight()
     if async_op:
         track(work)
@@ -133,7 +134,7 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_
             average_in_place(staged.array, pg.size())
         staged.commit()
 
-    return launch(pg, "all_reduce", [request], finish, async_op)
+    return launch(pg, "all_reduce", [request], finish, async_op, outputs=[tensor])
 
 
 def _op(MPI: Any, op: RedOpType, staged: Staged) -> Any:
@@ -164,7 +165,7 @@ def broadcast(
         if receiving:
             staged.commit()
 
-    return launch(pg, "broadcast", [request], finish, async_op)
+    return launch(pg, "broadcast", [request], finish, async_op, outputs=[tensor])
 
 
 def reduce(
@@ -200,7 +201,7 @@ def reduce(
                 average_in_place(staged.array, pg.size())
             staged.commit()
 
-    return launch(pg, "reduce", [request], finish, async_op)
+    return launch(pg, "reduce", [request], finish, async_op, outputs=[tensor])
 
 
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None, async_op: bool = False) -> Any:
@@ -220,7 +221,7 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None, asy
         for values, out in zip(received, tensor_list):
             write_values(out, values)
 
-    return launch(pg, "all_gather", [request], finish, async_op)
+    return launch(pg, "all_gather", [request], finish, async_op, outputs=tensor_list)
 
 
 def all_gather_into_tensor(
@@ -243,7 +244,7 @@ def all_gather_into_tensor(
     def finish() -> None:
         staged.commit()
 
-    return launch(pg, "all_gather_into_tensor", [request], finish, async_op)
+    return launch(pg, "all_gather_into_tensor", [request], finish, async_op, outputs=[output_tensor])
 
 
 def _check_split(
@@ -290,7 +291,7 @@ def reduce_scatter_tensor(
         staged.commit()
         del sent.array  # kept alive until MPI is done reading it
 
-    return launch(pg, "reduce_scatter_tensor", [request], finish, async_op)
+    return launch(pg, "reduce_scatter_tensor", [request], finish, async_op, outputs=[output])
 
 
 def gather(
@@ -323,7 +324,7 @@ def gather(
             for values, out in zip(received, gather_list):
                 write_values(out, values)
 
-    return launch(pg, "gather", [request], finish, async_op)
+    return launch(pg, "gather", [request], finish, async_op, outputs=gather_list or [])
 
 
 def _check_root_list(tensors: Any, is_root: bool, name: str, role: str) -> None:
@@ -362,7 +363,7 @@ def scatter(
     def finish() -> None:
         staged.commit()
 
-    return launch(pg, "scatter", [request], finish, async_op)
+    return launch(pg, "scatter", [request], finish, async_op, outputs=[tensor])
 
 
 def barrier(group: Any = None, async_op: bool = False, device_ids: Any = None, timeout: Any = None) -> Any:

@@ -40,7 +40,7 @@ def isend(
     MPI = mpi_module()
     outgoing, _ = host_array(tensor)
     request = pg._comm.Isend([as_bytes(outgoing), MPI.BYTE], peer, tag)  # the request keeps the buffer
-    return launch(pg, "send", [request], None, async_op=True)
+    return launch(pg, "send", [request], None, async_op=True, outputs=[tensor])
 
 
 def send(
@@ -54,7 +54,7 @@ def send(
 def irecv(
     tensor: Tensor, src: int | None = None, group: Any = None, tag: int = 0, group_src: int | None = None
 ) -> Work | None:
-    """Receive into `tensor` from src (any rank when None); the Work's result() is the sender's rank."""
+    """Receive into `tensor` from src (any rank when None); the Work's source_rank() is the sender's."""
     require_tensor(tensor, "tensor")
     pg = member_group(group, "irecv")
     if pg is None:
@@ -77,7 +77,7 @@ def irecv(
         staged.commit()
         return pg._ranks[sender]
 
-    return launch(pg, "recv", [request], finish, async_op=True, statuses=[status])
+    return launch(pg, "recv", [request], finish, async_op=True, statuses=[status], outputs=[tensor])
 
 
 def recv(
@@ -87,7 +87,7 @@ def recv(
     work = irecv(tensor, src, group, tag, group_src)
     if work is None:
         return -1
-    return work.result()
+    return work.source_rank()
 
 
 class P2POp:

@@ -29,8 +29,10 @@ class Work:
         timeout: float,
         finish: Callable[[], Any] | None = None,
         statuses: list[Any] | None = None,
+        outputs: list[Any] | None = None,
     ) -> None:
         self._requests = requests
+        self._outputs = outputs or []  # the tensors the operation writes: result()
         self._statuses = statuses  # filled in by Testall: recv reads its sender and byte count
         self._op_name = op_name
         self._rank = rank
@@ -98,9 +100,22 @@ class Work:
     def exception(self) -> BaseException | None:
         return self._error
 
-    def result(self) -> Any:
+    def result(self) -> list[Any]:
+        """The output tensors, as torch's Work.result() (after waiting)."""
+        self.wait()
+        return list(self._outputs)
+
+    def synchronize(self) -> None:
+        self.wait()
+
+    def source_rank(self) -> int:
+        """The sender's global rank, for a completed receive (torch's Work.source_rank)."""
+        if self._op_name != "recv":
+            raise RuntimeError(f"source_rank is only available for recv, not {self._op_name}")
         self.wait()
         return self._result
+
+    _source_rank = source_rank
 
     def __repr__(self) -> str:
         state = "completed" if self._done else "pending"

@@ -187,6 +187,7 @@ def _(rank: int, size: int) -> None:
     assert isinstance(work, dist.Work)
     assert work.wait() is True
     assert work.is_completed() and work.is_success() and work.exception() is None
+    assert work.result() == [t] and work.result()[0] is t
     check(t, stack.sum(0), "float32")
 
 
@@ -289,6 +290,7 @@ def _(rank: int, size: int) -> None:
     send.wait()
     receive.wait()
     same_bits(incoming, values[left])
+    assert receive.source_rank() == left and receive.result()[0] is incoming
     if rank == 0:
         senders = sorted(dist.recv(torch.zeros(2, dtype=torch.int64)) for _ in range(size - 1))
         assert senders == list(range(1, size)), senders
