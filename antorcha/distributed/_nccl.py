@@ -38,14 +38,13 @@ def _nccl() -> Any:
 def communicator(pg: ProcessGroup) -> Any:
     """The group's NCCL communicator, made once (collective over the group, like the first op)."""
     if pg._nccl is None:
-        from mpi4py import MPI
-
         nccl = _nccl()
-        # ncclUniqueId: 128 bytes, which CuPy hands over as a tuple of ints; sent as numbers, not a pickle
+        # ncclUniqueId: 128 bytes, which CuPy hands over as a tuple of (signed) chars; they travel as
+        # int64 numbers, not a pickle (mpi4py takes the MPI datatype from the NumPy dtype)
         unique_id = np.zeros(_UNIQUE_ID_BYTES, dtype=np.int64)
         if pg.rank() == 0:
             unique_id[:] = nccl.get_unique_id()
-        pg._comm.Bcast([unique_id, MPI.INT64_T], root=0)
+        pg._comm.Bcast(unique_id, root=0)
         pg._nccl = nccl.NcclCommunicator(pg.size(), tuple(int(b) for b in unique_id), pg.rank())
     return pg._nccl
 
