@@ -7,6 +7,7 @@ module), so a difference in what the workers see or send shows up as a differenc
 from __future__ import annotations
 
 import gc
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -566,3 +567,67 @@ def test_a_persistent_loader_and_its_iterator_are_freed_without_the_garbage_coll
     finally:
         gc.enable()
     assert len(iter(loader(antorcha, Slow(4, 0), batch_size=3, num_workers=1))) == 2
+
+
+def _shared_files(token: str) -> list[str]:
+    """The shared-memory files of the iterator with `token` still on /dev/shm."""
+    return [name for name in os.listdir("/dev/shm") if name.startswith(f"antorcha-loader-{token}-")]
+
+
+def _memory_of(array: np.ndarray) -> Any:
+    while isinstance(array, np.ndarray) and array.base is not None:
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm: big batches take the pipe")
+@pytest.mark.parametrize("shared_memory", [True, False])
+def test_big_batches_come_through_shared_memory_and_leave_no_file(
+    shared_memory: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from antorcha.utils.data import _sharing
+
+    if not shared_memory:  # no /dev/shm (or a full one): the same batches through the pipe
+        monkeypatch.setattr(_sharing, "SHARED_MEMORY_DIR", "/nonexistent-antorcha-shm")
+    images = antorcha.from_numpy(np.arange(24 * 3 * 128 * 128, dtype=np.float32).reshape(24, 3, 128, 128))
+    dataset = antorcha.utils.data.TensorDataset(images, antorcha.arange(24))  # 6 images: 1.2 MB
+    reference = [(x.numpy().copy(), y.tolist()) for x, y in loader(antorcha, dataset, batch_size=6)]
+    iterator = iter(loader(antorcha, dataset, batch_size=6, num_workers=2))
+    batches, token = list(iterator), iterator._token
+    assert [y.tolist() for _, y in batches] == [y for _, y in reference]
+    for (x, _), (expected, _) in zip(batches, reference):
+        np.testing.assert_array_equal(x.numpy(), expected)
+        assert isinstance(_memory_of(x.numpy()), mmap.mmap) == shared_memory
+        x += 1  # a batch is the caller's to change, as any tensor
+    assert _shared_files(token) == []
+    iterator = iter(loader(antorcha, dataset, batch_size=6, num_workers=2))
+    token = iterator._token
+    next(iterator)
+    del iterator  # three prefetched batches left unread
+    gc.collect()
+    assert _shared_files(token) == []
+
+
+_EXIT_WITH_PERSISTENT_WORKERS = """
+import time
+import numpy as np, antorcha
+images = antorcha.from_numpy(np.zeros((24, 3, 128, 128), np.float32))
+data = antorcha.utils.data.DataLoader(
+    antorcha.utils.data.TensorDataset(images), batch_size=6, num_workers=2, persistent_workers=True
+)
+iterator = iter(data)
+next(iterator)
+print(iterator._token, flush=True)
+time.sleep(0.5)  # the workers write the prefetched batches nobody will read
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm: big batches take the pipe")
+def test_exiting_with_persistent_workers_leaves_no_shared_file() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_WITH_PERSISTENT_WORKERS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert _shared_files(done.stdout.strip()) == []

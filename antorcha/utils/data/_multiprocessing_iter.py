@@ -19,12 +19,13 @@ import itertools
 import multiprocessing
 import os
 import queue
+import secrets
 import weakref
 from typing import Any
 
 from antorcha.utils.data import _random
 from antorcha.utils.data._fetch import warn_past_reported_length
-from antorcha.utils.data._sharing import register_reducers
+from antorcha.utils.data._sharing import register_reducers, remove_shared_files
 from antorcha.utils.data._worker import (
     MP_STATUS_CHECK_INTERVAL,
     ExceptionWrapper,
@@ -36,14 +37,23 @@ from antorcha.utils.data._worker import (
 )
 
 _python_exiting = False  # set at exit: module globals may already be gone when __del__ runs
+_live_iterators: weakref.WeakSet = weakref.WeakSet()  # those whose workers may still run
 
 
-def _note_exit() -> None:
+def _stop_at_exit() -> None:
+    """At exit, stop the workers still running (persistent ones) and remove their unread files.
+
+    This runs before multiprocessing's own exit handler would terminate them: a worker must be gone
+    before its files are removed, or it could write another one.
+    """
     global _python_exiting
     _python_exiting = True
+    for iterator in list(_live_iterators):
+        iterator._terminate_workers()
+        iterator._shutdown = True
 
 
-atexit.register(_note_exit)
+atexit.register(_stop_at_exit)
 
 
 class MultiProcessingIterator:
@@ -68,6 +78,7 @@ class MultiProcessingIterator:
         self._pin_memory = loader._pins_memory()
         # torch draws the workers' base seed here, before the sampler's first draw
         self._base_seed = _random.seed_from(loader.generator)
+        self._token = secrets.token_hex(6)
         register_reducers()
         self._start_workers(loader, loader.multiprocessing_context or multiprocessing.get_context())
         self._reset(loader, first_iter=True)
@@ -82,6 +93,7 @@ class MultiProcessingIterator:
             worker_init_fn=loader.worker_init_fn,
             num_workers=self._num_workers,
             base_seed=self._base_seed,
+            token=self._token,
         )
         self._result_queue = ResultQueue(ctx=context)
         self._done_event = context.Event()
@@ -89,6 +101,7 @@ class MultiProcessingIterator:
         self._workers: list[Any] = []
         self._workers_status = [True] * self._num_workers
         self._shutdown = False
+        _live_iterators.add(self)
         for worker_id in range(self._num_workers):
             index_queue = context.Queue()
             index_queue.cancel_join_thread()  # a worker's unread requests must not block our exit
@@ -240,7 +253,8 @@ class MultiProcessingIterator:
         self._workers_status[worker_id] = False
 
     def _shutdown_workers(self) -> None:
-        if _python_exiting or self._shutdown or os.getpid() != self._owner_pid:
+        # at exit, module globals may already be None (then so is _python_exiting): nothing to do
+        if _python_exiting is not False or self._shutdown or os.getpid() != self._owner_pid:
             return
         self._shutdown = True
         try:
@@ -254,10 +268,16 @@ class MultiProcessingIterator:
                 index_queue.cancel_join_thread()
                 index_queue.close()
         finally:
-            for worker in self._workers:
-                if worker.is_alive():
-                    worker.terminate()
-                    worker.join(timeout=MP_STATUS_CHECK_INTERVAL)
+            self._terminate_workers()
+
+    def _terminate_workers(self) -> None:
+        """Terminate the workers still running, then remove the files they left unread."""
+        for worker in self._workers:
+            if worker.is_alive():
+                worker.terminate()
+                worker.join(timeout=MP_STATUS_CHECK_INTERVAL)
+        remove_shared_files(self._token)
+        _live_iterators.discard(self)
 
     def __del__(self) -> None:
         self._shutdown_workers()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.queues
+import os
 import queue
 import random
 import sys
@@ -73,6 +74,7 @@ class WorkerSpec:
     worker_init_fn: Any
     num_workers: int
     base_seed: int
+    token: str  # names this iterator's shared-memory files
 
 
 class KeyErrorMessage(str):
@@ -209,10 +211,11 @@ def worker_loop(
     """The body of a worker process (see the module docstring for the protocol)."""
     global _worker_info
     from antorcha.utils.data._fetch import make_fetcher
-    from antorcha.utils.data._sharing import register_reducers
+    from antorcha.utils.data._sharing import register_reducers, remove_shared_files, share_big_arrays
 
     try:
         register_reducers()
+        share_big_arrays(spec.token)
         seed = _prepare_process(spec.base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=spec.num_workers, seed=seed, dataset=spec.dataset)
         where = f"in DataLoader worker process {worker_id}"
@@ -265,6 +268,8 @@ def worker_loop(
             del data, index, request  # a batch should not stay alive while the next one is fetched
     except KeyboardInterrupt:
         pass  # the main process gets it too and shuts the workers down
+    # what nobody will read (the main process stopped listening, or died): all that is left of ours
+    remove_shared_files(spec.token, os.getpid())
     if done_event.is_set():
         # exit without waiting to flush results nobody will read
         result_queue.cancel_join_thread()
