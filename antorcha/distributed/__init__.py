@@ -19,7 +19,13 @@ from antorcha.distributed._collectives import (
     reduce_scatter_tensor,
     scatter,
 )
-from antorcha.distributed._objects import all_gather_object, broadcast_object_list
+from antorcha.distributed._exchange import all_to_all, all_to_all_single, monitored_barrier, reduce_scatter
+from antorcha.distributed._objects import (
+    all_gather_object,
+    broadcast_object_list,
+    gather_object,
+    scatter_object_list,
+)
 from antorcha.distributed._p2p import P2POp, batch_isend_irecv, irecv, isend, recv, send
 from antorcha.distributed._process_group import (
     Backend,
@@ -29,6 +35,7 @@ from antorcha.distributed._process_group import (
     get_backend,
     get_global_rank,
     get_group_rank,
+    get_node_local_rank,
     get_process_group_ranks,
     get_rank,
     get_world_size,
@@ -39,6 +46,7 @@ from antorcha.distributed._process_group import (
     is_initialized,
     is_mpi_available,
     is_nccl_available,
+    is_torchelastic_launched,
     new_group,
 )
 from antorcha.distributed._work import Work
@@ -54,15 +62,19 @@ __all__ = [
     "all_gather_into_tensor",
     "all_gather_object",
     "all_reduce",
+    "all_to_all",
+    "all_to_all_single",
     "barrier",
     "batch_isend_irecv",
     "broadcast",
     "broadcast_object_list",
     "destroy_process_group",
     "gather",
+    "gather_object",
     "get_backend",
     "get_global_rank",
     "get_group_rank",
+    "get_node_local_rank",
     "get_process_group_ranks",
     "get_rank",
     "get_world_size",
@@ -74,11 +86,15 @@ __all__ = [
     "is_initialized",
     "is_mpi_available",
     "is_nccl_available",
+    "is_torchelastic_launched",
     "isend",
+    "monitored_barrier",
     "new_group",
     "recv",
     "reduce",
+    "reduce_scatter",
     "reduce_scatter_tensor",
     "scatter",
+    "scatter_object_list",
     "send",
 ]

@@ -212,3 +212,78 @@ def broadcast_object_list(
             f"{len(object_list)}"
         )
     object_list[:] = from_bytes(buffer.tobytes())
+
+
+def gather_object(
+    obj: Any,
+    object_gather_list: list[Any] | None = None,
+    dst: int | None = None,
+    group: Any = None,
+    group_dst: int | None = None,
+) -> None:
+    """object_gather_list[i] = rank i's obj, on the destination only."""
+    from antorcha.distributed._collectives import root_rank
+
+    pg = member_group(group, "gather_object")
+    if pg is None:
+        return
+    root = root_rank(pg, 0 if dst is None and group_dst is None else dst, group_dst, "dst", "gather_object")
+    is_root = pg.rank() == root
+    if is_root and (not isinstance(object_gather_list, list) or len(object_gather_list) < pg.size()):
+        raise ValueError(f"gather_object: the destination needs object_gather_list with {pg.size()} entries")
+    MPI = mpi_module()
+    payload = np.frombuffer(to_bytes(obj), dtype=np.uint8)
+    sizes = np.zeros(pg.size(), dtype=np.int64)
+    mine = np.array([payload.size], dtype=np.int64)
+    launch(
+        pg, "gather_object", [pg._comm.Igather([mine, MPI.INT64_T], [sizes, MPI.INT64_T], root)], None, False
+    )
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    received = np.empty(int(sizes.sum()), dtype=np.uint8)
+    target = [received, (sizes, offsets), MPI.BYTE] if is_root else None
+    launch(pg, "gather_object", [pg._comm.Igatherv([payload, MPI.BYTE], target, root)], None, False)
+    if is_root:
+        for index, (offset, size) in enumerate(zip(offsets, sizes)):
+            object_gather_list[index] = from_bytes(received[offset : offset + size].tobytes())
+
+
+def scatter_object_list(
+    scatter_object_output_list: list[Any],
+    scatter_object_input_list: list[Any] | None = None,
+    src: int | None = None,
+    group: Any = None,
+    group_src: int | None = None,
+) -> None:
+    """scatter_object_output_list[0] = the source's scatter_object_input_list[rank]."""
+    from antorcha.distributed._collectives import root_rank
+
+    pg = member_group(group, "scatter_object_list")
+    if pg is None:
+        return
+    if not isinstance(scatter_object_output_list, list) or not scatter_object_output_list:
+        raise ValueError("Expected argument scatter_object_output_list to be a list of size at least 1.")
+    root = root_rank(
+        pg, 0 if src is None and group_src is None else src, group_src, "src", "scatter_object_list"
+    )
+    is_root = pg.rank() == root
+    MPI = mpi_module()
+    if is_root:
+        if not isinstance(scatter_object_input_list, list) or len(scatter_object_input_list) < pg.size():
+            raise ValueError(f"scatter_object_list: the source needs {pg.size()} objects to scatter")
+        pieces = [to_bytes(item) for item in scatter_object_input_list[: pg.size()]]
+        sizes = np.array([len(p) for p in pieces], dtype=np.int64)
+        outgoing = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+    else:
+        sizes, outgoing = np.zeros(pg.size(), dtype=np.int64), None
+    mine = np.zeros(1, dtype=np.int64)
+    launch(
+        pg,
+        "scatter_object_list",
+        [pg._comm.Iscatter([sizes, MPI.INT64_T], [mine, MPI.INT64_T], root)],
+        None,
+        False,
+    )
+    received = np.empty(int(mine[0]), dtype=np.uint8)
+    source = [outgoing, (sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]])), MPI.BYTE] if is_root else None
+    launch(pg, "scatter_object_list", [pg._comm.Iscatterv(source, [received, MPI.BYTE], root)], None, False)
+    scatter_object_output_list[0] = from_bytes(received.tobytes())

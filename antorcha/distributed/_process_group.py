@@ -411,3 +411,22 @@ def warn_not_member(op_name: str) -> None:
 def world_rank() -> int:
     """This process's global rank for messages (-1 before init)."""
     return GroupMember.WORLD.rank() if GroupMember.WORLD is not None else -1
+
+
+def get_node_local_rank(fallback_rank: int | None = None) -> int:
+    """LOCAL_RANK from the launcher's environment, else fallback_rank (torch's RuntimeError without)."""
+    local = _env_int("LOCAL_RANK")
+    if local is not None:
+        return local
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError(
+        "LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow "
+        "`get_node_local_rank` to work, assuming you are not running in a multi-device context and "
+        "want the code to run locally instead."
+    )
+
+
+def is_torchelastic_launched() -> bool:
+    """True under torchrun, and under antorcha's launcher, which sets TORCHELASTIC_RUN_ID as torchrun does."""
+    return os.environ.get("TORCHELASTIC_RUN_ID") is not None

@@ -24,6 +24,7 @@ def export_torchrun_variables() -> None:
         if source in os.environ:
             os.environ[name] = os.environ[source]
     os.environ.setdefault("GROUP_RANK", "0")
+    os.environ.setdefault("TORCHELASTIC_RUN_ID", "antorcha")  # what torchrun sets: is_torchelastic_launched()
     os.environ.setdefault("ROLE_RANK", os.environ.get("RANK", "0"))
 
 

@@ -280,6 +280,54 @@ def _(rank: int, size: int) -> None:
         same_bits(received, values[rank])
 
 
+@case("all_to_all_single_equal_and_uneven")
+def _(rank: int, size: int) -> None:
+    for name in ("float32", "bfloat16", "int64"):
+        inputs = [draw(r, name, (2 * size, 3), seed=80) for r in range(size)]
+        out = torch.zeros(2 * size, 3, dtype=getattr(torch, name))
+        dist.all_to_all_single(out, tensor_of(inputs[rank]))
+        same_bits(out, np.concatenate([inputs[r][2 * rank : 2 * rank + 2] for r in range(size)]))
+    # rank r sends r + j + 1 rows to rank j
+    rows = [[r + j + 1 for j in range(size)] for r in range(size)]
+    inputs = [draw(r, "float64", (sum(rows[r]), 2), seed=81) for r in range(size)]
+    received = [rows[r][rank] for r in range(size)]
+    out = torch.zeros(sum(received), 2, dtype=torch.float64)
+    dist.all_to_all_single(out, tensor_of(inputs[rank]), received, rows[rank], async_op=True).wait()
+    starts = [[sum(rows[r][:j]) for j in range(size)] for r in range(size)]
+    expected = np.concatenate(
+        [inputs[r][starts[r][rank] : starts[r][rank] + rows[r][rank]] for r in range(size)]
+    )
+    same_bits(out, expected)
+
+
+@case("all_to_all_lists_and_reduce_scatter_list")
+def _(rank: int, size: int) -> None:
+    pieces = [[draw(r, "int32", (j + 1,), seed=82 + j) for j in range(size)] for r in range(size)]
+    outs = [torch.zeros(rank + 1, dtype=torch.int32) for _ in range(size)]
+    dist.all_to_all(outs, [tensor_of(p) for p in pieces[rank]])
+    for r in range(size):
+        same_bits(outs[r], pieces[r][rank])
+    stacks = [[draw(r, "float32", (3,), seed=90 + j) for j in range(size)] for r in range(size)]
+    out = torch.zeros(3)
+    dist.reduce_scatter(out, [tensor_of(x) for x in stacks[rank]], op=dist.ReduceOp.MAX)
+    check(out, np.maximum.reduce([stacks[r][rank] for r in range(size)]), "float32")
+    dist.monitored_barrier(timeout=datetime.timedelta(seconds=20))
+
+
+@case("gather_object_and_scatter_object_list")
+def _(rank: int, size: int) -> None:
+    dst = size - 1
+    gathered = [None] * size if rank == dst else None
+    dist.gather_object({"from": rank, "t": torch.ones(rank)}, gathered, dst=dst)
+    if rank == dst:
+        assert [g["from"] for g in gathered] == list(range(size))
+        assert [g["t"].shape[0] for g in gathered] == list(range(size))
+    out = [None]
+    dist.scatter_object_list(out, [f"for {r}" for r in range(size)] if rank == 0 else None, src=0)
+    assert out == [f"for {rank}"]
+    assert dist.get_node_local_rank() == rank and dist.is_torchelastic_launched()
+
+
 @case("send_recv_ring_and_any_source")
 def _(rank: int, size: int) -> None:
     values = [draw(r, "float64", (5,), seed=70) for r in range(size)]
