@@ -631,3 +631,20 @@ def test_exiting_with_persistent_workers_leaves_no_shared_file() -> None:
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert _shared_files(done.stdout.strip()) == []
+
+
+def failing_init(worker_id: int) -> None:
+    if worker_id == 1:
+        raise ValueError(f"worker {worker_id} cannot start")
+
+
+def test_a_failing_worker_init_fn_is_raised_like_torch() -> None:
+    first_lines = []
+    for lib in (antorcha, torch):
+        iterator = iter(loader(lib, Slow(6, 0), batch_size=1, num_workers=2, worker_init_fn=failing_init))
+        with pytest.raises(ValueError) as caught:
+            list(iterator)
+        first_lines.append(str(caught.value).splitlines()[0])
+        assert "worker 1 cannot start" in str(caught.value)
+        iterator._shutdown_workers()
+    assert first_lines[0] == first_lines[1] == "Caught ValueError in DataLoader worker process 1."
