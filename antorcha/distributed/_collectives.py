@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from antorcha._tensor import Tensor
-from antorcha.distributed import _nccl
+from antorcha.distributed import _debug, _nccl
 from antorcha.distributed._buffers import (
     RedOpType,
     ReduceOp,
@@ -123,6 +123,8 @@ def all_reduce(tensor: Tensor, op: Any = ReduceOp.SUM, group: Any = None, async_
     if pg is None:
         return None
     check_reducible(tensor, op, "all_reduce")
+    if _debug.checking():
+        _debug.agree(pg, "all_reduce", [tensor], op.name)
     if _nccl.applies(pg, tensor):
         return _nccl.all_reduce(pg, tensor, op, async_op)
     MPI = mpi_module()
@@ -154,6 +156,8 @@ def broadcast(
     if pg is None:
         return None
     root = root_rank(pg, src, group_src, "src", "broadcast")
+    if _debug.checking():
+        _debug.agree(pg, "broadcast", [tensor], f"src={root}")
     if _nccl.applies(pg, tensor):
         return _nccl.broadcast(pg, tensor, root, async_op)
     MPI = mpi_module()
@@ -184,6 +188,8 @@ def reduce(
         return None
     root = root_rank(pg, dst, group_dst, "dst", "reduce")
     check_reducible(tensor, op, "reduce")
+    if _debug.checking():
+        _debug.agree(pg, "reduce", [tensor], f"{op.name}, dst={root}")
     if _nccl.applies(pg, tensor):
         return _nccl.reduce(pg, tensor, root, op, async_op)
     MPI = mpi_module()
@@ -212,6 +218,8 @@ def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: Any = None, asy
     if pg is None:
         return None
     _check_list(tensor_list, tensor, pg.size(), "output tensor list", "all_gather")
+    if _debug.checking():
+        _debug.agree(pg, "all_gather", [tensor])
     MPI = mpi_module()
     send, _ = host_array(tensor)
     received = np.empty((pg.size(), *send.shape), dtype=send.dtype)  # (ranks, *shape)
@@ -234,6 +242,8 @@ def all_gather_into_tensor(
     if pg is None:
         return None
     _check_split(output_tensor, input_tensor, pg.size(), "all_gather_into_tensor", "output", "input")
+    if _debug.checking():
+        _debug.agree(pg, "all_gather_into_tensor", [output_tensor, input_tensor])
     if _nccl.applies(pg, input_tensor):
         return _nccl.all_gather_into_tensor(pg, output_tensor, input_tensor, async_op)
     MPI = mpi_module()
@@ -275,6 +285,8 @@ def reduce_scatter_tensor(
         return None
     _check_split(input, output, pg.size(), "reduce_scatter_tensor", "input", "output")
     check_reducible(input, op, "reduce_scatter_tensor")
+    if _debug.checking():
+        _debug.agree(pg, "reduce_scatter_tensor", [output, input], op.name)
     if _nccl.applies(pg, input):
         return _nccl.reduce_scatter_tensor(pg, output, input, op, async_op)
     MPI = mpi_module()

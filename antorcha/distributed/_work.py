@@ -61,7 +61,8 @@ class Work:
             done = MPI.Request.Testall(self._requests, self._statuses)
         except MPI.Exception as error:
             self._error = RuntimeError(
-                f"antorcha.distributed: {self._op_name} on rank {self._rank} failed in MPI: {error}"
+                f"antorcha.distributed: {self._op_name} on rank {self._rank} failed in MPI: {error} (do the "
+                "ranks pass tensors of the same shape and dtype? TORCH_DISTRIBUTED_DEBUG=DETAIL checks)"
             )
             raise self._error from None
         if done:

@@ -468,6 +468,25 @@ def _(rank: int, size: int) -> None:
     dist.barrier()
 
 
+@case("debug_detail_names_mismatched_calls")
+def _(rank: int, size: int) -> None:
+    os.environ["TORCH_DISTRIBUTED_DEBUG"] = "DETAIL"
+    try:
+        dist.all_reduce(torch.ones(3 if rank == 0 else 4))
+    except RuntimeError as error:
+        assert "Detected mismatch between collectives on ranks" in str(error), str(error)
+        assert "rank 0: all_reduce(Float[3], SUM); rank 1: all_reduce(Float[4], SUM)" in str(error), str(
+            error
+        )
+    else:
+        raise AssertionError("mismatched shapes must raise under TORCH_DISTRIBUTED_DEBUG=DETAIL")
+    finally:
+        del os.environ["TORCH_DISTRIBUTED_DEBUG"]
+    t = torch.ones(2)
+    dist.all_reduce(t)  # agreeing calls still run
+    assert t.tolist() == [float(size)] * 2
+
+
 @case("torchrun_environment")
 def _(rank: int, size: int) -> None:
     assert os.environ["RANK"] == str(rank) and os.environ["WORLD_SIZE"] == str(size)
