@@ -1,10 +1,22 @@
 """antorcha.distributed: torch.distributed's API over MPI (mpi4py + Open MPI), NCCL for cuda tensors.
 
 Start the processes with `antorcha run -n 2 script.py`, `python -m antorcha.distributed.run
---nproc-per-node 2 script.py` (torchrun's flags and environment variables) or `mpirun -n 2`; each
-calls `init_process_group()` (backend "mpi"; "gloo" is the same MPI path, as torch users write it on
-the CPU; "nccl" runs cuda tensors' collectives through CuPy's NCCL). Every wait has a deadline
-(`timeout=` of init_process_group), and an unhandled exception in one rank aborts them all.
+--nproc-per-node 2 script.py` (torchrun's flags; RANK, LOCAL_RANK, WORLD_SIZE, MASTER_* exported)
+or `mpirun -n 2 python script.py`; each calls `init_process_group()`. Processes started one by one
+(by torchrun itself, say) cannot join: Open MPI 5 singletons cannot connect without a PRRTE server,
+so more than one process means one of those launchers.
+
+- Backends: "mpi" (default); "gloo" is the same MPI path, as torch users write it on the CPU;
+  "nccl" (or "cpu:gloo,cuda:nccl") runs cuda tensors through CuPy's NCCL, the rest through MPI.
+- Every op and dtype: raw bytes for moving data; reductions in the tensor's dtype, float16 and
+  bfloat16 in float32 rounded once, bool as OR/AND, float MAX/MIN keeping NaN. AVG and the
+  bitwise ops are refused where torch refuses them. In 2 processes the results are gloo's bit for
+  bit; from 3 on, the order of additions differs (rank order here, gloo's ring per chunk).
+- Every operation is MPI's nonblocking form; async_op=True returns its Work, otherwise it is
+  waited on. Waits poll with a deadline (`timeout=` of init_process_group, 30 minutes by default)
+  and raise a RuntimeError naming the op and rank; an unhandled exception aborts every rank.
+- Objects (all_gather_object & co.) travel as tagged JSON, never as pickles.
+- TORCH_DISTRIBUTED_DEBUG=DETAIL checks that the ranks' collectives agree in shapes and dtypes.
 """
 
 from antorcha.distributed._buffers import ReduceOp
