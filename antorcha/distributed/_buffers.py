@@ -107,7 +107,7 @@ def as_bytes(array: np.ndarray) -> np.ndarray:
 
 
 def _nan_op(MPI: Any, name: str) -> Any:
-    """A commutative user MPI.Op applying np.fmax-like maximum/minimum that keeps NaN (torch's rule)."""
+    """A commutative user MPI.Op: np.maximum/np.minimum keep NaN, as torch.maximum does (MPI_MAX need not)."""
     if name not in _nan_ops:
         combine = np.maximum if name == "max" else np.minimum
 
