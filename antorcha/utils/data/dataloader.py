@@ -12,9 +12,9 @@ The start method is torch's: `multiprocessing_context`, else multiprocessing's d
 Linux before Python 3.14). Measured, the first batch from two fresh workers comes after ~60 ms with
 fork and ~1.9 s with spawn or forkserver (each child imports NumPy and antorcha). A forked worker
 drops what a fork copies but cannot use: the fused ops' thread pool (its threads stay in the
-parent) and the parent's cuda generators (a CUDA context does not survive fork), and holds BLAS to
-one thread (torch's `set_num_threads(1)` in a worker; antorcha's threads are BLAS's). A dataset
-that makes cuda tensors in its workers needs `multiprocessing_context="spawn"`, as with torch.
+parent) and the parent's cuda generators (a CUDA context does not survive fork); it leaves BLAS's
+thread count alone (see `_worker._prepare_process`). A dataset that makes cuda tensors in its
+workers needs `multiprocessing_context="spawn"`, as with torch.
 
 Fetching (`_fetch.py`) is the same code in both: when the dataset is a `TensorDataset` (possibly
 behind `Subset`s) and the default collate is used, a batch is one fancy index per tensor.
