@@ -9,6 +9,7 @@ and NumPy's global RandomState from torch's SeedSequence-like mix of the two num
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.queues
 import os
@@ -212,68 +213,75 @@ def worker_loop(
     spec: WorkerSpec, worker_id: int, index_queue: Any, result_queue: Any, done_event: Any
 ) -> None:
     """The body of a worker process (see the module docstring for the protocol)."""
-    global _worker_info
-    from antorcha.utils.data._fetch import make_fetcher
-    from antorcha.utils.data._sharing import register_reducers, remove_shared_files, share_big_arrays
+    from antorcha.utils.data._sharing import remove_shared_files
 
-    try:
-        register_reducers()
-        share_big_arrays(spec.token)
-        seed = _prepare_process(spec.base_seed, worker_id)
-        _worker_info = WorkerInfo(id=worker_id, num_workers=spec.num_workers, seed=seed, dataset=spec.dataset)
-        where = f"in DataLoader worker process {worker_id}"
-        init_error = None
-        fetcher: Any = None
-        try:
-            if spec.worker_init_fn is not None:
-                spec.worker_init_fn(worker_id)
-            fetcher = make_fetcher(
-                spec.iterable, spec.dataset, spec.auto_collation, spec.collate_fn, spec.drop_last
-            )
-        except Exception:
-            init_error = ExceptionWrapper(where)  # reported as the answer to the first request
-        iteration_end = False  # set once this worker's copy of an IterableDataset is exhausted
-        watchdog = _ParentWatchdog()
-        while watchdog.is_alive():
-            try:
-                request = index_queue.get(timeout=_IDLE_CHECK_INTERVAL)
-            except queue.Empty:
-                if done_event.is_set():
-                    break  # the main process is shutting down: "stop" may never come (queue closed)
-                continue
-            if isinstance(request, _ResumeIteration):
-                result_queue.put((request, None))
-                iteration_end = False
-                fetcher = make_fetcher(
-                    spec.iterable, spec.dataset, spec.auto_collation, spec.collate_fn, spec.drop_last
-                )
-                continue
-            if request is None:
-                break
-            if done_event.is_set() or iteration_end:
-                continue  # shutting down (or nothing left): skip the work, wait for None
-            task, index = request
-            if init_error is not None:
-                data: Any = init_error
-                init_error = None
-            else:
-                try:
-                    data = fetcher.fetch(index)
-                except StopIteration:
-                    if not spec.iterable:
-                        data = ExceptionWrapper(where)
-                    else:
-                        data = _IterableDatasetStopIteration(worker_id)
-                        iteration_end = True
-                except Exception:
-                    data = ExceptionWrapper(where)
-            result_queue.put((task, data))
-            del data, index, request  # a batch should not stay alive while the next one is fetched
-    except KeyboardInterrupt:
-        pass  # the main process gets it too and shuts the workers down
+    with contextlib.suppress(KeyboardInterrupt):  # the main process gets it too and shuts us down
+        _serve(spec, worker_id, index_queue, result_queue, done_event)
     # what nobody will read (the main process stopped listening, or died): all that is left of ours
     remove_shared_files(spec.token, os.getpid())
     if done_event.is_set():
         # exit without waiting to flush results nobody will read
         result_queue.cancel_join_thread()
         result_queue.close()
+
+
+def _serve(spec: WorkerSpec, worker_id: int, index_queue: Any, result_queue: Any, done_event: Any) -> None:
+    """Answer requests until told to stop, the main process shuts down, or it dies."""
+    global _worker_info
+    from antorcha.utils.data._sharing import register_reducers, share_big_arrays
+
+    register_reducers()
+    share_big_arrays(spec.token)
+    seed = _prepare_process(spec.base_seed, worker_id)
+    _worker_info = WorkerInfo(id=worker_id, num_workers=spec.num_workers, seed=seed, dataset=spec.dataset)
+    where = f"in DataLoader worker process {worker_id}"
+    fetcher, init_error = None, None
+    try:
+        if spec.worker_init_fn is not None:
+            spec.worker_init_fn(worker_id)
+        fetcher = _new_fetcher(spec)
+    except Exception:
+        init_error = ExceptionWrapper(where)  # reported as the answer to the first request
+    iteration_end = False  # set once this worker's copy of an IterableDataset is exhausted
+    watchdog = _ParentWatchdog()
+    while watchdog.is_alive():
+        try:
+            request = index_queue.get(timeout=_IDLE_CHECK_INTERVAL)
+        except queue.Empty:
+            if done_event.is_set():
+                return  # the main process is shutting down: "stop" may never come (queue closed)
+            continue
+        if isinstance(request, _ResumeIteration):
+            result_queue.put((request, None))
+            fetcher, iteration_end = _new_fetcher(spec), False
+            continue
+        if request is None:
+            return
+        if done_event.is_set() or iteration_end:
+            continue  # shutting down (or nothing left): skip the work, wait for None
+        task, index = request
+        if init_error is not None:
+            data, init_error = init_error, None
+        else:
+            data = _fetched(fetcher, index, spec.iterable, worker_id)
+            iteration_end = isinstance(data, _IterableDatasetStopIteration)
+        result_queue.put((task, data))
+        del data, index, request  # a batch should not stay alive while the next one is fetched
+
+
+def _new_fetcher(spec: WorkerSpec) -> Any:
+    from antorcha.utils.data._fetch import make_fetcher
+
+    return make_fetcher(spec.iterable, spec.dataset, spec.auto_collation, spec.collate_fn, spec.drop_last)
+
+
+def _fetched(fetcher: Any, index: Any, iterable: bool, worker_id: int) -> Any:
+    """The batch for `index`, the notice that the stream ended, or the error, wrapped to travel."""
+    try:
+        return fetcher.fetch(index)
+    except StopIteration:
+        if iterable:
+            return _IterableDatasetStopIteration(worker_id)
+        return ExceptionWrapper(f"in DataLoader worker process {worker_id}")
+    except Exception:
+        return ExceptionWrapper(f"in DataLoader worker process {worker_id}")
