@@ -27,10 +27,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threade
 
 def test_breaking_early_or_dropping_the_iterator_stops_the_workers() -> None:
     data = loader(antorcha, Slow(40, 0), batch_size=2, num_workers=2)
+    earlier = set(multiprocessing.active_children())
     for _ in data:
         break
     gc.collect()
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= earlier
     iterator = iter(data)
     next(iterator)
     workers = list(iterator._workers)
