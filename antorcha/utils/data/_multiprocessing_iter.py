@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import queue
 import secrets
+import time
 import weakref
 from typing import Any
 
@@ -36,6 +37,8 @@ from antorcha.utils.data._worker import (
     worker_loop,
 )
 
+# how often a wait for results looks whether a worker died (torch's SIGCHLD handler is immediate)
+_LIVENESS_CHECK_INTERVAL = 0.1
 _python_exiting = False  # set at exit: module globals may already be gone when __del__ runs
 _live_iterators: weakref.WeakSet = weakref.WeakSet()  # those whose workers may still run
 
@@ -203,20 +206,33 @@ class MultiProcessingIterator:
                 return payload
 
     def _try_get_data(self, timeout: float) -> tuple[bool, Any]:
-        try:
-            return True, self._result_queue.get(timeout=timeout)
-        except queue.Empty as empty:
-            dead = [
-                worker
-                for worker_id, worker in enumerate(self._workers)
-                if self._workers_status[worker_id] and not worker.is_alive()
-            ]
-            if dead:
-                for worker in dead:
-                    self._mark_worker_as_unavailable(self._workers.index(worker))
-                pids = ", ".join(str(worker.pid) for worker in dead)
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from empty
-            return False, None
+        """(True, the next message), or (False, None) once `timeout` seconds passed without one.
+
+        The wait is cut in slices, each followed by a look at the workers: one that died is
+        reported within a slice rather than after the whole timeout.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = max(0.0, min(remaining, _LIVENESS_CHECK_INTERVAL))
+            try:
+                return True, self._result_queue.get(timeout=wait)
+            except queue.Empty as empty:
+                self._raise_if_a_worker_died(empty)
+            if remaining <= _LIVENESS_CHECK_INTERVAL:
+                return False, None
+
+    def _raise_if_a_worker_died(self, cause: BaseException) -> None:
+        dead = [
+            worker_id
+            for worker_id, worker in enumerate(self._workers)
+            if self._workers_status[worker_id] and not worker.is_alive()
+        ]
+        if dead:
+            for worker_id in dead:
+                self._mark_worker_as_unavailable(worker_id)
+            pids = ", ".join(str(self._workers[worker_id].pid) for worker_id in dead)
+            raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from cause
 
     def _process_data(self, data: Any, worker_id: int) -> Any:
         self._workers_num_tasks[worker_id] -= 1
