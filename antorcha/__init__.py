@@ -140,7 +140,7 @@ def compile(model: _Any = None, **options: _Any) -> _Any:  # noqa: A001 - torch'
 
 _LAZY_SUBMODULES = {
     "nn", "optim", "utils", "cuda", "cpu", "serialization", "linalg", "amp", "accelerator", "profiler",
-    "distributed",
+    "distributed", "multiprocessing",
 }  # fmt: skip
 
 
