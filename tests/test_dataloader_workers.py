@@ -367,3 +367,16 @@ def test_a_failing_worker_init_fn_is_raised_like_torch() -> None:
         assert "worker 1 cannot start" in str(caught.value)
         iterator._shutdown_workers()
     assert first_lines[0] == first_lines[1] == "Caught ValueError in DataLoader worker process 1."
+
+
+def test_more_workers_than_cores_warns_as_torch() -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = cores + 1  # the loader is only built: no process starts
+    messages = []
+    for lib in (antorcha, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loader(lib, Slow(2, 0), num_workers=workers)
+        messages.append([str(w.message) for w in caught])
+    assert messages[0] == messages[1] and len(messages[0]) == 1
+    assert f"This DataLoader will create {workers} worker processes in total." in messages[0][0]

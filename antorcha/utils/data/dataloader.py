@@ -156,6 +156,7 @@ class DataLoader(Generic[T_co]):
     def __iter__(self) -> _DataLoaderIterator | MultiProcessingIterator:
         if self.num_workers == 0:
             return _DataLoaderIterator(self)
+        _warn_if_too_many_workers(self.num_workers)  # again, as torch does for every new iterator
         if not self.persistent_workers:
             return MultiProcessingIterator(self)
         # persistent workers live as long as the loader: later epochs reuse them (and their seeds)
