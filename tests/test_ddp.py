@@ -12,10 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from antorcha.distributed.run import wait_for_job
 
 pytest.importorskip("mpi4py")
 
@@ -48,8 +51,17 @@ def launch(world_size: int, cases: list[str], tmp_path: Path, backend: str = "mp
         str(out),
         *cases,
     ]
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    log = tmp_path / f"ddp_{world_size}.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+        # Open MPI's teardown can hang after its workers end: wait_for_job stops such an mpirun
+        watchdog = threading.Timer(240, process.kill)  # and a job that hangs fails, never blocks
+        watchdog.start()
+        try:
+            returncode = wait_for_job(process)
+        finally:
+            watchdog.cancel()
+    assert returncode == 0, log.read_text()[-6000:]
     results = json.loads(out.read_text())
     assert results["world_size"] == world_size
     return results
