@@ -465,8 +465,14 @@ def basic_key(draw: Any, shape: Shape) -> Any:
 def advanced_key(draw: Any, shape: Shape, rng: np.random.Generator, unique: bool = False) -> Any:
     """Int-tensor, list and bool-mask keys, alone or mixed with slices."""
     kinds = ["int_tensor", "list", "mask", "first_dim_mask", "int_then_slice", "slice_then_int", "two_ints"]
+    kinds += ["range", "range_then_ints"]
     kind = draw(st.sampled_from(kinds))
     size = shape[0]
+    if kind == "range":  # a Python range is a sequence of ints to torch
+        start = draw(st.integers(0, size))
+        return range(start, draw(st.integers(start, size)), draw(st.sampled_from([1, 2])))
+    if kind == "range_then_ints" and len(shape) > 1 and shape[1]:  # lecture code's probs[range(n), ys]
+        return (range(size), rng.integers(0, shape[1], size).astype(np.int64))
     if kind == "mask":
         return rng.random(shape) < 0.5
     if kind == "first_dim_mask":

@@ -416,3 +416,22 @@ def test_accumulate_grad_points_at_its_leaf() -> None:
     (accumulate, _), _ = out.grad_fn.next_functions
     assert type(accumulate).__name__ == "AccumulateGrad"
     assert accumulate.variable is x
+
+
+def test_range_keys_index_as_in_torch() -> None:
+    """Lecture code's `probs[range(n), ys]` (the loss of a makemore-style MLP), forward and backward."""
+    rng = np.random.default_rng(5)
+    logits, ys = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    results = []
+    for lib in (antorcha, torch):
+        x = lib.tensor(logits, requires_grad=True)
+        probs = x.softmax(1)
+        loss = -probs[range(6), lib.tensor(ys)].log().mean()
+        loss.backward()
+        picked = x.detach()[range(1, 5, 2)], x.detach()[:, range(0)], x.detach()[[]]
+        written = x.detach().clone()
+        written[range(2), 0] = -1.0
+        results.append([loss.detach().numpy(), x.grad.numpy(), *(p.numpy() for p in picked), written.numpy()])
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -40,8 +40,10 @@ def _convert_key(x: Tensor, key: Any) -> tuple[Any, bool]:
                 continue
             converted.append(array)
             advanced = True
-        elif isinstance(k, (list, np.ndarray)):
+        elif isinstance(k, (list, range, np.ndarray)):  # a range is a sequence of ints, as in torch
             array = xp.asarray(k)
+            if array.size == 0 and not isinstance(k, np.ndarray):
+                array = array.astype(np.int64)  # NumPy makes an empty sequence float64; torch, long
             if array.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             converted.append(array)
