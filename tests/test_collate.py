@@ -202,3 +202,31 @@ def test_dataset_wrappers_match_torch() -> None:
         with pytest.raises(ValueError, match="absolute value of index should not exceed dataset length"):
             concat[-4]
     assert collections.abc.Sequence  # the module is used above through its classes
+
+
+def test_default_convert_refuses_numpy_bytes_as_torch() -> None:
+    with pytest.raises(TypeError) as theirs:
+        tdata.default_convert(np.bytes_(b"ab"))
+    with pytest.raises(TypeError) as ours:
+        adata.default_convert(np.bytes_(b"ab"))
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_an_iterable_loaders_iterator_has_no_length_as_torch(num_workers: int) -> None:
+    def lengths(lib: Any, data_module: Any) -> tuple:
+        class Counting(data_module.IterableDataset):
+            def __iter__(self) -> Any:
+                return iter(range(5))
+
+            def __len__(self) -> int:
+                return 5
+
+        loader = data_module.DataLoader(Counting(), batch_size=2, num_workers=num_workers)
+        iterator = iter(loader)
+        with pytest.raises(TypeError) as raised:
+            len(iterator)
+        del iterator
+        return len(loader), str(raised.value)
+
+    assert lengths(antorcha, adata) == lengths(torch, tdata)

@@ -116,7 +116,9 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, Tensor):
         return data
     data_type = type(data)
-    if data_type.__module__ == "numpy" and data_type.__name__ not in ("str_", "bytes_", "string_"):
+    if data_type.__module__ == "numpy" and data_type.__name__ not in ("str_", "string_"):
+        if isinstance(data, np.bytes_):  # torch passes it to as_tensor, which refuses it
+            raise TypeError("new(): invalid data type 'numpy.bytes_'")
         if isinstance(data, np.ndarray) and _STRING_OR_OBJECT_DTYPE.search(data.dtype.str) is not None:
             return data
         return _tensor_from_numpy(data)

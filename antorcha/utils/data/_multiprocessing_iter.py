@@ -144,7 +144,11 @@ class MultiProcessingIterator:
 
     def __len__(self) -> int:
         loader = self._loader()
-        return len(loader) if loader is not None else len(self._index_sampler)
+        if loader is None:
+            return len(self._index_sampler)
+        from antorcha.utils.data.dataloader import iterator_length
+
+        return iterator_length(loader)
 
     def __next__(self) -> Any:
         data = self._next_data()

@@ -232,7 +232,15 @@ class _DataLoaderIterator:
         return data
 
     def __len__(self) -> int:
-        return len(self._loader)
+        return iterator_length(self._loader)
+
+
+def iterator_length(loader: DataLoader) -> int:
+    """len() of a loader's iterator: the loader's, except over an IterableDataset, where torch's
+    iterator asks its infinite sampler and fails (the loader itself has a length there)."""
+    if loader._is_iterable:
+        raise TypeError("object of type '_InfiniteConstantSampler' has no len()")
+    return len(loader)
 
 
 def _checked_context(context: Any, num_workers: int) -> Any:
