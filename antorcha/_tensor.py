@@ -219,7 +219,9 @@ class Tensor(TensorInplaceMethods, TensorRandomMethods, TensorMemoryMethods):
         return self._vc
 
     def _bump_version(self) -> None:
-        if self._vc is not None:
+        if self._vc is None:
+            self._vc = [1]  # the first in-place change: nothing shared a counter yet
+        else:
             self._vc[0] += 1
 
     def _extras(self) -> dict:

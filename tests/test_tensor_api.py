@@ -435,3 +435,43 @@ def test_range_keys_index_as_in_torch() -> None:
     for ours, theirs in zip(*results):
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_version_counts_in_place_changes_as_torch() -> None:
+    """`_version` (what autograd's in-place checks read) counts every in-place change, from the first
+    one on a fresh tensor, through views, optimizers and nn.init, as torch's does."""
+
+    def versions(lib: Any) -> list[int]:
+        out = []
+        x = lib.zeros(3)
+        x.add_(1)
+        x.mul_(2)
+        x[0] = 5
+        out.append(x._version)
+        y = lib.zeros(3)
+        view = y[:2]
+        view.add_(1)
+        out += [y._version, view._version]
+        z = lib.ones(4)
+        z.zero_()
+        z.fill_(2.0)
+        z.clamp_(0, 1)
+        out.append(z._version)
+        layer = lib.nn.Linear(3, 3)
+        adam = lib.optim.Adam(layer.parameters())
+        out.append(layer.weight._version)  # nn.init's in-place draws count too
+        for _ in range(3):
+            adam.zero_grad()
+            layer(lib.ones(2, 3)).sum().backward()
+            adam.step()
+        out.append(layer.weight._version)
+        t = lib.empty(3, 3)
+        lib.nn.init.normal_(t)
+        lib.nn.init.zeros_(t)
+        out.append(t._version)
+        c = lib.arange(4.0)
+        c.copy_(lib.ones(4))
+        out.append(c._version)
+        return out
+
+    assert versions(antorcha) == versions(torch)

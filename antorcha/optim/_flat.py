@@ -135,9 +135,7 @@ class FlatGroup:
         copyto = self.xp.copyto
         for p, param_view in zip(self.params, self.param_views):
             copyto(p._data, param_view)
-            counter = p._vc
-            if counter is not None:
-                counter[0] += 1
+            p._bump_version()
         for holders in self.scalar_arrays:
             value = holders[0]
             for other in holders[1:]:

@@ -75,9 +75,7 @@ def count_step(step: Tensor) -> float:
 
 def bump_version(p: Tensor) -> None:
     """An in-place update of a parameter invalidates graphs that saved it, as in torch."""
-    counter = p._vc
-    if counter is not None:
-        counter[0] += 1
+    p._bump_version()
 
 
 class Optimizer:
