@@ -465,3 +465,26 @@ def test_lbfgs_on_a_large_least_squares_problem_follows_torch() -> None:
     np.testing.assert_allclose(our_w, their_w, rtol=1e-7, atol=1e-9)
     assert our_evals == their_evals
     assert our_losses[-1] < 0.5 * our_losses[0]
+
+
+_WITH_SETSTATE_DEFAULTS = ["SGD", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "ASGD", "NAdam", "RAdam",
+                           "RMSprop", "Rprop"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _WITH_SETSTATE_DEFAULTS)
+def test_an_older_state_dict_gets_torchs_group_defaults(name: str) -> None:
+    """A state_dict saved before some options existed loads with the defaults torch's __setstate__
+    fills in (and AdamW keeps decoupled weight decay on)."""
+
+    def loaded_groups(lib: Any) -> list[dict]:
+        params = [lib.nn.Parameter(lib.ones(2))]
+        optimizer = getattr(lib.optim, name)(params, lr=0.1)
+        saved = optimizer.state_dict()
+        for group in saved["param_groups"]:
+            for key in ("foreach", "maximize", "differentiable", "capturable", "fused", "amsgrad",
+                        "nesterov", "momentum", "centered", "decoupled_weight_decay"):  # fmt: skip
+                group.pop(key, None)
+        optimizer.load_state_dict(saved)
+        return [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+
+    assert loaded_groups(antorcha) == loaded_groups(torch)

@@ -60,13 +60,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self._init_state(p, group, self.state[p])
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+    _setstate_group_defaults = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
     def share_memory(self) -> None:
         """torch moves 'sum' to shared memory for multiprocessing; NumPy arrays need nothing."""

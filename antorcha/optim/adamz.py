@@ -92,11 +92,7 @@ class AdamZ(Adam):
         self.stagnation_history: deque[float] = deque(maxlen=min(stagnation_period, patience))
         self._warned_no_loss = False
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        Optimizer.__setstate__(self, state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
+    _setstate_group_defaults = {"amsgrad": False, "maximize": False}
 
     def adjust_learning_rate(self, current_loss: float) -> None:
         """Record the loss and apply the overshoot and stagnation rules, then clamp the lr."""

@@ -112,11 +112,18 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    # group options that a pickled optimizer from an older torch may lack, with their defaults
+    # (torch writes the same setdefault calls in each optimizer's __setstate__)
+    _setstate_group_defaults: dict[str, Any] = {}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._scratch = {}
         self._flat = {}
         self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:
+            for key, value in self._setstate_group_defaults.items():
+                group.setdefault(key, value)
 
     def __repr__(self) -> str:
         text = type(self).__name__ + " ("
