@@ -99,6 +99,8 @@ def _array_from_data(data: Any, dtype: _dtypes.dtype | None) -> np.ndarray:
         array = data._cpu_array().copy()
         return array if dtype is None else array.astype(dtype.np)
     if isinstance(data, (np.ndarray, np.generic)):  # NumPy scalars keep their dtype, as in torch
+        if isinstance(data, (np.str_, np.bytes_)):  # torch reads these as text, and refuses them
+            raise TypeError(f"new(): invalid data type 'numpy.{type(data).__name__}'")
         _dtypes.from_numpy_dtype(data.dtype)
         return np.array(data, dtype=None if dtype is None else dtype.np)
     if _contains_tensor(data):

@@ -475,3 +475,13 @@ def test_version_counts_in_place_changes_as_torch() -> None:
         return out
 
     assert versions(antorcha) == versions(torch)
+
+
+@pytest.mark.parametrize("value", [np.str_("a"), np.bytes_(b"ab")], ids=["str_", "bytes_"])
+@pytest.mark.parametrize("make", ["tensor", "as_tensor"])
+def test_numpy_text_scalars_are_refused_as_torch(value: Any, make: str) -> None:
+    with pytest.raises(TypeError) as theirs:
+        getattr(torch, make)(value)
+    with pytest.raises(TypeError) as ours:
+        getattr(antorcha, make)(value)
+    assert str(ours.value) == str(theirs.value)

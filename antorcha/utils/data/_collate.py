@@ -29,7 +29,7 @@ _COLLATE_ERROR = (
 def _tensor_from_numpy(array: np.ndarray | np.generic) -> Tensor:
     import antorcha
 
-    return antorcha.from_numpy(np.asarray(array))
+    return antorcha.as_tensor(array)  # as torch's collate: shares an array's memory
 
 
 # ---- one function per element type, each `fn(batch, *, collate_fn_map)` as torch's ---------------
@@ -117,8 +117,6 @@ def default_convert(data: Any) -> Any:
         return data
     data_type = type(data)
     if data_type.__module__ == "numpy" and data_type.__name__ not in ("str_", "string_"):
-        if isinstance(data, np.bytes_):  # torch passes it to as_tensor, which refuses it
-            raise TypeError("new(): invalid data type 'numpy.bytes_'")
         if isinstance(data, np.ndarray) and _STRING_OR_OBJECT_DTYPE.search(data.dtype.str) is not None:
             return data
         return _tensor_from_numpy(data)
