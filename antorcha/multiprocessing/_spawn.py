@@ -3,9 +3,9 @@
 Two ways to start them, one contract (ranks 0..nprocs-1, join raises for the first process that
 failed, with its traceback):
 
-- under mpirun, when the `distributed` extra is installed: the processes then form one MPI world,
-  so `dist.init_process_group("gloo", rank=rank, world_size=nprocs)` inside fn works as it does
-  after torch's spawn (Open MPI processes started one by one cannot join each other). Each process
+- under mpirun, when the `distributed` extra is installed (one job, waited for as a whole): the
+  processes then form one MPI world, so `dist.init_process_group("gloo", rank=rank,
+  world_size=nprocs)` inside fn works as it does after torch's spawn (Open MPI processes started one by one cannot join each other). Each process
   starts in `_child.py`, which prepares `__main__` as the standard library's spawn does, loads
   (fn, args) and calls fn with its MPI rank;
 - otherwise with the standard library's processes (`start_method`), as torch does.
@@ -16,7 +16,6 @@ spawn does the same), and a child reports a failure as text in a file of its own
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.spawn
@@ -27,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -144,59 +142,15 @@ def _wrap(fn: Callable, index: int, args: tuple, folder: str) -> None:
         sys.exit(1)
 
 
-class _MpirunJob:
-    """One mpirun job standing for its nprocs processes: what ProcessContext needs of each."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self._popen = subprocess.Popen(command, env=env)
-        self.pid = self._popen.pid
-        self.sentinel = _PopenSentinel(self._popen)
-
-    @property
-    def exitcode(self) -> int | None:
-        return self._popen.poll()
-
-    def join(self, timeout: float | None = None) -> None:
-        from antorcha.distributed.run import wait_for_job
-
-        if timeout is None:
-            wait_for_job(self._popen)
-            return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._popen.wait(timeout)
-
-    def is_alive(self) -> bool:
-        return self._popen.poll() is None
-
-    def terminate(self) -> None:
-        self._popen.terminate()
-
-    def kill(self) -> None:
-        self._popen.kill()
-
-
-class _PopenSentinel:
-    """A waitable for multiprocessing.connection.wait: a pipe that a thread writes to once mpirun ends."""
-
-    def __init__(self, popen: subprocess.Popen) -> None:
-        self._read, self._write = os.pipe()
-        self._popen = popen
-        threading.Thread(target=self._signal_at_exit, daemon=True).start()
-
-    def _signal_at_exit(self) -> None:
-        self._popen.wait()
-        os.write(self._write, b"x")
-
-    def fileno(self) -> int:
-        return self._read
-
-
 class _MpirunContext(ProcessContext):
-    """The mpirun job's context: the failed rank is read from the files the children left."""
+    """One mpirun job standing for its nprocs processes; the failed rank is read from the files the
+    children left. `processes` is empty: the ranks are mpirun's children, not this process's."""
 
-    def __init__(self, job: _MpirunJob, nprocs: int, folder: str) -> None:
-        super().__init__([job], folder)
+    def __init__(self, command: list[str], env: dict[str, str], nprocs: int, folder: str) -> None:
+        super().__init__([], folder)
+        self._job = subprocess.Popen(command, env=env)
         self._nprocs = nprocs
+        self._joined = False
 
     def pids(self) -> list[int]:
         pids = []
@@ -210,15 +164,19 @@ class _MpirunContext(ProcessContext):
         return pids
 
     def join(self, timeout: float | None = None, grace_period: float | None = None) -> bool:
-        job = self.processes[0]
-        if not self.sentinels:
+        from antorcha.distributed.run import wait_for_job
+
+        if self._joined:
             return True
-        if not multiprocessing.connection.wait(list(self.sentinels), timeout=timeout):
-            return False
-        self.sentinels.clear()
-        job.join()
-        if job.exitcode != 0:
-            raise self._failure(job.exitcode)
+        if timeout is not None:
+            try:
+                self._job.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+        exit_code = wait_for_job(self._job)  # also stops an mpirun whose teardown hangs
+        self._joined = True
+        if exit_code != 0:
+            raise self._failure(exit_code)
         shutil.rmtree(self._folder, ignore_errors=True)
         return True
 
@@ -262,7 +220,7 @@ def _start_under_mpirun(fn: Callable, args: tuple, nprocs: int, folder: str) -> 
         pickle.dump((fn, args), handle)  # unpickled once the child's __main__ is the parent's script
     env = mpirun_environment(nprocs, "127.0.0.1", 29500)
     command = mpirun_command(nprocs, ["-m", "antorcha.multiprocessing._child", folder], env)
-    return _MpirunContext(_MpirunJob(command, env), nprocs, folder)
+    return _MpirunContext(command, env, nprocs, folder)
 
 
 def start_processes(
