@@ -189,7 +189,7 @@ class Node:
                 f"(expected {n_inputs}, got {len(result)})"
             )
         needs, metas = self.needs_input_grad, self._input_meta
-        grads_in = list(result[:n_inputs]) if len(result) > n_inputs else list(result)
+        grads_in = list(result[:n_inputs])
         for i, g in enumerate(grads_in):
             if g is None:
                 continue
