@@ -5,9 +5,9 @@ failed, with its traceback):
 
 - under mpirun, when the `distributed` extra is installed (one job, waited for as a whole): the
   processes then form one MPI world, so `dist.init_process_group("gloo", rank=rank,
-  world_size=nprocs)` inside fn works as it does after torch's spawn (Open MPI processes started one by one cannot join each other). Each process
-  starts in `_child.py`, which prepares `__main__` as the standard library's spawn does, loads
-  (fn, args) and calls fn with its MPI rank;
+  world_size=nprocs)` inside fn works as it does after torch's spawn (Open MPI processes started
+  one by one cannot join each other). Each process starts in `_child.py`, which prepares
+  `__main__` as the standard library's spawn does, loads (fn, args) and calls fn with its MPI rank;
 - otherwise with the standard library's processes (`start_method`), as torch does.
 
 Either way what crosses from the parent is pickled by the parent itself (the standard library's
