@@ -150,13 +150,16 @@ def test_the_lesson_step_takes_the_in_place_relu_path(monkeypatch: pytest.Monkey
     assert writes_in_place[-1] is True
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("blocked", [False, True])
-def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(blocked: bool) -> None:
-    """torch zeroes relu's gradient where the output is <= 0 (NaN is not): no 0/1 multiply."""
-    rows = unary._MASK_BLOCK // 4 + 3 if blocked else 5
-    x = np.tile(np.array([[np.nan, -1.0, 2.0, -np.inf]]), (rows, 1))
-    g = np.tile(np.array([[1.5, np.inf, -np.inf, np.nan]]), (rows, 1))
+def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(blocked: bool, dtype: str) -> None:
+    """torch zeroes relu's gradient where the output is <= 0 (NaN is not): no 0/1 multiply,
+    which would give NaN for an infinite gradient and -0 for a negative one."""
+    rows = unary._MASK_BLOCK // 5 + 3 if blocked else 5
+    x = np.tile(np.array([[np.nan, -1.0, 2.0, -np.inf, -3.0]], dtype=dtype), (rows, 1))
+    g = np.tile(np.array([[1.5, np.inf, -np.inf, np.nan, -2.0]], dtype=dtype), (rows, 1))
     ours, theirs = _both(x)
     ours.relu().backward(antorcha.tensor(g))
     theirs.relu().backward(torch.tensor(g))
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))

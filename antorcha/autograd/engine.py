@@ -164,7 +164,8 @@ def _accumulate_into_leaf(node: AccumulateGrad, grad: Tensor, owned: bool, creat
     if variable is None:
         return
     _add_to_grad(variable, grad, owned, create_graph)
-    _run_post_accumulate_hooks(node, variable)
+    if node._post_accumulate_hooks:
+        _run_post_accumulate_hooks(node, variable)
 
 
 def _run_post_accumulate_hooks(node: AccumulateGrad, variable: Tensor) -> None:
@@ -296,6 +297,7 @@ def _run_plan(
     locals, because it runs once per node)."""
     ready, dependencies, receives, targets = plan.ready, plan.dependencies, plan.receives, plan.targets
     may_reuse = not create_graph  # a graph built from a gradient keeps it: never overwritten then
+    direct_leaves = accumulate and not targets  # a captured leaf's gradient goes through `ready`
     leaves_ready: list[Node] = []
     while ready:
         node = ready.pop()
@@ -332,16 +334,22 @@ def _run_plan(
             index += 1
             if child is None or (receives is not None and child not in receives):
                 continue
+            remaining = dependencies[child] - 1
+            dependencies[child] = remaining
             grad = results[index]
             if grad is not None:
                 # the size test first: most gradients of a small graph stop there, without a call
                 is_owned = may_own and grad._data.size >= REUSE_MIN_ELEMENTS and _owned(index, results, entry)
+                if remaining == 0 and direct_leaves and type(child) is AccumulateGrad and not (
+                    child._pre_hooks or child in pending
+                ):  # a leaf whose one gradient this is (the usual case): accumulated now, the
+                    # soonest it can be, as torch's leaf priority wants (DDP's hooks start buckets)
+                    _accumulate_into_leaf(child, grad, is_owned, create_graph)
+                    continue
                 if child._n_outputs == 1 and child not in pending:  # the usual case: its one gradient
                     pending[child] = [grad], [is_owned]
                 else:
                     _send(pending, child, nr, grad, is_owned)
-            remaining = dependencies[child] - 1
-            dependencies[child] = remaining
             if remaining == 0:
                 if type(child) is AccumulateGrad:
                     leaves_ready.append(child)

@@ -18,6 +18,7 @@ input's shape and casts them to its dtype.
 from __future__ import annotations
 
 import functools
+import operator
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,9 @@ _SECOND_BACKWARD = (
 # Markers in a node's saved list: which input it was, or that it was the output.
 _OUTPUT = -1
 _NO_EDGE = (None, 0)  # the edge of an input that needs no gradient
+# What Op.apply reads of each input, in C (a comprehension is a Python frame per op)
+_ARRAY = operator.attrgetter("_data")
+_REQUIRES_GRAD = operator.attrgetter("_requires_grad")
 
 
 class Node:
@@ -364,21 +368,30 @@ class Op:
                     return cls._record(inputs, params)
         quiet = enter_quiet()  # torch never warns about inf or NaN results: neither does NumPy here
         try:
-            out = cls.forward(NullContext(), *[t._data for t in inputs], *params)
+            out = cls.forward(NullContext(), *map(_ARRAY, inputs), *params)
         finally:
             leave_quiet(quiet)
         device = inputs[0]._device
         if type(out) is tuple:
-            return tuple([None if o is None else wrap(o, device=device) for o in out])
-        return wrap(out, device=device)
+            return tuple([None if o is None else wrap(o, False, None, device) for o in out])
+        return wrap(out, False, None, device)
 
     @classmethod
     def _record(cls, inputs: tuple[Tensor, ...], params: tuple) -> Any:
         node = cls._node_cls()
-        node.needs_input_grad = tuple([t._requires_grad for t in inputs])
+        node.needs_input_grad = tuple(map(_REQUIRES_GRAD, inputs))
+        edges, metas = [], []
+        for t in inputs:  # one loop, not a comprehension per field: this runs for every op
+            if t._requires_grad:
+                array = t._data
+                edges.append(edge_of(t))
+                metas.append((array.shape, array.dtype))  # raw shape/dtype: no Size/dtype objects per op
+            else:
+                edges.append(_NO_EDGE)
+                metas.append(None)
         quiet = enter_quiet()
         try:
-            out = cls.forward(node, *[t._data for t in inputs], *params)
+            out = cls.forward(node, *map(_ARRAY, inputs), *params)
         finally:
             leave_quiet(quiet)
         attributes = node.__dict__
@@ -386,11 +399,8 @@ class Op:
             node._forward_attributes = tuple(
                 [name for name in attributes if name != "needs_input_grad" and name != "_to_save"]
             )
-        node.next_functions = tuple([edge_of(t) if t._requires_grad else _NO_EDGE for t in inputs])
-        # raw array shape/dtype: no Size/dtype objects built per op
-        node._input_meta = tuple(
-            [(t._data.shape, t._data.dtype) if t._requires_grad else None for t in inputs]
-        )
+        node.next_functions = tuple(edges)
+        node._input_meta = tuple(metas)
         device = inputs[0]._device
         if type(out) is tuple:
             return _several_outputs(node, inputs, out, device)

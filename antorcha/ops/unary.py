@@ -147,30 +147,31 @@ def threshold_backward(grad: Tensor, y: Tensor, threshold: float, reuse_grad: bo
     return ThresholdBackward.apply(grad, y, params=(threshold, reuse_grad))
 
 
-_MASK_BLOCK = 1 << 20  # elements per block: the bool mask stays small instead of a full-size copy
+_MASK_BLOCK = 1 << 16  # elements per block: a block's integer mask stays in the CPU's L2 cache
+
+# The integer type of each float width: a float's bits, ANDed with all ones or with zeros
+_SAME_WIDTH_INT = {2: "int16", 4: "int32", 8: "int64"}
 
 
 def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None) -> Any:
-    """grad with 0 where y <= threshold, into `into` (which may be grad itself) or a new array.
+    """grad with +0 where y <= threshold, into `into` (which may be grad itself) or a new array.
 
-    A multiply by the 0/1 mask `not (y <= threshold)` (NaN in y keeps its gradient, as in
-    torch), block by block so a big batch needs no full-size bool array. The multiply turns
-    an infinite or NaN gradient under a 0 into NaN where torch gives 0: when the result is
-    not all finite, those places are zeroed in a second pass.
+    torch's select, as bit arithmetic: the mask `y <= threshold` becomes 0 where zeroed and all
+    ones elsewhere, and is ANDed with grad's bits. So NaN in y keeps its gradient, and an
+    infinite or NaN gradient where relu was off gives 0 (a multiply by a 0/1 mask would give
+    NaN there, and -0 for a negative gradient). Block by block, so a big batch needs no
+    full-size mask.
     """
     xp = xp_of(grad)
-    if grad.shape != y.shape:  # y broadcasts against grad: one pass over the broadcast shape
+    bits = _SAME_WIDTH_INT.get(grad.dtype.itemsize)
+    if grad.shape != y.shape or bits is None:  # y broadcasts against grad: one pass over that shape
         return xp.where(y <= threshold, grad.dtype.type(0), grad)
     result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
-    blocks = _aligned_blocks(grad, y, result)
-    mask = xp.empty(min(grad.size, _MASK_BLOCK), dtype=bool)
+    blocks = _aligned_blocks(grad, y, result) if xp is np else [(grad, y, result)]  # a GPU: one kernel each
     for grad_block, y_block, result_block in blocks:
-        keep = mask[: y_block.size].reshape(y_block.shape)
-        xp.logical_not(xp.less_equal(y_block, threshold, out=keep), out=keep)
-        xp.multiply(grad_block, keep, out=result_block)
-    if not _all_finite(result):
-        for _, y_block, result_block in blocks:
-            xp.copyto(result_block, 0, where=y_block <= threshold)
+        keep = xp.less_equal(y_block, threshold).astype(bits)  # 1 where zeroed
+        keep -= 1  # 0 where zeroed, all ones where kept
+        xp.bitwise_and(grad_block.view(bits), keep, out=result_block.view(bits))
     return result
 
 
@@ -182,12 +183,6 @@ def _aligned_blocks(*arrays: Any) -> list[tuple]:
         return [arrays]
     flats = [a.reshape(-1) for a in arrays]
     return [tuple(f[start : start + _MASK_BLOCK] for f in flats) for start in range(0, size, _MASK_BLOCK)]
-
-
-def _all_finite(array: Any) -> bool:
-    """One dot product: finite unless some element is inf or NaN (or the squares overflow)."""
-    flat = array.reshape(-1)
-    return bool(xp_of(array).isfinite(flat @ flat)) if flat.size else True
 
 
 def _sign(xp: Any, x: Any) -> Any:
