@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import antorcha
+from antorcha.autograd.engine import REUSE_MIN_ELEMENTS
 from antorcha.ops import linalg, unary
 
 
@@ -150,16 +151,31 @@ def test_the_lesson_step_takes_the_in_place_relu_path(monkeypatch: pytest.Monkey
     assert writes_in_place[-1] is True
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("blocked", [False, True])
-def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(blocked: bool, dtype: str) -> None:
+def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(
+    blocked: bool, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """torch zeroes relu's gradient where the output is <= 0 (NaN is not): no 0/1 multiply,
-    which would give NaN for an infinite gradient and -0 for a negative one."""
+    which would give NaN for an infinite gradient and -0 for a negative one. Both the compiled
+    select and NumPy's bit-mask passes."""
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(unary.compiled_kernels, "zeroed_where_at_most", lambda *args: False)
     rows = unary._MASK_BLOCK // 5 + 3 if blocked else 5
     x = np.tile(np.array([[np.nan, -1.0, 2.0, -np.inf, -3.0]], dtype=dtype), (rows, 1))
     g = np.tile(np.array([[1.5, np.inf, -np.inf, np.nan, -2.0]], dtype=dtype), (rows, 1))
     ours, theirs = _both(x)
-    ours.relu().backward(antorcha.tensor(g))
+    ours.relu().backward(antorcha.tensor(g))  # the caller's gradient: a new array
     theirs.relu().backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))
+    if rows * 5 < REUSE_MIN_ELEMENTS:
+        return
+    ours.grad = theirs.grad = None  # and an intermediate's gradient, which relu overwrites in place
+    (ours.relu() * antorcha.tensor(g)).sum().backward()
+    (theirs.relu() * torch.tensor(g)).sum().backward()
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
     np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))

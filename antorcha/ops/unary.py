@@ -20,6 +20,7 @@ from antorcha.autograd.function import Op
 from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import write_out
 from antorcha.ops.elementwise import pow as _pow
+from antorcha.speed import kernels as compiled_kernels
 
 
 def _unary(name: str, forward: Any, backward: Any, save: str = "input", float_only: bool = True) -> type[Op]:
@@ -167,6 +168,8 @@ def _zeroed_where_at_most(grad: Any, y: Any, threshold: float, into: Any = None)
     if grad.shape != y.shape or bits is None:  # y broadcasts against grad: one pass over that shape
         return xp.where(y <= threshold, grad.dtype.type(0), grad)
     result = into if into is not None else xp.empty(grad.shape, dtype=grad.dtype)  # C order
+    if xp is np and compiled_kernels.zeroed_where_at_most(grad, y, threshold, result):
+        return result  # one compiled pass (Numba, where installed)
     blocks = _aligned_blocks(grad, y, result) if xp is np else [(grad, y, result)]  # a GPU: one kernel each
     for grad_block, y_block, result_block in blocks:
         keep = xp.less_equal(y_block, threshold).astype(bits)  # 1 where zeroed

@@ -6,14 +6,15 @@
                        chunks, and `chain_backward`, its backward with torch's arithmetic
 * `fused_two_layer.py` the lesson's Linear -> ReLU -> Linear as one op: the backward is one
                        matrix product whose small result gives every weight gradient
-* `kernels.py`         compiled loops (Numba, optional) with NumPy fallbacks of the same meaning
+* `kernels.py`         compiled loops (Numba, optional) with NumPy fallbacks of the same meaning;
+                       relu's backward (ops/unary.py) asks it for its one-pass select
 * `threads.py`         the chunk size and `run_split`: rows shared over one thread per core
 * `allocator.py`       asks glibc to keep freed memory for reuse; applied on `import antorcha`
                        (`ANTORCHA_KEEP_FREED_MEMORY=0` or `keep_freed_memory(False)` turn it off)
 
 Imports run one way only: compiler -> fused_two_layer -> fused_chain -> threads (and
-fused_two_layer -> kernels), never back. Only `allocator` is loaded with antorcha; the
-rest on the first `antorcha.compile` call.
+fused_two_layer -> kernels), never back. `allocator` and `kernels` (which imports only NumPy,
+and Numba on its first call) are loaded with antorcha; the rest on the first `antorcha.compile` call.
 """
 
 from __future__ import annotations

@@ -61,3 +61,49 @@ def relu_mask_and_output(pre: Any, w2: Any, mask: Any, out: Any) -> None:
     if _implementation is None:
         _implementation = _compile_with_numba() or relu_mask_and_output_numpy
     _implementation(pre, w2, mask, out)
+
+
+@functools.cache
+def _compile_threshold_backward() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def zeroed_where_at_most(grad: Any, y: Any, threshold: Any, out: Any) -> None:  # pragma: no cover
+        for i in range(grad.size):  # a select: NaN in y keeps its gradient
+            if y[i] <= threshold:
+                out[i] = 0.0
+            else:
+                out[i] = grad[i]
+
+    @numba.njit(nogil=True, cache=True)
+    def zeroed_in_place_where_at_most(grad: Any, y: Any, threshold: Any) -> None:  # pragma: no cover
+        for i in range(grad.size):  # writes only the zeros
+            if y[i] <= threshold:
+                grad[i] = 0.0
+
+    return zeroed_where_at_most, zeroed_in_place_where_at_most
+
+
+def zeroed_where_at_most(grad: Any, y: Any, threshold: float, out: Any) -> bool:
+    """out = grad with +0 where y <= threshold, as one compiled pass over flat float32/float64
+    arrays of one shape (NumPy's version takes four); False, doing nothing, without Numba or
+    for other arrays: the caller then runs the NumPy passes.
+
+    Numba is imported on the first call, not with antorcha.
+    """
+    if grad.dtype.char not in "fd" or not (grad.dtype == y.dtype == out.dtype) or grad.shape != y.shape:
+        return False
+    if not (grad.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous):
+        return False
+    kernels = _compile_threshold_backward()
+    if kernels is None:
+        return False
+    threshold = grad.dtype.type(threshold)  # compared in the arrays' type, as torch does
+    if out is grad:
+        kernels[1](grad.reshape(-1), y.reshape(-1), threshold)
+    else:
+        kernels[0](grad.reshape(-1), y.reshape(-1), threshold, out.reshape(-1))
+    return True
