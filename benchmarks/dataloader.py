@@ -9,7 +9,10 @@ prints samples per second, the ratio to the same framework without workers, and 
 with the same number of workers (above 1.0: antorcha is faster).
 
 Run: `python benchmarks/dataloader.py` (or `--quick`). On a machine with fewer free cores than
-workers + 1 the workers only take turns: the table says how many cores this process may use.
+workers + 1 the workers only take turns: the table says how many cores this process may use. The
+last line is the machine's own ceiling for 2 workers: the same samples made by 2 plain processes
+at once, against 1. Where two cores share one physical core (or a host), each sample costs more
+CPU time side by side, and no loader can beat that ratio.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import types
 from typing import Any
 
 import numpy as np
 from _timing import interleaved_medians, machine
 
-IMAGES, BATCH, PAD = 512, 32, 4
+IMAGES, BATCH, PAD = 2048, 32, 4  # 64 batches an epoch: the fill and drain at its ends weigh little
 MEAN = np.array([0.49, 0.48, 0.45], np.float32).reshape(3, 1, 1)
 STD = np.array([0.25, 0.24, 0.26], np.float32).reshape(3, 1, 1)
 
@@ -89,6 +93,40 @@ def start_seconds(library: Any, repeats: int) -> float:
     return float(np.median(times))
 
 
+def _make_samples(count: int, done: Any) -> None:
+    """A plain process: `count` samples of the dataset, no loader."""
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (IMAGES, 3, 32, 32), dtype=np.uint8)
+    plain = types.SimpleNamespace(from_numpy=np.asarray)  # no framework: arrays, not tensors
+    dataset = Augmented(plain, images, np.zeros(IMAGES, np.int64))
+    for index in range(count):
+        dataset[index % IMAGES]
+    done.put(None)
+
+
+def two_process_ceiling(count: int, repeats: int) -> float:
+    """Median throughput of 2 plain processes making samples at once, over 1 process alone."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+
+    def seconds(processes: int) -> float:
+        done = context.Queue()
+        workers = [context.Process(target=_make_samples, args=(count, done)) for _ in range(processes)]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for _ in workers:
+            done.get()
+        elapsed = time.perf_counter() - start
+        for worker in workers:
+            worker.join()
+        return elapsed
+
+    ratios = [2 * seconds(1) / seconds(2) for _ in range(repeats)]  # turns: one, then two
+    return float(np.median(ratios))
+
+
 def print_table(seconds: dict[str, float], repeats: int) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"machine: {machine()}; this process may use {cores} cores")
@@ -122,6 +160,8 @@ def main() -> None:
     for library in (antorcha, torch):
         first = start_seconds(library, repeats)
         print(f"{library.__name__}: {first * 1000:.0f} ms from iter() to the first batch, 2 fresh workers")
+    ceiling = two_process_ceiling(IMAGES // 4, repeats)
+    print(f"this machine: 2 plain processes make {ceiling:.2f}x the samples of 1 (the ceiling for 2 workers)")
 
 
 if __name__ == "__main__":
