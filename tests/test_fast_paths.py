@@ -179,3 +179,28 @@ def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(
     (theirs.relu() * torch.tensor(g)).sum().backward()
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
     np.testing.assert_array_equal(np.signbit(ours.grad.numpy()), np.signbit(theirs.grad.numpy()))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7,), (12, 64, 33), ()])
+def test_gelu_tanh_backward_matches_torch(
+    shape: tuple, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gelu(approximate="tanh")'s backward: the compiled loop and NumPy's passes, against torch."""
+    from antorcha.nn.functional import _activation
+
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(_activation.compiled_kernels, "gelu_tanh_backward", lambda *args: None)
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    cotangent = rng.standard_normal(shape).astype(dtype)
+    ours, theirs = _both(x)
+    antorcha.nn.functional.gelu(ours, approximate="tanh").backward(antorcha.tensor(cotangent))
+    torch.nn.functional.gelu(theirs, approximate="tanh").backward(torch.tensor(cotangent))
+    # float32: gelu' cancels to near 0 around x = -3, where torch's order of operations (and its
+    # tanh) differ from NumPy's by a few ulps of the larger terms
+    rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-13)}[dtype]
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=rtol, atol=atol)

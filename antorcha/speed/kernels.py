@@ -5,6 +5,9 @@ layer comes out of BLAS, the fused MLP needs three more passes over it (the mask
 relu, the product with the next layer's weights); one compiled loop does all three
 while each row is in registers. With Numba installed (the `speed` extra) that loop
 is compiled on first use and cached on disk; without it the NumPy passes run.
+
+Two backward formulas take one loop here too, for the same reason: relu's (a select, instead of
+NumPy's four passes of a bit mask) and gelu(tanh)'s (instead of a dozen passes).
 """
 
 from __future__ import annotations
@@ -63,6 +66,18 @@ def relu_mask_and_output(pre: Any, w2: Any, mask: Any, out: Any) -> None:
     _implementation(pre, w2, mask, out)
 
 
+def _flat_float_arrays(*arrays: Any) -> bool:
+    """Whether the compiled loops take these arrays: NumPy, float32 or float64 alike, one shape,
+    C order (so that a flat view reads each in the same order)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype.char not in "fd":
+        return False
+    return all(
+        type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
+        for a in arrays
+    )
+
+
 @functools.cache
 def _compile_threshold_backward() -> Any:
     try:
@@ -94,11 +109,7 @@ def zeroed_where_at_most(grad: Any, y: Any, threshold: float, out: Any) -> bool:
 
     Numba is imported on the first call, not with antorcha.
     """
-    if grad.dtype.char not in "fd" or not (grad.dtype == y.dtype == out.dtype) or grad.shape != y.shape:
-        return False
-    if not (grad.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous):
-        return False
-    kernels = _compile_threshold_backward()
+    kernels = _compile_threshold_backward() if _flat_float_arrays(grad, y, out) else None
     if kernels is None:
         return False
     threshold = grad.dtype.type(threshold)  # compared in the arrays' type, as torch does
@@ -107,3 +118,38 @@ def zeroed_where_at_most(grad: Any, y: Any, threshold: float, out: Any) -> bool:
     else:
         kernels[0](grad.reshape(-1), y.reshape(-1), threshold, out.reshape(-1))
     return True
+
+
+@functools.cache
+def _compile_gelu_tanh_backward() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    # GeluBackward's NumPy passes element by element, in the same order and the arrays' own type
+    # (each constant comes in that type). Not the forward: Numba's scalar tanh is slower than
+    # NumPy's vectorised one.
+    @numba.njit(nogil=True, cache=True)
+    def backward(
+        grad: Any, x: Any, tanh: Any, one: Any, half: Any, coef3: Any, half_scale: Any, out: Any
+    ) -> None:  # pragma: no cover
+        for i in range(x.size):
+            v, t = x[i], tanh[i]
+            half_x_du = (v * v * coef3 + one) * half_scale * v * (one - t * t)
+            out[i] = ((t + one) * half + half_x_du) * grad[i]
+
+    return backward
+
+
+def gelu_tanh_backward(grad: Any, x: Any, tanh: Any, coef: float, scale: float) -> Any:
+    """grad * gelu'(x) for approximate="tanh", given the forward's tanh(u), in one compiled pass;
+    None where the NumPy passes must run."""
+    kernel = _compile_gelu_tanh_backward() if _flat_float_arrays(x, grad, tanh) else None
+    if kernel is None:
+        return None
+    kind = x.dtype.type
+    out = np.empty_like(x)
+    flat = [a.reshape(-1) for a in (grad, x, tanh)]
+    kernel(*flat, kind(1), kind(0.5), kind(3 * coef), kind(0.5 * scale), out.reshape(-1))
+    return out

@@ -20,6 +20,7 @@ from antorcha.ops import softmax as _softmax
 from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops.elementwise import where
 from antorcha.ops.unary import erf_array, zeros_like_grad
+from antorcha.speed import kernels as compiled_kernels
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -116,6 +117,10 @@ class GeluBackward(Op):
         ctx.save_for_backward(grad, x)
         ctx.approximate, ctx.tanh = approximate, tanh
         xp = xp_of(x)
+        if approximate == "tanh" and tanh is not None:
+            compiled = compiled_kernels.gelu_tanh_backward(grad, x, tanh, _GELU_TANH_COEF, _SQRT_2_OVER_PI)
+            if compiled is not None:  # the passes below as one loop (Numba, where installed)
+                return compiled
         if approximate == "tanh":
             # gelu' = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
             t = _tanh_of_inner(xp, x) if tanh is None else tanh.copy()  # slope is built in t
