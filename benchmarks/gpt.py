@@ -118,6 +118,10 @@ def _peak_memory_child(name: str) -> None:
     """In a subprocess: peak RSS growth (MiB) over two training steps, beyond model and data."""
     weights = _initial_weights()
     step = build_step(name, weights, _batches(2))
+    if name.startswith("antorcha"):  # code, not step memory: as torch's libraries, loaded first
+        from antorcha.speed import kernels
+
+        kernels.load()
     baseline = rss_mib()
     step()
     step()

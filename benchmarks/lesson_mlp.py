@@ -173,6 +173,10 @@ def _peak_memory_child(framework_name: str, device: str, batch: int) -> None:
     y = rng.standard_normal((batch, 1), dtype=np.float32)
     step = build_step(framework, x, y, device, compiled=compiled)
     del x, y
+    if framework.__name__ == "antorcha":  # code, not step memory: as torch's libraries, loaded first
+        from antorcha.speed import kernels
+
+        kernels.load()
     baseline = rss_mib()
     step()
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent

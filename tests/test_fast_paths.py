@@ -204,3 +204,14 @@ def test_gelu_tanh_backward_matches_torch(
     # tanh) differ from NumPy's by a few ulps of the larger terms
     rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-13)}[dtype]
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=rtol, atol=atol)
+
+
+def test_kernels_load_readies_the_backward_loops() -> None:
+    pytest.importorskip("numba")
+    from antorcha.speed import kernels
+
+    assert kernels.load() is True
+    grad, y = np.array([1.5, -2.0], np.float32), np.array([0.0, 3.0], np.float32)
+    out = np.empty_like(grad)
+    assert kernels.zeroed_where_at_most(grad, y, 0.0, out) is True
+    np.testing.assert_array_equal(out, [0.0, -2.0])

@@ -153,3 +153,18 @@ def gelu_tanh_backward(grad: Any, x: Any, tanh: Any, coef: float, scale: float) 
     flat = [a.reshape(-1) for a in (grad, x, tanh)]
     kernel(*flat, kind(1), kind(0.5), kind(3 * coef), kind(0.5 * scale), out.reshape(-1))
     return out
+
+
+def load() -> bool:
+    """Compile (or load from the disk cache) the backward formulas' loops now, not on their first
+    call; whether Numba is there. Numba and LLVM take about 120 MiB of memory once loaded: the
+    benchmarks load them before measuring a step's memory, as torch's libraries are loaded by
+    its import."""
+    loops = [_compile_threshold_backward(), _compile_gelu_tanh_backward()]
+    if None in loops:
+        return False
+    one = np.zeros(1, np.float32)
+    zeroed_where_at_most(one, one, 0.0, np.empty_like(one))
+    zeroed_where_at_most(one.copy(), one, 0.0, one.copy())
+    gelu_tanh_backward(one, one, one, 0.0, 0.0)
+    return True
