@@ -155,16 +155,94 @@ def gelu_tanh_backward(grad: Any, x: Any, tanh: Any, coef: float, scale: float) 
     return out
 
 
+@functools.cache
+def _compile_layer_norm() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    # NativeLayerNorm's forward row by row: the mean, the centred row, its mean square, rstd, then
+    # scale and shift, each rounded to the arrays' type where NumPy's passes round. The sums run
+    # in float64 (which NumPy's pairwise float32 sums approach), in any order (reassoc: SIMD
+    # lanes). `weight`/`bias` may be empty.
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def layer_norm_rows(
+        x: Any, weight: Any, bias: Any, eps: Any, one: Any, out: Any, mean: Any, rstd: Any
+    ) -> None:  # pragma: no cover
+        rows, cols = x.shape
+        for i in range(rows):
+            row, out_row = x[i], out[i]
+            total = 0.0
+            for j in range(cols):
+                total += row[j]
+            mean[i] = total / cols
+            m = mean[i]
+            squares = 0.0
+            for j in range(cols):
+                centred = row[j] - m
+                out_row[j] = centred
+                squares += centred * centred
+            rstd[i] = squares / cols
+            r = one / np.sqrt(rstd[i] + eps)
+            rstd[i] = r
+            for j in range(cols):
+                out_row[j] *= r
+            if weight.size:
+                for j in range(cols):
+                    out_row[j] *= weight[j]
+            if bias.size:
+                for j in range(cols):
+                    out_row[j] += bias[j]
+
+    return layer_norm_rows
+
+
+def layer_norm(x: Any, n_dims: int, eps: float, weight: Any = None, bias: Any = None) -> tuple | None:
+    """(out, mean, rstd) of layer_norm over the last `n_dims` dims in one compiled loop, the
+    statistics shaped as NumPy's keepdims; None where the NumPy passes must run."""
+    extra = [a for a in (weight, bias) if a is not None]
+    if not _flat_float_arrays(x) or not all(
+        type(a) is np.ndarray and a.dtype == x.dtype and a.flags.c_contiguous for a in extra
+    ):
+        return None
+    cols = int(np.prod(x.shape[x.ndim - n_dims :]))
+    kernel = _compile_layer_norm() if cols else None
+    if kernel is None:
+        return None
+    rows = x.size // cols
+    statistics_shape = x.shape[: x.ndim - n_dims] + (1,) * n_dims
+    out = np.empty_like(x)
+    mean, rstd = np.empty(statistics_shape, x.dtype), np.empty(statistics_shape, x.dtype)
+    none = np.empty(0, x.dtype)
+    weight = none if weight is None else weight.reshape(-1)
+    bias = none if bias is None else bias.reshape(-1)
+    kind = x.dtype.type
+    kernel(
+        x.reshape(rows, cols),
+        weight,
+        bias,
+        kind(eps),
+        kind(1),
+        out.reshape(rows, cols),
+        mean.reshape(-1),
+        rstd.reshape(-1),
+    )
+    return out, mean, rstd
+
+
 def load() -> bool:
     """Compile (or load from the disk cache) the backward formulas' loops now, not on their first
     call; whether Numba is there. Numba and LLVM take about 120 MiB of memory once loaded: the
     benchmarks load them before measuring a step's memory, as torch's libraries are loaded by
     its import."""
-    loops = [_compile_threshold_backward(), _compile_gelu_tanh_backward()]
+    loops = [_compile_threshold_backward(), _compile_gelu_tanh_backward(), _compile_layer_norm()]
     if None in loops:
         return False
     one = np.zeros(1, np.float32)
     zeroed_where_at_most(one, one, 0.0, np.empty_like(one))
     zeroed_where_at_most(one.copy(), one, 0.0, one.copy())
     gelu_tanh_backward(one, one, one, 0.0, 0.0)
+    layer_norm(one, 1, 1e-5, one, one)
+    layer_norm(one, 1, 1e-5)
     return True

@@ -13,6 +13,7 @@ from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.ops._bfloat16 import in_float32
+from antorcha.speed import kernels as compiled_kernels
 
 
 def keep_mask(input: Tensor, p: float, shape: tuple | None = None) -> Any:
@@ -152,17 +153,9 @@ class NativeLayerNorm(Op):
     def forward(ctx: Any, *args: Any) -> Any:
         *arrays, n_dims, eps = args
         x = arrays[0]
-        xp = xp_of(x)
         axes = tuple(range(x.ndim - n_dims, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        out = xp.subtract(x, mean, out=xp.empty_like(x))  # centered, then normalized in place
-        variance = xp.square(out).mean(axis=axes, keepdims=True)
-        rstd = 1 / xp.sqrt(variance + eps)
-        out *= rstd
-        if len(arrays) > 1:
-            out *= arrays[1]
-        if len(arrays) > 2:
-            out += arrays[2]
+        compiled = compiled_kernels.layer_norm(x, n_dims, eps, *arrays[1:3])  # Numba, where installed
+        out, mean, rstd = compiled if compiled is not None else _layer_norm_passes(arrays, axes, eps)
         ctx.save_for_backward(*arrays[:2])
         ctx.axes, ctx.eps, ctx.mean, ctx.rstd = axes, eps, mean, rstd  # (..., 1): torch keeps these too
         return out
@@ -189,6 +182,22 @@ class NativeLayerNorm(Op):
         grad_w = grad * x_hat if len(needs) > 1 and needs[1] else None
         grad_b = grad if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b
+
+
+def _layer_norm_passes(arrays: list, axes: tuple, eps: float) -> tuple:
+    """(out, mean, rstd) of NativeLayerNorm's forward as NumPy passes."""
+    x = arrays[0]
+    xp = xp_of(x)
+    mean = x.mean(axis=axes, keepdims=True)
+    out = xp.subtract(x, mean, out=xp.empty_like(x))  # centered, then normalized in place
+    variance = xp.square(out).mean(axis=axes, keepdims=True)
+    rstd = 1 / xp.sqrt(variance + eps)
+    out *= rstd
+    if len(arrays) > 1:
+        out *= arrays[1]
+    if len(arrays) > 2:
+        out += arrays[2]
+    return out, mean, rstd
 
 
 class Embedding(Op):
