@@ -6,8 +6,9 @@ relu, the product with the next layer's weights); one compiled loop does all thr
 while each row is in registers. With Numba installed (the `speed` extra) that loop
 is compiled on first use and cached on disk; without it the NumPy passes run.
 
-Two backward formulas take one loop here too, for the same reason: relu's (a select, instead of
-NumPy's four passes of a bit mask) and gelu(tanh)'s (instead of a dozen passes).
+Three more array formulas take one loop here, for the same reason: relu's backward (a select,
+instead of NumPy's four passes of a bit mask), gelu(tanh)'s backward (instead of a dozen passes)
+and layer_norm's forward (one row at a time, instead of eight passes over the whole input).
 """
 
 from __future__ import annotations
