@@ -230,3 +230,34 @@ def test_an_iterable_loaders_iterator_has_no_length_as_torch(num_workers: int) -
         return len(loader), str(raised.value)
 
     assert lengths(antorcha, adata) == lengths(torch, tdata)
+
+
+_Pair = collections.namedtuple("_Pair", "a b")
+
+
+class _ListType(list):
+    pass
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        collections.defaultdict(list, {"x": [1, 2], "y": ("s", 3)}),
+        _Pair(1, "z"),
+        _ListType([1, "q"]),
+        ("a", [1, {"k": 2}]),
+        {"m": _Pair([1], (2,))},
+        range(3),
+    ],
+    ids=["defaultdict", "namedtuple", "list-subclass", "tuple", "nested", "range"],
+)
+def test_pin_memory_rebuilds_containers_as_torch(data: object) -> None:
+    """The containers around the tensors (none here: no accelerator on this machine) come back as
+    torch's pin_memory rebuilds them, types and a defaultdict's factory included."""
+    from torch.utils.data._utils.pin_memory import pin_memory as torch_pin_memory
+
+    from antorcha.utils.data._pin_memory import pin_memory
+
+    ours, theirs = pin_memory(data), torch_pin_memory(data)
+    assert type(ours) is type(theirs) and ours == theirs
+    assert getattr(ours, "default_factory", None) is getattr(theirs, "default_factory", None)

@@ -17,6 +17,7 @@ from antorcha.distributed._buffers import (
     require_tensor_list,
 )
 from antorcha.distributed._collectives import (
+    _check_list,
     _same_dtype,
     barrier,
     launch,
@@ -135,17 +136,7 @@ def reduce_scatter(
     pg = member_group(group, "reduce_scatter")
     if pg is None:
         return None
-    if len(inputs) != pg.size():
-        raise RuntimeError(
-            f"reduce_scatter: input_list needs one tensor per rank ({pg.size()}), got {len(inputs)}"
-        )
-    _same_dtype([output, *inputs])
-    for index, t in enumerate(inputs):
-        if t.shape != output.shape:
-            raise RuntimeError(
-                f"reduce_scatter: input_list[{index}] has shape {list(t.shape)}, "
-                f"the output {list(output.shape)}"
-            )
+    _check_list(inputs, output, pg.size(), "input_list", "reduce_scatter")
     stacked = wrap(np.stack([host_array(t)[0] for t in inputs]))  # (ranks, *shape), on the host
     return reduce_scatter_tensor(output, stacked, op, group, async_op)
 

@@ -450,6 +450,16 @@ def _(rank: int, size: int) -> None:
     raises(RuntimeError, "times the input", lambda: dist.all_gather_into_tensor(torch.ones(5), torch.ones(3)))
     raises(
         RuntimeError,
+        "expected length",
+        lambda: dist.reduce_scatter(torch.ones(2), [torch.ones(2)] * (size + 1)),
+    )
+    raises(
+        RuntimeError,
+        "expected [2], got [3]",
+        lambda: dist.reduce_scatter(torch.ones(2), [torch.ones(3)] * size),
+    )
+    raises(
+        RuntimeError,
         "Float",
         lambda: dist.reduce_scatter_tensor(torch.ones(2), torch.ones(2 * size).double()),
     )

@@ -92,7 +92,7 @@ def collate(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
     if isinstance(element, collections.abc.Mapping):
         per_key = {key: [sample[key] for sample in batch] for key in element}
         collated = {key: collate(values, collate_fn_map=collate_fn_map) for key, values in per_key.items()}
-        return _rebuild_mapping(element, collated)
+        return rebuild_mapping(element, collated)
     if isinstance(element, tuple) and hasattr(element, "_fields"):  # namedtuple
         return type(element)(*(collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)))
     if isinstance(element, collections.abc.Sequence):
@@ -102,7 +102,7 @@ def collate(batch: Sequence[Any], *, collate_fn_map: dict | None = None) -> Any:
         collated = [collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)]
         if isinstance(element, tuple):
             return collated  # a list, as torch keeps for backward compatibility
-        return _rebuild_sequence(element, collated)
+        return rebuild_sequence(element, collated)
     raise TypeError(_COLLATE_ERROR.format(type(element)))
 
 
@@ -121,17 +121,17 @@ def default_convert(data: Any) -> Any:
             return data
         return _tensor_from_numpy(data)
     if isinstance(data, collections.abc.Mapping):
-        return _rebuild_mapping(data, {key: default_convert(data[key]) for key in data})
+        return rebuild_mapping(data, {key: default_convert(data[key]) for key in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return data_type(*(default_convert(item) for item in data))
     if isinstance(data, tuple):
         return [default_convert(item) for item in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
-        return _rebuild_sequence(data, [default_convert(item) for item in data])
+        return rebuild_sequence(data, [default_convert(item) for item in data])
     return data
 
 
-def _rebuild_mapping(template: collections.abc.Mapping, values: dict) -> Any:
+def rebuild_mapping(template: collections.abc.Mapping, values: dict) -> Any:
     """A mapping of the template's type holding `values` (a plain dict when the type refuses)."""
     try:
         if isinstance(template, collections.abc.MutableMapping):
@@ -144,7 +144,7 @@ def _rebuild_mapping(template: collections.abc.Mapping, values: dict) -> Any:
         return values
 
 
-def _rebuild_sequence(template: collections.abc.Sequence, values: list) -> Any:
+def rebuild_sequence(template: collections.abc.Sequence, values: list) -> Any:
     try:
         if isinstance(template, collections.abc.MutableSequence):
             clone = copy.copy(template)

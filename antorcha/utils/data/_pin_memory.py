@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import collections.abc
-import copy
 from typing import Any
 
 from antorcha._tensor import Tensor
+from antorcha.utils.data._collate import rebuild_mapping, rebuild_sequence
 
 
 def pin_memory(data: Any) -> Any:
@@ -17,30 +17,13 @@ def pin_memory(data: Any) -> Any:
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, collections.abc.Mapping):
-        pinned = {key: pin_memory(value) for key, value in data.items()}
-        try:
-            if isinstance(data, collections.abc.MutableMapping):
-                clone = copy.copy(data)  # keeps extra state of the mapping type
-                clone.update(pinned)
-                return clone
-            return type(data)(pinned)
-        except TypeError:
-            return pinned
+        return rebuild_mapping(data, {key: pin_memory(value) for key, value in data.items()})
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
         return type(data)(*(pin_memory(item) for item in data))
     if isinstance(data, tuple):
         return type(data)(pin_memory(item) for item in data)
     if isinstance(data, collections.abc.Sequence):
-        items = [pin_memory(item) for item in data]
-        try:
-            if isinstance(data, collections.abc.MutableSequence):
-                clone = copy.copy(data)
-                for i, item in enumerate(items):
-                    clone[i] = item
-                return clone
-            return type(data)(items)
-        except TypeError:
-            return items
+        return rebuild_sequence(data, [pin_memory(item) for item in data])
     if hasattr(data, "pin_memory"):
         return data.pin_memory()
     return data
