@@ -211,6 +211,12 @@ def test_kernels_load_readies_the_backward_loops() -> None:
     from antorcha.speed import kernels
 
     assert kernels.load() is True
+    loops = [
+        *kernels._compile_threshold_backward(),
+        kernels._compile_gelu_tanh_backward(),
+        kernels._compile_layer_norm(),
+    ]
+    assert all(loop.signatures for loop in loops)  # each compiled (or loaded) for float32 already
     grad, y = np.array([1.5, -2.0], np.float32), np.array([0.0, 3.0], np.float32)
     out = np.empty_like(grad)
     assert kernels.zeroed_where_at_most(grad, y, 0.0, out) is True

@@ -73,10 +73,12 @@ def _flat_float_arrays(*arrays: Any) -> bool:
     first = arrays[0]
     if type(first) is not np.ndarray or first.dtype.char not in "fd":
         return False
-    return all(
-        type(a) is np.ndarray and a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
-        for a in arrays
-    )
+    for a in arrays:  # a loop, not all() over a generator: this runs on every relu backward
+        if type(a) is not np.ndarray or a.dtype != first.dtype or a.shape != first.shape:
+            return False
+        if not a.flags.c_contiguous:
+            return False
+    return True
 
 
 @functools.cache
@@ -114,10 +116,11 @@ def zeroed_where_at_most(grad: Any, y: Any, threshold: float, out: Any) -> bool:
     if kernels is None:
         return False
     threshold = grad.dtype.type(threshold)  # compared in the arrays' type, as torch does
+    select, select_in_place = kernels
     if out is grad:
-        kernels[1](grad.reshape(-1), y.reshape(-1), threshold)
+        select_in_place(grad.reshape(-1), y.reshape(-1), threshold)
     else:
-        kernels[0](grad.reshape(-1), y.reshape(-1), threshold, out.reshape(-1))
+        select(grad.reshape(-1), y.reshape(-1), threshold, out.reshape(-1))
     return True
 
 
@@ -242,7 +245,8 @@ def load() -> bool:
         return False
     one = np.zeros(1, np.float32)
     zeroed_where_at_most(one, one, 0.0, np.empty_like(one))
-    zeroed_where_at_most(one.copy(), one, 0.0, one.copy())
+    in_place = one.copy()
+    zeroed_where_at_most(in_place, one, 0.0, in_place)  # out is grad: the in-place loop
     gelu_tanh_backward(one, one, one, 0.0, 0.0)
     layer_norm(one, 1, 1e-5, one, one)
     layer_norm(one, 1, 1e-5)
