@@ -44,6 +44,8 @@ def test_each_rank_runs_fn_with_its_index_and_the_args(outcomes: tuple[dict, dic
 
 
 def test_spawned_processes_form_one_world_for_ddp(outcomes: tuple[dict, dict]) -> None:
+    for name, outcome in zip(("antorcha", "torch"), outcomes):
+        assert "written" in outcome["ddp_step"], f"{name}'s DDP step failed: {outcome['ddp_step']}"
     ours, theirs = outcomes[0]["ddp_step"]["written"], outcomes[1]["ddp_step"]["written"]
     assert sorted(ours) == sorted(theirs) == ["rank0.json", "rank1.json"]
     for name in ours:
