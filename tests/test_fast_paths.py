@@ -215,6 +215,7 @@ def test_kernels_load_readies_the_backward_loops() -> None:
         *kernels._compile_threshold_backward(),
         kernels._compile_gelu_tanh_backward(),
         kernels._compile_layer_norm(),
+        kernels._compile_layer_norm_backward(),
     ]
     assert all(loop.signatures for loop in loops)  # each compiled (or loaded) for float32 already
     grad, y = np.array([1.5, -2.0], np.float32), np.array([0.0, 3.0], np.float32)
@@ -237,13 +238,15 @@ def test_kernels_load_readies_the_backward_loops() -> None:
 def test_layer_norm_matches_torch(
     shape: tuple, normalized: tuple, affine: str, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """layer_norm's forward (the compiled rows and NumPy's passes) and backward, against torch."""
+    """layer_norm's forward and backward (the compiled rows, and NumPy's passes and Tensor ops),
+    against torch."""
     from antorcha.nn.functional import _layers
 
     if compiled:
         pytest.importorskip("numba")
     else:
         monkeypatch.setattr(_layers.compiled_kernels, "layer_norm", lambda *args: None)
+        monkeypatch.setattr(_layers.compiled_kernels, "layer_norm_backward", lambda *args: None)
     rng = np.random.default_rng(5)
     x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
     weight = rng.standard_normal(normalized).astype(dtype) if affine == "both" else None
@@ -260,3 +263,31 @@ def test_layer_norm_matches_torch(
     rtol, atol = {"float32": (1e-5, 1e-4), "float64": (1e-12, 1e-12)}[dtype]
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("wanted", [("x",), ("weight",), ("bias",), ("weight", "bias")])
+def test_layer_norm_backward_gives_only_the_wanted_gradients(
+    wanted: tuple, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each subset of (x, weight, bias) that needs a gradient gets torch's, and the rest none."""
+    from antorcha.nn.functional import _layers
+
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(_layers.compiled_kernels, "layer_norm_backward", lambda *args: None)
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s) for s in ((4, 6, 8), (8,), (8,))]
+    cotangent = rng.standard_normal((4, 6, 8))
+    grads = []
+    for library in (antorcha, torch):
+        names = ("x", "weight", "bias")
+        inputs = [library.tensor(a, requires_grad=name in wanted) for a, name in zip(arrays, names)]
+        out = library.nn.functional.layer_norm(inputs[0], (8,), inputs[1], inputs[2])
+        out.backward(library.tensor(cotangent))
+        grads.append([t.grad.numpy() if t.grad is not None else None for t in inputs])
+    for ours, theirs in zip(*grads):
+        assert (ours is None) == (theirs is None)
+        if theirs is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)

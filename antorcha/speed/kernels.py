@@ -6,9 +6,10 @@ relu, the product with the next layer's weights); one compiled loop does all thr
 while each row is in registers. With Numba installed (the `speed` extra) that loop
 is compiled on first use and cached on disk; without it the NumPy passes run.
 
-Three more array formulas take one loop here, for the same reason: relu's backward (a select,
+Four more array formulas take one loop here, for the same reason: relu's backward (a select,
 instead of NumPy's four passes of a bit mask), gelu(tanh)'s backward (instead of a dozen passes)
-and layer_norm's forward (one row at a time, instead of eight passes over the whole input).
+and layer_norm's forward and backward (one row at a time, instead of eight passes over the
+whole input forward, and some twenty Tensor ops backward).
 """
 
 from __future__ import annotations
@@ -235,12 +236,103 @@ def layer_norm(x: Any, n_dims: int, eps: float, weight: Any = None, bias: Any = 
     return out, mean, rstd
 
 
+@functools.cache
+def _compile_layer_norm_backward() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    # NativeLayerNorm's backward row by row, from the forward's statistics:
+    #   x_hat = (x - mean) rstd,  g_hat = grad weight,
+    #   grad_x = rstd (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)),
+    #   grad_weight = sum over rows of grad x_hat,  grad_bias = sum over rows of grad.
+    # Sums run in float64, in any order (reassoc). An empty array: not wanted (or no weight).
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def layer_norm_backward_rows(
+        grad: Any, x: Any, weight: Any, mean: Any, rstd: Any, grad_x: Any, grad_w: Any, grad_b: Any
+    ) -> None:  # pragma: no cover
+        rows, cols = x.shape
+        sum_w = np.zeros(cols if grad_w.size else 0)
+        sum_b = np.zeros(cols if grad_b.size else 0)
+        g_hat = np.empty(cols, x.dtype)
+        x_hat = np.empty(cols, x.dtype)
+        for i in range(rows):
+            g_row, m, r = grad[i], mean[i], rstd[i]
+            for j in range(cols):
+                x_hat[j] = (x[i, j] - m) * r
+            if sum_w.size:
+                for j in range(cols):
+                    sum_w[j] += g_row[j] * x_hat[j]
+            if sum_b.size:
+                for j in range(cols):
+                    sum_b[j] += g_row[j]
+            if grad_x.size:
+                if weight.size:
+                    for j in range(cols):
+                        g_hat[j] = g_row[j] * weight[j]
+                else:
+                    g_hat[:] = g_row
+                total, dot = 0.0, 0.0
+                for j in range(cols):
+                    total += g_hat[j]
+                    dot += g_hat[j] * x_hat[j]
+                mean_g, mean_gx = x.dtype.type(total / cols), x.dtype.type(dot / cols)
+                out_row = grad_x[i]
+                for j in range(cols):
+                    out_row[j] = r * (g_hat[j] - mean_g - x_hat[j] * mean_gx)
+        for j in range(sum_w.size):
+            grad_w[j] = sum_w[j]
+        for j in range(sum_b.size):
+            grad_b[j] = sum_b[j]
+
+    return layer_norm_backward_rows
+
+
+def layer_norm_backward(
+    grad: Any, x: Any, weight: Any, mean: Any, rstd: Any, n_dims: int, needs: tuple
+) -> tuple | None:
+    """(grad_x, grad_weight, grad_bias) of layer_norm over the last `n_dims` dims, in one
+    compiled loop, each None where `needs` (three flags) says not wanted; None where the
+    Tensor formula must run. `mean` and `rstd` are the forward's statistics."""
+    if not _flat_float_arrays(x, grad) or not (weight is None or _flat_float_arrays(weight)):
+        return None
+    if weight is not None and weight.dtype != x.dtype:
+        return None
+    normalized = x.shape[x.ndim - n_dims :]
+    cols = int(np.prod(normalized))
+    kernel = _compile_layer_norm_backward() if cols else None
+    if kernel is None:
+        return None
+    rows = x.size // cols
+    none = np.empty(0, x.dtype)
+    grad_x = np.empty_like(x) if needs[0] else None
+    grad_w = np.empty(normalized, x.dtype) if needs[1] else None
+    grad_b = np.empty(normalized, x.dtype) if needs[2] else None
+    kernel(
+        grad.reshape(rows, cols),
+        x.reshape(rows, cols),
+        none if weight is None else weight.reshape(-1),
+        mean.reshape(-1),
+        rstd.reshape(-1),
+        none.reshape(0, 0) if grad_x is None else grad_x.reshape(rows, cols),
+        none if grad_w is None else grad_w.reshape(-1),
+        none if grad_b is None else grad_b.reshape(-1),
+    )
+    return grad_x, grad_w, grad_b
+
+
 def load() -> bool:
     """Compile (or load from the disk cache) the backward formulas' loops now, not on their first
     call; whether Numba is there. Numba and LLVM take about 120 MiB of memory once loaded: the
     benchmarks load them before measuring a step's memory, as torch's libraries are loaded by
     its import."""
-    loops = [_compile_threshold_backward(), _compile_gelu_tanh_backward(), _compile_layer_norm()]
+    loops = [
+        _compile_threshold_backward(),
+        _compile_gelu_tanh_backward(),
+        _compile_layer_norm(),
+        _compile_layer_norm_backward(),
+    ]
     if None in loops:
         return False
     one = np.zeros(1, np.float32)
@@ -250,4 +342,6 @@ def load() -> bool:
     gelu_tanh_backward(one, one, one, 0.0, 0.0)
     layer_norm(one, 1, 1e-5, one, one)
     layer_norm(one, 1, 1e-5)
+    layer_norm_backward(one, one, one, one, one, 1, (True, True, True))
+    layer_norm_backward(one, one, None, one, one, 1, (True, False, False))
     return True

@@ -165,13 +165,21 @@ class NativeLayerNorm(Op):
         saved = ctx.saved_tensors
         x, weight = saved[0], (saved[1] if len(saved) > 1 else None)
         axes = ctx.axes
+        inputs = len(ctx.needs_input_grad)
+        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - inputs)  # (x, weight, bias)
         if is_grad_enabled():  # create_graph: the statistics must be functions of x too
             mean = x.mean(axes, keepdim=True)
             rstd = ((x - mean).square().mean(axes, keepdim=True) + ctx.eps).rsqrt()
         else:
+            weight_array = weight._data if weight is not None else None
+            compiled = compiled_kernels.layer_norm_backward(  # one loop, where Numba is installed
+                grad._data, x._data, weight_array, ctx.mean, ctx.rstd, len(axes), needs
+            )
+            if compiled is not None:
+                device = grad._device
+                return tuple(wrap(a, device=device) if a is not None else None for a in compiled[:inputs])
             mean, rstd = wrap(ctx.mean, device=grad._device), wrap(ctx.rstd, device=grad._device)
         x_hat = (x - mean) * rstd
-        needs = ctx.needs_input_grad
         grad_x = None
         if needs[0]:
             g_hat = grad * weight if weight is not None else grad
@@ -179,9 +187,9 @@ class NativeLayerNorm(Op):
                 g_hat - g_hat.mean(axes, keepdim=True) - x_hat * (g_hat * x_hat).mean(axes, keepdim=True)
             )
         # weight and bias gradients are summed over the batch dims centrally (broadcast undo)
-        grad_w = grad * x_hat if len(needs) > 1 and needs[1] else None
-        grad_b = grad if len(needs) > 2 and needs[2] else None
-        return grad_x, grad_w, grad_b
+        grad_w = grad * x_hat if needs[1] else None
+        grad_b = grad if needs[2] else None
+        return (grad_x, grad_w, grad_b)[:inputs]
 
 
 def _layer_norm_passes(arrays: list, axes: tuple, eps: float) -> tuple:
