@@ -291,3 +291,48 @@ def test_layer_norm_backward_gives_only_the_wanted_gradients(
         assert (ours is None) == (theirs is None)
         if theirs is not None:
             np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "masking", ["none", "causal", "causal, more keys", "bool", "float", "a row fully masked"]
+)
+def test_attention_softmax_matches_torch(
+    masking: str, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scaled_dot_product_attention's softmax forward and backward (the compiled rows, and NumPy's
+    passes and Tensor ops), against torch, over broadcast heads."""
+    from antorcha.nn.functional import _attention
+
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(_attention.compiled_kernels, "attention_probabilities", lambda *args: None)
+        monkeypatch.setattr(_attention.compiled_kernels, "softmax_backward_scaled", lambda *args: None)
+    rng = np.random.default_rng(7)
+    keys = 9 if masking == "causal, more keys" else 6
+    shapes = {"q": (2, 3, 6, 4), "k": (2, 1, keys, 4), "v": (2, 1, keys, 5)}
+    arrays = {name: (rng.standard_normal(shape) * 2).astype(dtype) for name, shape in shapes.items()}
+    kwargs: dict = {}
+    bool_mask = rng.random((6, keys)) < 0.7
+    if masking.startswith("causal"):
+        kwargs["is_causal"] = True
+    elif masking == "bool":
+        kwargs["attn_mask"] = bool_mask
+    elif masking == "float":
+        kwargs["attn_mask"] = rng.standard_normal((3, 6, keys)).astype(dtype)
+    elif masking == "a row fully masked":
+        bool_mask[2] = False
+        kwargs["attn_mask"] = bool_mask
+    cotangent = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    results = []
+    for library in (antorcha, torch):
+        inputs = [library.tensor(a, requires_grad=True) for a in arrays.values()]
+        options = {k: library.tensor(v) if k == "attn_mask" else v for k, v in kwargs.items()}
+        out = library.nn.functional.scaled_dot_product_attention(*inputs, **options)
+        out.backward(library.tensor(cotangent))
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in inputs])
+    rtol, atol = {"float32": (2e-5, 2e-5), "float64": (1e-12, 1e-12)}[dtype]
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)

@@ -322,6 +322,101 @@ def layer_norm_backward(
     return grad_x, grad_w, grad_b
 
 
+@functools.cache
+def _compile_attention_softmax() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    # Attention's softmax over each row of the (rows, S) scores, around NumPy's SIMD exp:
+    # `shift_rows` scales a row, masks it (causal: query i sees keys 0..i of its (L, S) matrix)
+    # and subtracts its max. The mask is added as -inf, as torch adds it: a masked +inf or NaN
+    # score becomes NaN. A row with nothing to attend to (max -inf) is left -inf, so that it
+    # becomes 0s. The max may skip a NaN (fastmath): the NaN still reaches the row's sum, and
+    # from there every probability of the row, as in NumPy's passes.
+    @numba.njit(nogil=True, cache=True, fastmath=True)
+    def row_max(row: Any) -> Any:  # pragma: no cover
+        top = row.dtype.type(-np.inf)
+        for j in range(row.size):
+            value = row[j]
+            top = value if value > top else top
+        return top
+
+    @numba.njit(nogil=True, cache=True)
+    def shift_rows(scores: Any, length: int, scale: Any, causal: bool) -> None:  # pragma: no cover
+        rows, keys = scores.shape
+        minus_inf = scores.dtype.type(-np.inf)
+        for r in range(rows):
+            row = scores[r]
+            for j in range(keys):
+                row[j] *= scale
+            if causal:
+                for j in range(min(r % length + 1, keys), keys):
+                    row[j] += minus_inf
+            top = row_max(row)
+            if top != minus_inf:
+                for j in range(keys):
+                    row[j] -= top
+
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def normalize_rows(probs: Any, masked: Any) -> None:  # pragma: no cover
+        rows, keys = probs.shape
+        for r in range(rows):
+            row = probs[r]
+            total = 0.0
+            for j in range(keys):
+                total += row[j]
+            masked[r] = total == 0  # every key masked: exp gave 0s
+            if total != 0:
+                divisor = row.dtype.type(total)
+                for j in range(keys):
+                    row[j] /= divisor
+
+    # dS = P (dP - rowsum(dP P)) scale, written over dP
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def softmax_backward_rows(probs: Any, grad: Any, scale: Any) -> None:  # pragma: no cover
+        rows, keys = probs.shape
+        for r in range(rows):
+            p, g = probs[r], grad[r]
+            dot = 0.0
+            for j in range(keys):
+                dot += g[j] * p[j]
+            centre = g.dtype.type(dot)
+            for j in range(keys):
+                g[j] = p[j] * (g[j] - centre) * scale
+
+    return shift_rows, normalize_rows, softmax_backward_rows
+
+
+def attention_probabilities(scores: Any, scale: float, causal: bool) -> tuple | None:
+    """softmax(scores · scale, masked causally if asked) over the last dim, in place in the
+    C-order (..., L, S) `scores`, and the rows that had nothing to attend to (None when there are
+    none); None where the NumPy passes must run."""
+    loops = _compile_attention_softmax() if _flat_float_arrays(scores) and scores.ndim >= 2 else None
+    if loops is None or not scores.size:
+        return None
+    shift_rows, normalize_rows, _ = loops
+    length, keys = scores.shape[-2:]
+    rows = scores.reshape(-1, keys)
+    shift_rows(rows, length, scores.dtype.type(scale), causal)
+    np.exp(rows, out=rows)
+    masked = np.empty(scores.shape[:-1] + (1,), dtype=bool)
+    normalize_rows(rows, masked.reshape(-1))
+    return scores, (masked if masked.any() else None)
+
+
+def softmax_backward_scaled(probs: Any, grad: Any, scale: float) -> Any | None:
+    """probs (grad - rowsum(grad probs)) · scale over the last dim, written over `grad` (a new
+    C-order array of probs' shape); None where the Tensor formula must run."""
+    loops = _compile_attention_softmax() if _flat_float_arrays(probs, grad) and probs.ndim >= 1 else None
+    if loops is None or not probs.size:
+        return None
+    keys = probs.shape[-1]
+    loops[2](probs.reshape(-1, keys), grad.reshape(-1, keys), probs.dtype.type(scale))
+    return grad
+
+
 def load() -> bool:
     """Compile (or load from the disk cache) the backward formulas' loops now, not on their first
     call; whether Numba is there. Numba and LLVM take about 120 MiB of memory once loaded: the
@@ -332,6 +427,7 @@ def load() -> bool:
         _compile_gelu_tanh_backward(),
         _compile_layer_norm(),
         _compile_layer_norm_backward(),
+        _compile_attention_softmax(),
     ]
     if None in loops:
         return False
@@ -344,4 +440,7 @@ def load() -> bool:
     layer_norm(one, 1, 1e-5)
     layer_norm_backward(one, one, one, one, one, 1, (True, True, True))
     layer_norm_backward(one, one, None, one, one, 1, (True, False, False))
+    square = np.zeros((1, 1), np.float32)
+    attention_probabilities(square, 1.0, True)
+    softmax_backward_scaled(square, square.copy(), 1.0)
     return True

@@ -26,6 +26,7 @@ from antorcha.ops._bfloat16 import in_float32
 from antorcha.ops._common import broadcast_shapes
 from antorcha.ops.elementwise import where
 from antorcha.ops.rearrange import repeat_interleave
+from antorcha.speed import kernels as compiled_kernels
 
 
 def _swap_last(x: Any) -> Any:
@@ -60,16 +61,28 @@ def _output_like_query(xp: Any, q: Any, probs: Any, v: Any, keep: Any) -> Any:
 
 
 class ScaledDotProductAttention(Op):
+    """Params: the additive mask (an array, or None), scale, the dropout keep mask (or None), and
+    whether to mask causally (query i sees keys 0..i)."""
+
     @staticmethod
-    def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, scale: float, keep: Any) -> Any:
+    def forward(ctx: Any, q: Any, k: Any, v: Any, mask: Any, scale: float, keep: Any, causal: bool) -> Any:
         xp = xp_of(q)
-        scores = (q @ _swap_last(k)) * q.dtype.type(scale)  # (..., L, S)
-        if mask is not None:
-            scores = scores + mask
-        probs, masked_rows = _probabilities(xp, scores)
+        scores = q @ _swap_last(k)  # (..., L, S)
+        compiled = None
+        if mask is None:  # scale, causal mask and softmax as two loops (Numba, where installed)
+            compiled = compiled_kernels.attention_probabilities(scores, scale, causal)
+        if compiled is not None:
+            probs, masked_rows = compiled
+        else:
+            scores *= q.dtype.type(scale)
+            if causal:
+                mask = _causal_mask(xp, *scores.shape[-2:], q.dtype)
+            if mask is not None:
+                scores = scores + mask
+            probs, masked_rows = _probabilities(xp, scores)
         dropped = probs if keep is None else probs * keep
         ctx.save_for_backward(q, k, v, probs)
-        ctx.scale, ctx.keep, ctx.mask, ctx.masked_rows = scale, keep, mask, masked_rows
+        ctx.scale, ctx.keep, ctx.mask, ctx.causal, ctx.masked_rows = scale, keep, mask, causal, masked_rows
         return xp.matmul(dropped, v, out=_output_like_query(xp, q, dropped, v, keep))  # (..., L, Ev)
 
     @staticmethod
@@ -83,37 +96,46 @@ class ScaledDotProductAttention(Op):
         grad_probs = grad @ v.mT
         if keep is not None:
             grad_probs = grad_probs * keep
+        scaled = None
+        if not is_grad_enabled():  # first order: one compiled loop over the rows, where Numba is installed
+            scaled = compiled_kernels.softmax_backward_scaled(probs._data, grad_probs._data, ctx.scale)
+        if scaled is not None:
+            grad_scores = wrap(scaled, device=grad._device)  # already times the scale
+            return grad_scores @ k, grad_scores.mT @ q, grad_v
         grad_scores = probs * (grad_probs - (grad_probs * probs).sum(-1, keepdim=True))
         return grad_scores @ k * ctx.scale, grad_scores.mT @ q * ctx.scale, grad_v
+
+
+def _causal_mask(xp: Any, length: int, source: int, dtype: Any) -> Any:
+    """(L, S): 0 where query i may see key j (j <= i), -inf elsewhere."""
+    allowed = xp.tril(xp.ones((length, source), dtype=bool))
+    return xp.where(allowed, dtype.type(0), dtype.type(-math.inf))
 
 
 def _probabilities_of(q: Tensor, k: Tensor, ctx: Any) -> Tensor:
     """The forward's probabilities again, as Tensor ops (for a graph of the backward)."""
     scores = q @ k.mT * ctx.scale
-    if ctx.mask is not None:
-        scores = scores + wrap(ctx.mask, device=q._device)
+    mask = _causal_mask(xp_of(q._data), *scores.shape[-2:], q._data.dtype) if ctx.causal else ctx.mask
+    if mask is not None:
+        scores = scores + wrap(mask, device=q._device)
     probs = scores.softmax(-1)
     if ctx.masked_rows is not None:
         probs = where(wrap(ctx.masked_rows, device=q._device), 0.0, probs)
     return probs
 
 
-def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor, key: Tensor) -> Any:
-    """The mask as an array added to the scores: -inf where a bool mask is False, or causal."""
+def _additive_mask(attn_mask: Tensor | None, is_causal: bool, query: Tensor) -> Any:
+    """attn_mask as an array added to the scores (-inf where a bool mask is False), or None; a
+    causal mask is the op's own."""
     if attn_mask is not None and is_causal:
         raise RuntimeError(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
         )
-    xp = xp_of(query._data)
-    np_dtype = query._data.dtype
-    if is_causal:
-        length, source = query.shape[-2], key.shape[-2]
-        allowed = xp.tril(xp.ones((length, source), dtype=bool))
-        return xp.where(allowed, np_dtype.type(0), np_dtype.type(-math.inf))
     if attn_mask is None:
         return None
+    np_dtype = query._data.dtype
     if attn_mask.dtype.name == "bool":
-        return xp.where(attn_mask._data, np_dtype.type(0), np_dtype.type(-math.inf))
+        return xp_of(query._data).where(attn_mask._data, np_dtype.type(0), np_dtype.type(-math.inf))
     if attn_mask.dtype != query.dtype:
         raise RuntimeError(
             f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
@@ -174,7 +196,7 @@ def scaled_dot_product_attention(
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         groups = query.shape[-3] // key.shape[-3]  # each key/value head serves `groups` query heads
         key, value = repeat_interleave(key, groups, dim=-3), repeat_interleave(value, groups, dim=-3)
-    mask = _additive_mask(attn_mask, is_causal, query, key)
+    mask = _additive_mask(attn_mask, is_causal, query)
     factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     keep = None
     if dropout_p > 0.0:
@@ -183,5 +205,4 @@ def scaled_dot_product_attention(
     op = ScaledDotProductAttention
     if query._data.dtype.kind == "V":  # bfloat16: in float32, rounded once, as torch's CPU kernel
         op = in_float32(ScaledDotProductAttention)
-    return op.apply(query, key, value, params=(mask, factor, keep))
-
+    return op.apply(query, key, value, params=(mask, factor, keep, is_causal))
