@@ -184,22 +184,28 @@ def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(
 @pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", [(7,), (12, 64, 33), ()])
-def test_gelu_tanh_backward_matches_torch(
+def test_gelu_tanh_matches_torch(
     shape: tuple, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """gelu(approximate="tanh")'s backward: the compiled loop and NumPy's passes, against torch."""
+    """gelu(approximate="tanh") forward and backward: the compiled loops and NumPy's passes,
+    against torch."""
     from antorcha.nn.functional import _activation
 
     if compiled:
         pytest.importorskip("numba")
     else:
+        monkeypatch.setattr(_activation.compiled_kernels, "gelu_tanh", lambda *args: None)
         monkeypatch.setattr(_activation.compiled_kernels, "gelu_tanh_backward", lambda *args: None)
     rng = np.random.default_rng(3)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     cotangent = rng.standard_normal(shape).astype(dtype)
     ours, theirs = _both(x)
-    antorcha.nn.functional.gelu(ours, approximate="tanh").backward(antorcha.tensor(cotangent))
-    torch.nn.functional.gelu(theirs, approximate="tanh").backward(torch.tensor(cotangent))
+    out = antorcha.nn.functional.gelu(ours, approximate="tanh")
+    expected = torch.nn.functional.gelu(theirs, approximate="tanh")
+    out.backward(antorcha.tensor(cotangent))
+    expected.backward(torch.tensor(cotangent))
+    forward_tolerance = {"float32": (1e-6, 1e-6), "float64": (1e-14, 1e-15)}[dtype]
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), *forward_tolerance)
     # float32: gelu' cancels to near 0 around x = -3, where torch's order of operations (and its
     # tanh) differ from NumPy's by a few ulps of the larger terms
     rtol, atol = {"float32": (1e-5, 1e-5), "float64": (1e-12, 1e-13)}[dtype]
@@ -213,9 +219,10 @@ def test_kernels_load_readies_the_backward_loops() -> None:
     assert kernels.load() is True
     loops = [
         *kernels._compile_threshold_backward(),
-        kernels._compile_gelu_tanh_backward(),
+        *kernels._compile_gelu_tanh(),
         kernels._compile_layer_norm(),
         kernels._compile_layer_norm_backward(),
+        *kernels._compile_attention_softmax(),
     ]
     assert all(loop.signatures for loop in loops)  # each compiled (or loaded) for float32 already
     grad, y = np.array([1.5, -2.0], np.float32), np.array([0.0, 3.0], np.float32)
@@ -336,3 +343,42 @@ def test_attention_softmax_matches_torch(
     rtol, atol = {"float32": (2e-5, 2e-5), "float64": (1e-12, 1e-12)}[dtype]
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_embedding_backward_sums_repeated_rows_as_torch(
+    padding_idx: int | None, dtype: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scatter-add of an embedding's backward (the compiled loop and np.add.at) adds each
+    row's terms in torch's order: equal to its bits, with many repeats of each index."""
+    from antorcha.nn.functional import _layers
+
+    if compiled:
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(_layers.compiled_kernels, "add_rows_at", lambda *args: False)
+    rng = np.random.default_rng(8)
+    indices = rng.integers(0, 11, (12, 64))
+    weight = rng.standard_normal((11, 32)).astype(dtype)
+    cotangent = rng.standard_normal((12, 64, 32)).astype(dtype)
+    grads = []
+    for library in (antorcha, torch):
+        w = library.tensor(weight, requires_grad=True)
+        out = library.nn.functional.embedding(library.tensor(indices), w, padding_idx=padding_idx)
+        out.backward(library.tensor(cotangent))
+        grads.append(w.grad.numpy())
+    np.testing.assert_array_equal(*grads)
+
+
+def test_add_rows_at_leaves_out_of_range_indices_to_numpy() -> None:
+    pytest.importorskip("numba")
+    from antorcha.speed import kernels
+
+    target = np.zeros((3, 2))
+    assert kernels.add_rows_at(target, np.array([0, 3]), np.ones((2, 2))) is False
+    assert kernels.add_rows_at(target, np.array([0, -4]), np.ones((2, 2))) is False
+    assert not target.any()
+    assert kernels.add_rows_at(target, np.array([0, -1, 0]), np.ones((3, 2))) is True
+    np.testing.assert_array_equal(target, [[2, 2], [0, 0], [1, 1]])

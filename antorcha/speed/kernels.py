@@ -6,10 +6,13 @@ relu, the product with the next layer's weights); one compiled loop does all thr
 while each row is in registers. With Numba installed (the `speed` extra) that loop
 is compiled on first use and cached on disk; without it the NumPy passes run.
 
-Four more array formulas take one loop here, for the same reason: relu's backward (a select,
-instead of NumPy's four passes of a bit mask), gelu(tanh)'s backward (instead of a dozen passes)
-and layer_norm's forward and backward (one row at a time, instead of eight passes over the
-whole input forward, and some twenty Tensor ops backward).
+More array formulas take loops here, for the same reason:
+- relu's backward: a select, instead of NumPy's four passes of a bit mask;
+- gelu(tanh): three passes instead of nine forward, one instead of a dozen backward;
+- layer_norm: one row at a time, instead of eight passes over the whole input forward and some
+  twenty Tensor ops backward;
+- attention's softmax: two row loops around NumPy's exp forward, one loop backward;
+- embedding's backward: a scatter-add of rows, instead of np.add.at's slow generic loop.
 """
 
 from __future__ import annotations
@@ -126,15 +129,27 @@ def zeroed_where_at_most(grad: Any, y: Any, threshold: float, out: Any) -> bool:
 
 
 @functools.cache
-def _compile_gelu_tanh_backward() -> Any:
+def _compile_gelu_tanh() -> Any:
     try:
         import numba
     except ImportError:
         return None
 
-    # GeluBackward's NumPy passes element by element, in the same order and the arrays' own type
-    # (each constant comes in that type). Not the forward: Numba's scalar tanh is slower than
-    # NumPy's vectorised one.
+    # Gelu's and GeluBackward's NumPy passes element by element, in the same order and the
+    # arrays' own type (each constant comes in that type). The forward's tanh stays NumPy's
+    # (vectorised; Numba's scalar tanh is slower), between the loop for its argument u and the
+    # loop for the output.
+    @numba.njit(nogil=True, cache=True)
+    def inner(x: Any, one: Any, coef: Any, scale: Any, out: Any) -> None:  # pragma: no cover
+        for i in range(x.size):
+            v = x[i]
+            out[i] = (v * v * coef + one) * v * scale
+
+    @numba.njit(nogil=True, cache=True)
+    def output(x: Any, tanh: Any, one: Any, half: Any, out: Any) -> None:  # pragma: no cover
+        for i in range(x.size):
+            out[i] = (tanh[i] + one) * x[i] * half
+
     @numba.njit(nogil=True, cache=True)
     def backward(
         grad: Any, x: Any, tanh: Any, one: Any, half: Any, coef3: Any, half_scale: Any, out: Any
@@ -144,15 +159,32 @@ def _compile_gelu_tanh_backward() -> Any:
             half_x_du = (v * v * coef3 + one) * half_scale * v * (one - t * t)
             out[i] = ((t + one) * half + half_x_du) * grad[i]
 
-    return backward
+    return inner, output, backward
+
+
+def gelu_tanh(x: Any, coef: float, scale: float) -> tuple | None:
+    """(gelu(x), tanh(u)) for approximate="tanh": a loop for u, NumPy's tanh in place, a loop for
+    0.5 x (1 + tanh(u)); None where the NumPy passes must run."""
+    loops = _compile_gelu_tanh() if _flat_float_arrays(x) else None
+    if loops is None:
+        return None
+    inner, output, _ = loops
+    kind = x.dtype.type
+    flat = x.reshape(-1)
+    tanh, out = np.empty_like(x), np.empty_like(x)
+    inner(flat, kind(1), kind(coef), kind(scale), tanh.reshape(-1))
+    np.tanh(tanh, out=tanh)
+    output(flat, tanh.reshape(-1), kind(1), kind(0.5), out.reshape(-1))
+    return out, tanh
 
 
 def gelu_tanh_backward(grad: Any, x: Any, tanh: Any, coef: float, scale: float) -> Any:
     """grad * gelu'(x) for approximate="tanh", given the forward's tanh(u), in one compiled pass;
     None where the NumPy passes must run."""
-    kernel = _compile_gelu_tanh_backward() if _flat_float_arrays(x, grad, tanh) else None
-    if kernel is None:
+    loops = _compile_gelu_tanh() if _flat_float_arrays(x, grad, tanh) else None
+    if loops is None:
         return None
+    kernel = loops[2]
     kind = x.dtype.type
     out = np.empty_like(x)
     flat = [a.reshape(-1) for a in (grad, x, tanh)]
@@ -417,6 +449,41 @@ def softmax_backward_scaled(probs: Any, grad: Any, scale: float) -> Any | None:
     return grad
 
 
+@functools.cache
+def _compile_add_rows_at() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    # np.add.at's scatter-add of whole rows, in its order (row by row, each column in turn), so
+    # the sums round as NumPy's and torch's embedding backward round them
+    @numba.njit(nogil=True, cache=True)
+    def add_rows(target: Any, index: Any, rows: Any) -> None:  # pragma: no cover
+        for i in range(index.size):
+            out_row, row = target[index[i]], rows[i]
+            for j in range(row.size):
+                out_row[j] += row[j]
+
+    return add_rows
+
+
+def add_rows_at(target: Any, index: Any, rows: Any) -> bool:
+    """target[index[i]] += rows[i] for each i, repeated indices accumulating, in one compiled loop;
+    False (nothing done) where np.add.at must run."""
+    if not (_flat_float_arrays(target) and _flat_float_arrays(rows)) or rows.dtype != target.dtype:
+        return False
+    if type(index) is not np.ndarray or index.dtype.kind not in "iu" or index.ndim != 1:
+        return False
+    if rows.shape != index.shape + target.shape[1:] or target.ndim != 2:
+        return False
+    kernel = _compile_add_rows_at()
+    if kernel is None or (index.size and not -len(target) <= index.min() <= index.max() < len(target)):
+        return False  # out of range: NumPy raises (the compiled loop would not check)
+    kernel(target, index, rows)
+    return True
+
+
 def load() -> bool:
     """Compile (or load from the disk cache) the backward formulas' loops now, not on their first
     call; whether Numba is there. Numba and LLVM take about 120 MiB of memory once loaded: the
@@ -424,10 +491,11 @@ def load() -> bool:
     its import."""
     loops = [
         _compile_threshold_backward(),
-        _compile_gelu_tanh_backward(),
+        _compile_gelu_tanh(),
         _compile_layer_norm(),
         _compile_layer_norm_backward(),
         _compile_attention_softmax(),
+        _compile_add_rows_at(),
     ]
     if None in loops:
         return False
@@ -435,6 +503,7 @@ def load() -> bool:
     zeroed_where_at_most(one, one, 0.0, np.empty_like(one))
     in_place = one.copy()
     zeroed_where_at_most(in_place, one, 0.0, in_place)  # out is grad: the in-place loop
+    gelu_tanh(one, 0.0, 0.0)
     gelu_tanh_backward(one, one, one, 0.0, 0.0)
     layer_norm(one, 1, 1e-5, one, one)
     layer_norm(one, 1, 1e-5)
@@ -443,4 +512,5 @@ def load() -> bool:
     square = np.zeros((1, 1), np.float32)
     attention_probabilities(square, 1.0, True)
     softmax_backward_scaled(square, square.copy(), 1.0)
+    add_rows_at(square, np.zeros(1, np.int64), square.copy())
     return True

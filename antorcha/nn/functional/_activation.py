@@ -27,6 +27,7 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_COEF = 0.044715
 
+
 @register_functional()
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu_() if inplace else input.relu()
@@ -82,6 +83,10 @@ class Gelu(Op):
         ctx.approximate, ctx.tanh = approximate, None
         xp = xp_of(x)
         if approximate == "tanh":  # 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+            compiled = compiled_kernels.gelu_tanh(x, _GELU_TANH_COEF, _SQRT_2_OVER_PI)  # Numba, if there
+            if compiled is not None:
+                out, ctx.tanh = compiled
+                return out
             ctx.tanh = _tanh_of_inner(xp, x)  # kept: tanh is the costly pass, and backward needs it
             out = ctx.tanh + 1
         else:  # 0.5 x (1 + erf(x / sqrt 2))

@@ -242,7 +242,8 @@ class EmbeddingDenseBackward(Op):
             counts = xp.bincount(flat_index, minlength=num_weights)
             flat_grad = flat_grad / counts[flat_index][:, None].astype(grad.dtype)
         out = xp.zeros((num_weights, flat_grad.shape[1]), dtype=grad.dtype)
-        add_at(out, flat_index, flat_grad)
+        if not compiled_kernels.add_rows_at(out, flat_index, flat_grad):  # Numba: one loop over the rows
+            add_at(out, flat_index, flat_grad)
         ctx.indices, ctx.keep, ctx.scale_by_freq = indices, keep, scale_by_freq
         return out
 
