@@ -23,6 +23,20 @@ from nn_helpers import (
 import antorcha
 import antorcha.nn as nn
 import antorcha.nn.functional as F
+from antorcha.nn.functional import _conv_grads, _conv_shifted
+
+
+@pytest.fixture(params=["by size", "shifted grid", "columns"])
+def conv_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which array path stride-1 convolutions take: the rule by size (small tests: im2col's
+    columns forward, the shifted grid for the input gradient), the shifted grid for everything,
+    or im2col's columns and col2im for everything."""
+    if request.param == "shifted grid":
+        monkeypatch.setattr(_conv_shifted, "_LARGE_COLUMNS", -1)
+    elif request.param == "columns":
+        monkeypatch.setattr(_conv_grads.shifted, "applies", lambda *args: False)
+    return request.param
+
 
 TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 OUR_DTYPE = {np.float32: antorcha.float32, np.float64: antorcha.float64}
@@ -63,14 +77,14 @@ LAYERS = [
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("name", "args", "kwargs", "shape"), LAYERS, ids=lambda v: str(v))
 def test_layer_matches_torch(
-    name: str, args: tuple, kwargs: dict, shape: tuple, dtype: type, device: str
+    name: str, args: tuple, kwargs: dict, shape: tuple, dtype: type, device: str, conv_path: str
 ) -> None:
     ours, theirs = _pair(name, dtype, device, *args, **kwargs)
     (x,) = random_inputs([shape], dtype)
     compare_with_torch(ours, theirs, [x], params=paired_parameters(ours, theirs), device=device, **TOL[dtype])
 
 
-def test_noncontiguous_input_and_weight() -> None:
+def test_noncontiguous_input_and_weight(conv_path: str) -> None:
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 9, 8, 3)), rng.standard_normal((3, 5, 2, 4))
     ours = F.conv2d(antorcha.tensor(x).permute(0, 3, 1, 2)[:, :, ::2], antorcha.tensor(w).permute(1, 0, 3, 2),
@@ -80,11 +94,14 @@ def test_noncontiguous_input_and_weight() -> None:
     assert_close(ours, theirs)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("transposed", [False, True])
-def test_second_order_through_a_layer(transposed: bool) -> None:
+def test_second_order_through_a_layer(transposed: bool, stride: int, conv_path: str) -> None:
     """A gradient penalty: d/dθ of |d loss / dx|², through ConvolutionBackward0's own backward."""
     name = "ConvTranspose2d" if transposed else "Conv2d"
-    ours, theirs = _pair(name, np.float64, "cpu", 3, 4, 3, stride=2, padding=1, dilation=1, groups=1)
+    dilation = 2 if stride == 1 else 1
+    geometry = {"stride": stride, "padding": 1, "dilation": dilation, "groups": 1}
+    ours, theirs = _pair(name, np.float64, "cpu", 3, 4, 3, **geometry)
     x = np.random.default_rng(4).standard_normal((2, 3, 5, 6))
     results = []
     for m, layer in ((antorcha, ours), (torch, theirs)):
@@ -95,6 +112,25 @@ def test_second_order_through_a_layer(transposed: bool) -> None:
         results.append(m.autograd.grad(penalty, [inp, layer.weight, layer.bias]))
     for a, t in zip(*results):
         np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_infinite_values_give_torch_nans(transposed: bool, conv_path: str) -> None:
+    """An inf in the input or weight: the shifted grid's dropped positions must not add 0 · inf
+    (NaN) where torch's gradients stay finite or infinite."""
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 4, 3, 3))
+    x[0, 1, 0, 0], w[1, 2, 0, 1] = np.inf, -np.inf
+    cotangent = rng.standard_normal((2, 4, 6, 5))
+    results = []
+    for m in (antorcha, torch):
+        inputs = [m.tensor(a, requires_grad=True) for a in (x, w)]
+        conv = m.nn.functional.conv_transpose2d if transposed else m.nn.functional.conv2d
+        out = conv(inputs[0], inputs[1] if transposed else inputs[1].transpose(0, 1), padding=1)
+        out.backward(m.tensor(cotangent))
+        results.append([out.detach().numpy(), *(t.grad.numpy() for t in inputs)])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
 def test_parameters_names_shapes_and_repr() -> None:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from antorcha._device import xp_of
 from antorcha._tensor import Tensor
 from antorcha.autograd.function import Op
+from antorcha.nn.functional import _conv_shifted as shifted
 
 
 class Geometry(NamedTuple):
@@ -99,8 +100,10 @@ def _grouped_product(a: Any, b: Any) -> Any:
 def _by_group(y: Any, g: int) -> Any:
     """(N, F, *O) -> (G, F/G, N·prod(O)): a copy, the batch joined to the positions."""
     n, f = y.shape[:2]
-    return y.reshape(n, g, f // g, -1 if n else math.prod(y.shape[2:])).transpose(1, 2, 0, 3).reshape(
-        g, f // g, n * math.prod(y.shape[2:])
+    return (
+        y.reshape(n, g, f // g, -1 if n else math.prod(y.shape[2:]))
+        .transpose(1, 2, 0, 3)
+        .reshape(g, f // g, n * math.prod(y.shape[2:]))
     )
 
 
@@ -112,11 +115,14 @@ def _batch_first(product: Any, n: int, out: tuple) -> Any:
 
 
 def conv_forward(x: Any, w: Any, geom: Geometry, out: tuple | None = None) -> tuple[Any, Any]:
-    """(out (N, F, *O), cols) for x (N, C, *S), w (F, C/G, *K); O is all windows unless given."""
+    """(out (N, F, *O), cols or None) for x (N, C, *S), w (F, C/G, *K); O is all windows unless
+    given. Large columns at stride 1 take the shifted-grid path, which keeps none."""
     kernel = w.shape[2:]
     if out is None:
         padded = tuple(s + a + b for s, a, b in zip(x.shape[2:], geom.pad_lo, geom.pad_hi))
         out = out_size(padded, kernel, geom.stride, geom.dilation)
+    if shifted.applies(geom, x, kernel, out):
+        return shifted.conv_forward(x, w, geom, out), None
     cols = im2col(x, kernel, geom, out)
     g = geom.groups
     weight = w.reshape(g, w.shape[0] // g, cols.shape[1])  # (G, F/G, C/G·prod(K))
@@ -146,6 +152,8 @@ def col2im(cols: Any, size: tuple[int, ...], geom: Geometry) -> Any:
 
 def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry) -> Any:
     """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
+    if shifted.applies(geom) and shifted.finite(w):  # at every size: faster than col2im's strided adds
+        return shifted.conv_transpose_forward(y, w, size, geom)
     n, f = y.shape[:2]
     g = geom.groups
     kernel, out = w.shape[2:], y.shape[2:]
@@ -159,6 +167,8 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry
 def conv_weight_grad(x: Any, g: Any, kernel: tuple[int, ...], geom: Geometry, cols: Any = None) -> Any:
     """The adjoint of conv_forward in w: x (N, C, *S), g (N, F, *O) -> (F, C/G, *K): one GEMM per
     group, over the batch and the positions together."""
+    if cols is None and shifted.applies(geom, x, kernel, g.shape[2:]) and shifted.finite(x):
+        return shifted.conv_weight_grad(x, g, kernel, geom)
     if cols is None:
         cols = im2col(x, kernel, geom, g.shape[2:])
     groups = geom.groups
