@@ -11,6 +11,18 @@ import torch
 from nn_helpers import assert_close, torch_name
 
 import antorcha
+from antorcha.speed import pool_kernels
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def pool_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Max pooling's compiled loops (where Numba is installed), or NumPy's passes."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    else:
+        monkeypatch.setattr(pool_kernels, "max_pool", lambda *args: None)
+        monkeypatch.setattr(pool_kernels, "scatter", lambda *args: None)
+    return request.param
 
 
 def _run(m, name: str, x: np.ndarray, *args, **kwargs):
@@ -36,7 +48,9 @@ TIES = [
 
 
 @pytest.mark.parametrize(("name", "shape", "args", "kwargs"), TIES, ids=lambda v: str(v))
-def test_max_pooling_ties_go_to_the_first_maximum(name: str, shape: tuple, args: tuple, kwargs: dict) -> None:
+def test_max_pooling_ties_go_to_the_first_maximum(
+    name: str, shape: tuple, args: tuple, kwargs: dict, pool_path: str
+) -> None:
     x = np.random.default_rng(0).integers(0, 3, shape).astype(np.float64)  # many equal values
     ours, theirs = _run(antorcha, name, x, *args, **kwargs), _run(torch, name, x, *args, **kwargs)
     assert_close(ours[0], theirs[0])
@@ -46,7 +60,7 @@ def test_max_pooling_ties_go_to_the_first_maximum(name: str, shape: tuple, args:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_pooling_of_a_training_sized_batch(dtype: str) -> None:
+def test_pooling_of_a_training_sized_batch(dtype: str, pool_path: str) -> None:
     x = np.random.default_rng(2).standard_normal((8, 4, 16, 16)).astype(dtype)
     for name, args in (("max_pool2d", (2,)), ("avg_pool2d", (3, 2, 1)), ("adaptive_avg_pool2d", ((5, 3),)),
                        ("adaptive_max_pool2d", (3,))):
@@ -67,7 +81,9 @@ DOUBLE = [
 
 
 @pytest.mark.parametrize(("name", "args", "kwargs"), DOUBLE, ids=lambda v: str(v))
-def test_double_backward_with_respect_to_the_cotangent(name: str, args: tuple, kwargs: dict) -> None:
+def test_double_backward_with_respect_to_the_cotangent(
+    name: str, args: tuple, kwargs: dict, pool_path: str
+) -> None:
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 2, 7, 6) if name.endswith("2d") else (2, 2, 7))
     results = []
@@ -195,7 +211,7 @@ def test_max_unpool_errors_match_torch(call) -> None:
     _same_error(call)
 
 
-def test_nan_and_infinity_follow_torch() -> None:
+def test_nan_and_infinity_follow_torch(pool_path: str) -> None:
     """A NaN is the maximum of its window (torch keeps the last NaN's index), -inf loses to anything."""
     x = np.random.default_rng(9).integers(0, 3, (1, 2, 6, 6)).astype(np.float64)
     x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[0, 1, 2, 2] = np.nan

@@ -28,6 +28,7 @@ from antorcha.nn._arguments import require_tensor
 from antorcha.nn.functional._conv_grads import Convolution, Geometry, pad_constant
 from antorcha.ops.elementwise import where as select
 from antorcha.ops.indexing import IndexSelect
+from antorcha.speed import pool_kernels
 
 
 # ---- arguments -------------------------------------------------------------------------
@@ -77,8 +78,9 @@ def _sizes(
     return out
 
 
-def _window_geometry(size: tuple, out: tuple, kernel: tuple, stride: tuple, padding: tuple,
-                     dilation: tuple) -> Geometry:
+def _window_geometry(
+    size: tuple, out: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple
+) -> Geometry:
     """The padding after each dim that the last window reaches (ceil_mode can need more than `padding`)."""
     hi = tuple(
         max((o - 1) * s + dl * (k - 1) + 1 - n - p, 0)
@@ -135,10 +137,16 @@ def _offsets(kernel: tuple, geom: Geometry, out: tuple) -> Any:
     """(k, slices): for each kernel offset, in row-major order, the strided slices of the padded
     input that hold that offset of every window."""
     for k, offset in enumerate(itertools.product(*(range(n) for n in kernel))):
-        yield k, (Ellipsis, *(
-            slice(j * dl, j * dl + s * (o - 1) + 1, s)
-            for j, dl, s, o in zip(offset, geom.dilation, geom.stride, out)
-        ))
+        yield (
+            k,
+            (
+                Ellipsis,
+                *(
+                    slice(j * dl, j * dl + s * (o - 1) + 1, s)
+                    for j, dl, s, o in zip(offset, geom.dilation, geom.stride, out)
+                ),
+            ),
+        )
 
 
 def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geometry, out: tuple) -> Any:
@@ -153,12 +161,16 @@ def _flat_indices(xp: Any, argmax: Any, size: tuple, kernel: tuple, geom: Geomet
     return flat
 
 
+def _argmax_dtype(kernel: tuple) -> Any:
+    return np.uint8 if math.prod(kernel) <= 256 else np.int32
+
+
 def _first_argmax(padded: Any, best: Any, kernel: tuple, geom: Geometry, out: tuple) -> Any:
     """The kernel offset of each window's maximum `best`: the first equal to it (torch's kernel
     replaces the maximum only with a greater value), and for a NaN maximum the last NaN."""
     xp = xp_of(padded)
     views = [padded[where] for _, where in _offsets(kernel, geom, out)]
-    dtype = np.uint8 if len(views) <= 256 else np.int32
+    dtype = _argmax_dtype(kernel)
     argmax: Any = dtype(len(views) - 1)
     for k in range(len(views) - 2, -1, -1):
         argmax = xp.where(views[k] == best, dtype(k), argmax)
@@ -183,12 +195,16 @@ class MaxPool(Op):
     def forward(ctx: Any, x: Any, kernel: tuple, geom: Geometry, out: tuple, indices: Any) -> Any:
         xp = xp_of(x)
         padded = pad_constant(x, geom.pad_lo, geom.pad_hi, _lowest(x.dtype))
-        best = None
-        for _, where in _offsets(kernel, geom, out):
-            best = padded[where].copy() if best is None else xp.maximum(best, padded[where], out=best)
-        if not ctx.needs_input_grad[0] and indices is None:
-            return best
-        argmax = _first_argmax(padded, best, kernel, geom, out)
+        compiled = pool_kernels.max_pool(padded, kernel, geom, out, _argmax_dtype(kernel))  # Numba, if there
+        if compiled is not None:
+            best, argmax = compiled
+        else:
+            best = None
+            for _, where in _offsets(kernel, geom, out):
+                best = padded[where].copy() if best is None else xp.maximum(best, padded[where], out=best)
+            if not ctx.needs_input_grad[0] and indices is None:
+                return best
+            argmax = _first_argmax(padded, best, kernel, geom, out)
         ctx.argmax, ctx.kernel, ctx.geom, ctx.size = argmax, kernel, geom, x.shape[2:]
         if indices is not None:
             indices.append(_flat_indices(xp, argmax, x.shape[2:], kernel, geom, out))
@@ -212,13 +228,9 @@ class MaxPoolScatter(Op):
         xp = xp_of(g)
         ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
         padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
-        buffer = xp.zeros(g.shape[:2] + padded, dtype=g.dtype)
-        overlap = _windows_overlap(kernel, geom)
-        for k, where in _offsets(kernel, geom, g.shape[2:]):
-            if overlap:
-                buffer[where] += xp.where(argmax == k, g, g.dtype.type(0))
-            else:  # each position belongs to one window at most: write in place
-                xp.multiply(g, argmax == k, out=buffer[where])
+        buffer = pool_kernels.scatter(g, argmax, kernel, geom, padded)  # one loop (Numba, if there)
+        if buffer is None:
+            buffer = _scatter_passes(g, argmax, kernel, geom, padded)
         if not any(geom.pad_lo) and padded == tuple(size):
             return buffer
         crop = tuple(slice(a, a + s) for a, s in zip(geom.pad_lo, size))
@@ -227,6 +239,19 @@ class MaxPoolScatter(Op):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         return WindowPick.apply(grad, params=(ctx.argmax, ctx.kernel, ctx.geom))
+
+
+def _scatter_passes(g: Any, argmax: Any, kernel: tuple, geom: Geometry, padded: tuple) -> Any:
+    """MaxPoolScatter's buffer as one strided pass per kernel offset."""
+    xp = xp_of(g)
+    buffer = xp.zeros(g.shape[:2] + padded, dtype=g.dtype)
+    overlap = _windows_overlap(kernel, geom)
+    for k, where in _offsets(kernel, geom, g.shape[2:]):
+        if overlap:
+            buffer[where] += xp.where(argmax == k, g, g.dtype.type(0))
+        else:  # each position belongs to one window at most: write in place
+            xp.multiply(g, argmax == k, out=buffer[where])
+    return buffer
 
 
 class WindowPick(Op):
@@ -248,14 +273,23 @@ class WindowPick(Op):
 
 
 def _max_pool(
-    input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
-    return_indices: bool, d: int,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+    d: int,
 ) -> Any:
     name = f"max_pool{d}d"
     require_tensor(input, name if d == 2 else "max_pool1d")
     kernel = _ints(kernel_size, d, "kernel_size", name)
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        _ints(stride, d, "stride", name)
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else _ints(stride, d, "stride", name)
+    )
     padding, dilation = _ints(padding, d, "padding", name), _ints(dilation, d, "dilation", name)
     batched = _check_batched(input, d, name)
     x = input if batched else input.unsqueeze(0)
@@ -277,15 +311,25 @@ def _max_pool(
 
 
 def max_pool1d(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-    ceil_mode: bool = False, return_indices: bool = False,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> Any:
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
 
 
 def max_pool2d(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-    ceil_mode: bool = False, return_indices: bool = False,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> Any:
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
 
@@ -296,16 +340,26 @@ register_functional()(max_pool2d)
 
 @register_functional()
 def max_pool1d_with_indices(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-    ceil_mode: bool = False, return_indices: bool = False,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> Any:
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, True, 1)
 
 
 @register_functional()
 def max_pool2d_with_indices(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-    ceil_mode: bool = False, return_indices: bool = False,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> Any:
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, True, 2)
 
@@ -322,14 +376,23 @@ def _divisors(size: int, out: int, k: int, s: int, p: int, include_pad: bool) ->
 
 
 def _avg_pool(
-    input: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
-    divisor_override: Any, d: int,
+    input: Any,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Any,
+    d: int,
 ) -> Tensor:
     name = f"avg_pool{d}d"
     require_tensor(input, name)
     kernel = _ints(kernel_size, d, "kernel_size", name)
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        _ints(stride, d, "stride", name)
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else _ints(stride, d, "stride", name)
+    )
     padding = _ints(padding, d, "padding", name)
     batched = _check_batched(input, d, name)
     x = input if batched else input.unsqueeze(0)
@@ -357,13 +420,20 @@ def _avg_pool(
 
 @register_functional()
 def avg_pool1d(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
     require_tensor(input, "avg_pool1d")
     kernel = _ints(kernel_size, 1, "kernel_size", "avg_pool1d")
-    stride = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
-        _ints(stride, 1, "stride", "avg_pool1d")
+    stride = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        else _ints(stride, 1, "stride", "avg_pool1d")
+    )
     padding = _ints(padding, 1, "padding", "avg_pool1d")
     if input.ndim not in (2, 3):
         raise RuntimeError(
@@ -371,15 +441,21 @@ def avg_pool1d(
             "(while checking arguments for avg_pool1d)"
         )
     # torch's avg_pool1d is avg_pool2d of height 1: its checks and messages are those
-    out = _avg_pool(input.unsqueeze(-2), (1, *kernel), (1, *stride), (0, *padding), ceil_mode,
-                    count_include_pad, None, 2)
+    out = _avg_pool(
+        input.unsqueeze(-2), (1, *kernel), (1, *stride), (0, *padding), ceil_mode, count_include_pad, None, 2
+    )
     return out.squeeze(-2)
 
 
 @register_functional()
 def avg_pool2d(
-    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-    count_include_pad: bool = True, divisor_override: int | None = None,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2)
 
@@ -531,8 +607,10 @@ def _unpool_size(input: Tensor, kernel: tuple, stride: tuple, padding: tuple, ou
     if len(sizes) == d + 2 or (len(sizes) == d + 1 and input.ndim == d + 1):
         sizes = sizes[-d:]
     if len(sizes) != d:
-        raise ValueError(f"output_size should be a sequence containing {d} or {d + 2} elements, but it has a "
-                         f"length of '{len(sizes)}'")
+        raise ValueError(
+            f"output_size should be a sequence containing {d} or {d + 2} elements, but it has a "
+            f"length of '{len(sizes)}'"
+        )
     for i, (o, dflt, s) in enumerate(zip(sizes, default, stride)):
         if not dflt - s < o < dflt + s:
             raise ValueError(
@@ -571,7 +649,11 @@ def _max_unpool(
 
 @register_functional()
 def max_unpool1d(
-    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
     output_size: Any = None,
 ) -> Tensor:
     return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
@@ -579,7 +661,11 @@ def max_unpool1d(
 
 @register_functional()
 def max_unpool2d(
-    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
     output_size: Any = None,
 ) -> Tensor:
     return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)

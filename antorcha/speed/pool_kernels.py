@@ -1,0 +1,119 @@
+"""Compiled loops for max pooling (Numba, optional), with the meaning of MaxPool's NumPy passes.
+
+NumPy's max pooling is one elementwise maximum per kernel offset over strided views, then one
+comparison pass per offset to find where each maximum came from, and one masked write per
+offset backward: for a 2x2 pool, a dozen passes over the input. These loops visit each window
+once: its maximum and argmax forward, one add per window backward.
+
+Torch's rule for the argmax: a value replaces the maximum when it is greater or NaN, so the first
+of equal maxima wins, and the last NaN of a window with NaNs. The backward adds each window's
+gradient into its argmax in window order, as torch's CPU kernel does where windows overlap.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+
+@functools.cache
+def _compile() -> Any:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def max_pool(padded: Any, window: Any, best: Any, argmax: Any) -> None:  # pragma: no cover
+        kh, kw, sh, sw, dh, dw = window
+        planes, out_h, out_w = best.shape
+        for p in range(planes):
+            plane = padded[p]
+            for i in range(out_h):
+                for j in range(out_w):
+                    top = plane[i * sh, j * sw]
+                    where = 0
+                    for a in range(kh):
+                        row = plane[i * sh + a * dh]
+                        for b in range(kw):
+                            value = row[j * sw + b * dw]
+                            if value > top or value != value:
+                                top = value
+                                where = a * kw + b
+                    best[p, i, j] = top
+                    argmax[p, i, j] = where
+
+    @numba.njit(nogil=True, cache=True)
+    def scatter(grad: Any, argmax: Any, window: Any, out: Any) -> None:  # pragma: no cover
+        _, kw, sh, sw, dh, dw = window
+        planes, out_h, out_w = grad.shape
+        for p in range(planes):
+            for i in range(out_h):
+                for j in range(out_w):
+                    a, b = divmod(argmax[p, i, j], kw)
+                    out[p, i * sh + a * dh, j * sw + b * dw] += grad[p, i, j]
+
+    return max_pool, scatter
+
+
+def _as_planes(a: Any, spatial: tuple) -> Any:
+    """(N, C, *S) with one or two spatial dims -> (N·C, H, W), C order (a copy only if needed)."""
+    shape = (-1, 1, spatial[0]) if len(spatial) == 1 else (-1, *spatial)
+    return np.ascontiguousarray(a).reshape(shape)
+
+
+def _window(kernel: tuple, geom: Any) -> np.ndarray:
+    """(kh, kw, sh, sw, dh, dw), a 1-D pool as a 2-D one of height 1."""
+    if len(kernel) == 1:
+        return np.array([1, kernel[0], 1, geom.stride[0], 1, geom.dilation[0]], dtype=np.int64)
+    return np.array([*kernel, *geom.stride, *geom.dilation], dtype=np.int64)
+
+
+def _applies(a: Any, kernel: tuple) -> bool:
+    return type(a) is np.ndarray and a.dtype.char in "fd" and len(kernel) in (1, 2) and a.size > 0
+
+
+def max_pool(padded: Any, kernel: tuple, geom: Any, out: tuple, argmax_dtype: Any) -> tuple | None:
+    """(maximum, argmax) of each window of the padded (N, C, *P) input, argmax as the kernel
+    offset in row-major order; None where NumPy's passes must run."""
+    loops = _compile() if _applies(padded, kernel) else None
+    if loops is None:
+        return None
+    planes = _as_planes(padded, padded.shape[2:])
+    best = np.empty((planes.shape[0], *_as_planes_shape(out)), dtype=padded.dtype)
+    argmax = np.empty(best.shape, dtype=argmax_dtype)
+    loops[0](planes, _window(kernel, geom), best, argmax)
+    shape = padded.shape[:2] + tuple(out)
+    return best.reshape(shape), argmax.reshape(shape)
+
+
+def scatter(grad: Any, argmax: Any, kernel: tuple, geom: Any, padded: tuple) -> Any | None:
+    """Each window's gradient added into its argmax of a zero (N, C, *P) buffer; None where
+    NumPy's passes must run."""
+    loops = _compile() if _applies(grad, kernel) else None
+    if loops is None:
+        return None
+    out = np.zeros(grad.shape[:2] + tuple(padded), dtype=grad.dtype)
+    loops[1](
+        _as_planes(grad, grad.shape[2:]),
+        _as_planes(argmax, argmax.shape[2:]),
+        _window(kernel, geom),
+        out.reshape(-1, *_as_planes_shape(padded)),
+    )
+    return out
+
+
+def _as_planes_shape(spatial: tuple) -> tuple:
+    return (1, spatial[0]) if len(spatial) == 1 else tuple(spatial)
+
+
+def load() -> bool:
+    """Compile (or load from the disk cache) both loops now; whether Numba is there."""
+    if _compile() is None:
+        return False
+    geom = type("Geometry", (), {"stride": (1,), "dilation": (1,)})()
+    best, argmax = max_pool(np.zeros((1, 1, 1)), (1,), geom, (1,), np.uint8)
+    scatter(best, argmax, (1,), geom, (1,))
+    return True
