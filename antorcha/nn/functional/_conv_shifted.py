@@ -15,8 +15,9 @@ gathers with runs as short as a row. Positions whose window runs past its row or
 computed too and dropped (forward), or given a zero gradient (backward): at 16x16 with padding 1
 that is 27% more GEMM, against an im2col and col2im that were ~2-3x slower.
 
-The columns go through BLAS in chunks of at most 8 MiB: glibc hands arrays above 32 MiB fresh
-pages on every allocation, which made filling them ~3x slower (measured). The input gradient
+The columns go through BLAS in chunks of at most 8 MiB: glibc serves arrays up to 32 MiB from its
+heap (speed/allocator.py asks it to keep freed memory), but hands larger ones fresh pages on
+every allocation, which made filling them ~3x slower (measured). The input gradient
 takes this path at every size; the forward and weight gradient when their columns would pass
 32 MiB (see `applies`).
 """
