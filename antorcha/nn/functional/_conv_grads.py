@@ -152,7 +152,7 @@ def col2im(cols: Any, size: tuple[int, ...], geom: Geometry) -> Any:
 
 def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry) -> Any:
     """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
-    if shifted.applies(geom) and shifted.finite(w):  # at every size: faster than col2im's strided adds
+    if shifted.applies(geom, y) and shifted.finite(w):  # at every size: faster than col2im's strided adds
         return shifted.conv_transpose_forward(y, w, size, geom)
     n, f = y.shape[:2]
     g = geom.groups

@@ -28,6 +28,8 @@ import itertools
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from antorcha._device import xp_of
 
 _CHUNK_BYTES = 8 << 20
@@ -40,14 +42,14 @@ class _Grid(NamedTuple):
     shifts: tuple[int, ...]  # s_k, in w's (flattened) kernel order
 
 
-def applies(geom: Any, x: Any = None, kernel: tuple = (), out: tuple = ()) -> bool:
-    """Whether a convolution takes this path: every stride 1, and, given x, kernel and output
-    size, columns above 32 MiB. Smaller columns come from glibc's reused heap at full speed and
-    are kept for the weight gradient; on small images the dropped positions cost most (at 8x8
-    with padding 1, 56% more GEMM)."""
-    if not all(s == 1 for s in geom.stride):
+def applies(geom: Any, x: Any, kernel: tuple | None = None, out: tuple = ()) -> bool:
+    """Whether a convolution of the NumPy array x takes this path: every stride 1, and, given
+    kernel and output size, columns above 32 MiB. Smaller columns come from glibc's reused heap at
+    full speed and are kept for the weight gradient; on small images the dropped positions cost
+    most (at 8x8 with padding 1, 56% more GEMM). CuPy arrays keep im2col's path."""
+    if type(x) is not np.ndarray or not all(s == 1 for s in geom.stride):
         return False
-    if x is None:
+    if kernel is None:
         return True
     columns = x.shape[0] * x.shape[1] * math.prod(kernel) * math.prod(out) * x.itemsize
     return columns > _LARGE_COLUMNS
