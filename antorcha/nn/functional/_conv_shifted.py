@@ -90,12 +90,19 @@ def _step(rows: int, itemsize: int) -> int:
     return max(1, _CHUNK_BYTES // max(1, rows * itemsize))
 
 
-def _fill_columns(cols: Any, source: Any, shifts: tuple[int, ...], start: int, stop: int) -> Any:
-    """cols (C, prod(K), >= stop - start) <- source's windows at positions [start, stop)."""
-    width = stop - start
-    for k, shift in enumerate(shifts):
-        cols[:, k, :width] = source[:, start + shift : stop + shift]
-    return cols[:, :, :width]
+def _column_chunks(source: Any, grid: _Grid, groups: int) -> Any:
+    """im2col over the grid, a chunk at a time: yields (start, stop, cols (G, C/G·prod(K),
+    stop - start)) for positions [start, stop), each chunk written over the last one's buffer."""
+    xp = xp_of(source)
+    channels, taps = source.shape[0], len(grid.shifts)
+    step = _step(channels * taps, source.itemsize)
+    cols = xp.empty((channels, taps, min(step, grid.positions)), dtype=source.dtype)
+    for start in range(0, grid.positions, step):
+        stop = min(start + step, grid.positions)
+        width = stop - start
+        for k, shift in enumerate(grid.shifts):
+            cols[:, k, :width] = source[:, start + shift : stop + shift]
+        yield start, stop, cols[:, :, :width].reshape(groups, channels // groups * taps, width)
 
 
 def conv_forward(x: Any, w: Any, geom: Any, out: tuple | None = None) -> Any:
@@ -109,11 +116,7 @@ def conv_forward(x: Any, w: Any, geom: Any, out: tuple | None = None) -> Any:
     taps = len(grid.shifts)
     weight = w.reshape(g, f // g, c // g * taps)  # (G, F/G, C/G·prod(K))
     result = xp.empty((g, f // g, grid.positions), dtype=x.dtype)
-    step = _step(c * taps, x.itemsize)
-    cols = xp.empty((c, taps, min(step, grid.positions)), dtype=x.dtype)
-    for start in range(0, grid.positions, step):
-        stop = min(start + step, grid.positions)
-        chunk = _fill_columns(cols, source, grid.shifts, start, stop).reshape(g, c // g * taps, stop - start)
+    for start, stop, chunk in _column_chunks(source, grid, g):
         for i in range(g):
             xp.matmul(weight[i], chunk[i], out=result[i, :, start:stop])
     if out is None:
@@ -157,11 +160,7 @@ def conv_weight_grad(x: Any, grad: Any, kernel: tuple[int, ...], geom: Any) -> A
     by_group = _to_grid(grad, grid, (0,) * len(kernel)).reshape(g, f // g, -1)
     total = xp.zeros((g, c // g * taps, f // g), dtype=x.dtype)
     partial = xp.empty_like(total[0])
-    step = _step(c * taps, x.itemsize)
-    cols = xp.empty((c, taps, min(step, grid.positions)), dtype=x.dtype)
-    for start in range(0, grid.positions, step):
-        stop = min(start + step, grid.positions)
-        chunk = _fill_columns(cols, source, grid.shifts, start, stop).reshape(g, c // g * taps, stop - start)
+    for start, stop, chunk in _column_chunks(source, grid, g):
         for i in range(g):
             # (cols @ gᵀ): the long positions axis inside, as in _conv_grads.conv_weight_grad
             xp.matmul(chunk[i], by_group[i, :, start:stop].T, out=partial)
