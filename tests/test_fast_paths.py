@@ -382,3 +382,26 @@ def test_add_rows_at_leaves_out_of_range_indices_to_numpy() -> None:
     assert not target.any()
     assert kernels.add_rows_at(target, np.array([0, -1, 0]), np.ones((3, 2))) is True
     np.testing.assert_array_equal(target, [[2, 2], [0, 0], [1, 1]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("rows", "inner", "out"), [(1024, 10, 100), (300, 64, 65), (768, 128, 512), (100, 10, 100)]
+)
+def test_linear_with_the_bias_folded_or_not_matches_torch(
+    rows: int, inner: int, out: int, dtype: str
+) -> None:
+    """F.linear of a widening layer: the bias folded into the product (many rows, few inputs) or
+    added after it, forward and backward against torch."""
+    rng = np.random.default_rng(10)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((rows, inner), (out, inner), (out,))]
+    cotangent = rng.standard_normal((rows, out)).astype(dtype)
+    results = []
+    for library in (antorcha, torch):
+        inputs = [library.tensor(a, requires_grad=True) for a in arrays]
+        y = library.nn.functional.linear(*inputs)
+        y.backward(library.tensor(cotangent))
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in inputs])
+    rtol, atol = {"float32": (1e-5, 1e-4), "float64": (1e-12, 1e-11)}[dtype]
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol)
