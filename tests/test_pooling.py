@@ -36,6 +36,8 @@ def _run(m, name: str, x: np.ndarray, *args, **kwargs):
 
 
 TIES = [
+    ("max_pool2d", (2, 3, 8, 6), (2,), {"return_indices": True}),  # 2x2: a loop of its own
+    ("max_pool2d", (1, 2, 7, 7), (2,), {"stride": 1, "dilation": 2, "return_indices": True}),
     ("max_pool2d", (2, 3, 7, 6), (3,), {"stride": 2, "padding": 1, "return_indices": True}),
     ("max_pool2d", (1, 2, 6, 6), (2,),
      {"stride": 1, "dilation": 2, "ceil_mode": True, "return_indices": True}),
