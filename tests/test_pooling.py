@@ -11,7 +11,7 @@ import torch
 from nn_helpers import assert_close, torch_name
 
 import antorcha
-from antorcha.speed import pool_kernels
+from antorcha.speed import window_kernels
 
 
 @pytest.fixture(params=["numba", "numpy"])
@@ -20,8 +20,8 @@ def pool_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     if request.param == "numba":
         pytest.importorskip("numba")
     else:
-        monkeypatch.setattr(pool_kernels, "max_pool", lambda *args: None)
-        monkeypatch.setattr(pool_kernels, "scatter", lambda *args: None)
+        monkeypatch.setattr(window_kernels, "max_pool", lambda *args: None)
+        monkeypatch.setattr(window_kernels, "scatter", lambda *args: None)
     return request.param
 
 

@@ -513,6 +513,6 @@ def load() -> bool:
     attention_probabilities(square, 1.0, True)
     softmax_backward_scaled(square, square.copy(), 1.0)
     add_rows_at(square, np.zeros(1, np.int64), square.copy())
-    from antorcha.speed import pool_kernels  # max pooling's loops live beside these
+    from antorcha.speed import window_kernels  # max pooling's loops live beside these
 
-    return pool_kernels.load()
+    return window_kernels.load()

@@ -28,7 +28,7 @@ from antorcha.nn._arguments import require_tensor
 from antorcha.nn.functional._conv_grads import Convolution, Geometry, pad_constant
 from antorcha.ops.elementwise import where as select
 from antorcha.ops.indexing import IndexSelect
-from antorcha.speed import pool_kernels
+from antorcha.speed import window_kernels
 
 
 # ---- arguments -------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class MaxPool(Op):
     def forward(ctx: Any, x: Any, kernel: tuple, geom: Geometry, out: tuple, indices: Any) -> Any:
         xp = xp_of(x)
         padded = pad_constant(x, geom.pad_lo, geom.pad_hi, _lowest(x.dtype))
-        compiled = pool_kernels.max_pool(padded, kernel, geom, out, _argmax_dtype(kernel))  # Numba, if there
+        compiled = window_kernels.max_pool(padded, kernel, geom, out, _argmax_dtype(kernel))  # Numba
         if compiled is not None:
             best, argmax = compiled
         else:
@@ -228,7 +228,7 @@ class MaxPoolScatter(Op):
         xp = xp_of(g)
         ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
         padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
-        buffer = pool_kernels.scatter(g, argmax, kernel, geom, padded)  # one loop (Numba, if there)
+        buffer = window_kernels.scatter(g, argmax, kernel, geom, padded)  # one loop (Numba, if there)
         if buffer is None:
             buffer = _scatter_passes(g, argmax, kernel, geom, padded)
         if not any(geom.pad_lo) and padded == tuple(size):

@@ -1,4 +1,5 @@
-"""Compiled loops for max pooling (Numba, optional), with the meaning of MaxPool's NumPy passes.
+"""Compiled loops over sliding windows (Numba, optional), with the meaning of the NumPy passes
+they replace: max pooling, forward and backward.
 
 NumPy's max pooling is one elementwise maximum per kernel offset over strided views, then one
 comparison pass per offset to find where each maximum came from, and one masked write per
