@@ -1,11 +1,12 @@
 """Op-spec rows for convolution, padding and pooling (`antorcha/nn/functional/_conv.py`, `_pad.py`,
-`_pooling.py`), joined into `op_specs.SPECS`. Each builder draws a geometry torch accepts (odd
-sizes, stride > kernel, dilation, groups up to depthwise, 'same'/'valid', ceil_mode, batch 1, and
-on the edge config an empty batch); the layers, ties, errors and reprs are in tests/test_conv.py,
-tests/test_pooling.py and tests/test_pad.py. Only the convolutions are second-order rows: pooling
-and padding are linear in their input, so their gradient's gradient with respect to the input is
-zero, which torch returns as zeros (its backward formulas read the input) and antorcha as None;
-their double backward, with respect to the cotangent, is compared in those files."""
+`_pooling.py`, `_max_pooling.py`), joined into `op_specs.SPECS`. Each builder draws a geometry torch
+accepts (odd sizes, stride > kernel, dilation, groups up to depthwise, 'same'/'valid', ceil_mode,
+batch 1, and on the edge config an empty batch); the layers, ties, errors and reprs are in
+tests/test_conv.py, tests/test_pooling.py and tests/test_pad.py. Only the convolutions are
+second-order rows: pooling and padding are linear in their input, so their gradient's gradient with
+respect to the input is zero, which torch returns as zeros (its backward formulas read the input)
+and antorcha as None; their double backward, with respect to the cotangent, is compared in those
+files."""
 
 from __future__ import annotations
 

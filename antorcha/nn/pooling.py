@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from antorcha._tensor import Tensor
+from antorcha.nn.functional import _max_pooling as M
 from antorcha.nn.functional import _pooling as P
 from antorcha.nn.module import Module
 
@@ -34,13 +35,13 @@ class _MaxPoolNd(Module):
 
 class MaxPool1d(_MaxPoolNd):
     def forward(self, input: Tensor) -> Any:
-        return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return M.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPoolNd):
     def forward(self, input: Tensor) -> Any:
-        return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return M.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 

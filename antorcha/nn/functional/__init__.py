@@ -19,6 +19,7 @@ from antorcha.nn.functional import (  # noqa: F401 - they declare
     _layers,
     _loss,
     _loss_more,
+    _max_pooling,
     _nll,
     _pad,
     _pooling,
