@@ -16,10 +16,21 @@ import torch
 import antorcha
 from antorcha.autograd.engine import REUSE_MIN_ELEMENTS
 from antorcha.ops import linalg, unary
+from antorcha.speed import kernels
 
 
 def _both(array: np.ndarray) -> tuple[antorcha.Tensor, torch.Tensor]:
     return antorcha.tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
+
+
+def _take_path(compiled: bool, monkeypatch: pytest.MonkeyPatch, *loops: str, declined: Any = None) -> None:
+    """The compiled loops (skipped without Numba), or the named loops of speed/kernels.py each
+    declining (returning `declined`), so that the NumPy passes or the Tensor formula run."""
+    if compiled:
+        pytest.importorskip("numba")
+        return
+    for name in loops:
+        monkeypatch.setattr(kernels, name, lambda *args, value=declined: value)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -160,10 +171,7 @@ def test_relu_backward_lets_nan_through_and_zeroes_inf_as_torch(
     """torch zeroes relu's gradient where the output is <= 0 (NaN is not): no 0/1 multiply,
     which would give NaN for an infinite gradient and -0 for a negative one. Both the compiled
     select and NumPy's bit-mask passes."""
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(unary.compiled_kernels, "zeroed_where_at_most", lambda *args: False)
+    _take_path(compiled, monkeypatch, "zeroed_where_at_most", declined=False)
     rows = unary._MASK_BLOCK // 5 + 3 if blocked else 5
     x = np.tile(np.array([[np.nan, -1.0, 2.0, -np.inf, -3.0]], dtype=dtype), (rows, 1))
     g = np.tile(np.array([[1.5, np.inf, -np.inf, np.nan, -2.0]], dtype=dtype), (rows, 1))
@@ -189,13 +197,8 @@ def test_gelu_tanh_matches_torch(
 ) -> None:
     """gelu(approximate="tanh") forward and backward: the compiled loops and NumPy's passes,
     against torch."""
-    from antorcha.nn.functional import _activation
 
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(_activation.compiled_kernels, "gelu_tanh", lambda *args: None)
-        monkeypatch.setattr(_activation.compiled_kernels, "gelu_tanh_backward", lambda *args: None)
+    _take_path(compiled, monkeypatch, "gelu_tanh", "gelu_tanh_backward")
     rng = np.random.default_rng(3)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
     cotangent = rng.standard_normal(shape).astype(dtype)
@@ -247,13 +250,8 @@ def test_layer_norm_matches_torch(
 ) -> None:
     """layer_norm's forward and backward (the compiled rows, and NumPy's passes and Tensor ops),
     against torch."""
-    from antorcha.nn.functional import _layers
 
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(_layers.compiled_kernels, "layer_norm", lambda *args: None)
-        monkeypatch.setattr(_layers.compiled_kernels, "layer_norm_backward", lambda *args: None)
+    _take_path(compiled, monkeypatch, "layer_norm", "layer_norm_backward")
     rng = np.random.default_rng(5)
     x = (rng.standard_normal(shape) * 2 + 0.5).astype(dtype)
     weight = rng.standard_normal(normalized).astype(dtype) if affine == "both" else None
@@ -278,12 +276,8 @@ def test_layer_norm_backward_gives_only_the_wanted_gradients(
     wanted: tuple, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each subset of (x, weight, bias) that needs a gradient gets torch's, and the rest none."""
-    from antorcha.nn.functional import _layers
 
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(_layers.compiled_kernels, "layer_norm_backward", lambda *args: None)
+    _take_path(compiled, monkeypatch, "layer_norm_backward")
     rng = np.random.default_rng(6)
     arrays = [rng.standard_normal(s) for s in ((4, 6, 8), (8,), (8,))]
     cotangent = rng.standard_normal((4, 6, 8))
@@ -310,13 +304,8 @@ def test_attention_softmax_matches_torch(
 ) -> None:
     """scaled_dot_product_attention's softmax forward and backward (the compiled rows, and NumPy's
     passes and Tensor ops), against torch, over broadcast heads."""
-    from antorcha.nn.functional import _attention
 
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(_attention.compiled_kernels, "attention_probabilities", lambda *args: None)
-        monkeypatch.setattr(_attention.compiled_kernels, "softmax_backward_scaled", lambda *args: None)
+    _take_path(compiled, monkeypatch, "attention_probabilities", "softmax_backward_scaled")
     rng = np.random.default_rng(7)
     keys = 9 if masking == "causal, more keys" else 6
     shapes = {"q": (2, 3, 6, 4), "k": (2, 1, keys, 4), "v": (2, 1, keys, 5)}
@@ -353,12 +342,8 @@ def test_embedding_backward_sums_repeated_rows_as_torch(
 ) -> None:
     """The scatter-add of an embedding's backward (the compiled loop and np.add.at) adds each
     row's terms in torch's order: equal to its bits, with many repeats of each index."""
-    from antorcha.nn.functional import _layers
 
-    if compiled:
-        pytest.importorskip("numba")
-    else:
-        monkeypatch.setattr(_layers.compiled_kernels, "add_rows_at", lambda *args: False)
+    _take_path(compiled, monkeypatch, "add_rows_at", declined=False)
     rng = np.random.default_rng(8)
     indices = rng.integers(0, 11, (12, 64))
     weight = rng.standard_normal((11, 32)).astype(dtype)
