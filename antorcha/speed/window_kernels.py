@@ -81,65 +81,61 @@ def _compile() -> Any:
     return max_pool, max_pool_2x2, scatter
 
 
-def _as_planes(a: Any, spatial: tuple) -> Any:
-    """(N, C, *S) with one or two spatial dims -> (N·C, H, W), C order (a copy only if needed)."""
-    shape = (-1, 1, spatial[0]) if len(spatial) == 1 else (-1, *spatial)
-    return np.ascontiguousarray(a).reshape(shape)
+def _planes_shape(spatial: tuple) -> tuple:
+    """One or two spatial dims as two: a 1-D pool is a 2-D one of height 1."""
+    return (1, spatial[0]) if len(spatial) == 1 else tuple(spatial)
 
 
-def _window(kernel: tuple, geom: Any) -> np.ndarray:
-    """(kh, kw, sh, sw, dh, dw), a 1-D pool as a 2-D one of height 1."""
-    if len(kernel) == 1:
-        return np.array([1, kernel[0], 1, geom.stride[0], 1, geom.dilation[0]], dtype=np.int64)
-    return np.array([*kernel, *geom.stride, *geom.dilation], dtype=np.int64)
+def _as_planes(a: Any) -> Any:
+    """(N, C, *S) -> (N·C, H, W), C order (a copy only if needed)."""
+    return np.ascontiguousarray(a).reshape(-1, *_planes_shape(a.shape[2:]))
+
+
+def _window(kernel: tuple, stride: tuple, dilation: tuple) -> np.ndarray:
+    """(kh, kw, sh, sw, dh, dw), 1-D as 2-D of height 1."""
+    pad = (1,) * (2 - len(kernel))
+    return np.array([*pad, *kernel, *pad, *stride, *pad, *dilation], dtype=np.int64)
 
 
 def _applies(a: Any, kernel: tuple) -> bool:
     return type(a) is np.ndarray and a.dtype.char in "fd" and len(kernel) in (1, 2) and a.size > 0
 
 
-def max_pool(padded: Any, kernel: tuple, geom: Any, out: tuple, argmax_dtype: Any) -> tuple | None:
+def max_pool(
+    padded: Any, kernel: tuple, stride: tuple, dilation: tuple, out: tuple, argmax_dtype: Any
+) -> tuple | None:
     """(maximum, argmax) of each window of the padded (N, C, *P) input, argmax as the kernel
     offset in row-major order; None where NumPy's passes must run."""
     loops = _compile() if _applies(padded, kernel) else None
     if loops is None:
         return None
-    planes = _as_planes(padded, padded.shape[2:])
-    best = np.empty((planes.shape[0], *_as_planes_shape(out)), dtype=padded.dtype)
+    planes = _as_planes(padded)
+    best = np.empty((planes.shape[0], *_planes_shape(out)), dtype=padded.dtype)
     argmax = np.empty(best.shape, dtype=argmax_dtype)
     loop = loops[1] if tuple(kernel) == (2, 2) else loops[0]
-    loop(planes, _window(kernel, geom), best, argmax)
+    loop(planes, _window(kernel, stride, dilation), best, argmax)
     shape = padded.shape[:2] + tuple(out)
     return best.reshape(shape), argmax.reshape(shape)
 
 
-def scatter(grad: Any, argmax: Any, kernel: tuple, geom: Any, padded: tuple) -> Any | None:
+def scatter(
+    grad: Any, argmax: Any, kernel: tuple, stride: tuple, dilation: tuple, padded: tuple
+) -> Any | None:
     """Each window's gradient added into its argmax of a zero (N, C, *P) buffer; None where
     NumPy's passes must run."""
     loops = _compile() if _applies(grad, kernel) else None
     if loops is None:
         return None
     out = np.zeros(grad.shape[:2] + tuple(padded), dtype=grad.dtype)
-    loops[2](
-        _as_planes(grad, grad.shape[2:]),
-        _as_planes(argmax, argmax.shape[2:]),
-        _window(kernel, geom),
-        out.reshape(-1, *_as_planes_shape(padded)),
-    )
+    loops[2](_as_planes(grad), _as_planes(argmax), _window(kernel, stride, dilation), _as_planes(out))
     return out
 
 
-def _as_planes_shape(spatial: tuple) -> tuple:
-    return (1, spatial[0]) if len(spatial) == 1 else tuple(spatial)
-
-
 def load() -> bool:
-    """Compile (or load from the disk cache) both loops now; whether Numba is there."""
+    """Compile (or load from the disk cache) the loops now; whether Numba is there."""
     if _compile() is None:
         return False
-    geom = type("Geometry", (), {"stride": (1,), "dilation": (1,)})()
-    best, argmax = max_pool(np.zeros((1, 1, 1)), (1,), geom, (1,), np.uint8)
-    scatter(best, argmax, (1,), geom, (1,))
-    square = type("Geometry", (), {"stride": (2, 2), "dilation": (1, 1)})()
-    max_pool(np.zeros((1, 1, 2, 2), np.float32), (2, 2), square, (1, 1), np.uint8)
+    best, argmax = max_pool(np.zeros((1, 1, 1)), (1,), (1,), (1,), (1,), np.uint8)
+    scatter(best, argmax, (1,), (1,), (1,), (1,))
+    max_pool(np.zeros((1, 1, 2, 2), np.float32), (2, 2), (2, 2), (1, 1), (1, 1), np.uint8)
     return True

@@ -115,7 +115,9 @@ def _causal_mask(xp: Any, length: int, source: int, dtype: Any) -> Any:
 def _probabilities_of(q: Tensor, k: Tensor, ctx: Any) -> Tensor:
     """The forward's probabilities again, as Tensor ops (for a graph of the backward)."""
     scores = q @ k.mT * ctx.scale
-    mask = _causal_mask(xp_of(q._data), *scores.shape[-2:], q._data.dtype) if ctx.causal else ctx.mask
+    mask = ctx.mask  # the forward's NumPy passes keep their causal mask; the compiled loops make none
+    if mask is None and ctx.causal:
+        mask = _causal_mask(xp_of(q._data), *scores.shape[-2:], q._data.dtype)
     if mask is not None:
         scores = scores + wrap(mask, device=q._device)
     probs = scores.softmax(-1)

@@ -1,5 +1,5 @@
 """Stride-1 convolutions over the flattened padded grid, in chunks: the fast path of the array
-kernels in _conv_grads.py, which dispatch here when every stride is 1.
+kernels in _conv_grads.py, which dispatch NumPy arrays here when every stride is 1.
 
 Lay the zero-padded input out channel-major and flatten each channel's whole batch of images:
 grid (C, N·prod(P)). With stride 1, the element at kernel offset k of the window that starts at
@@ -29,8 +29,6 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from antorcha._device import xp_of
 
 _CHUNK_BYTES = 8 << 20
 _LARGE_COLUMNS = 32 << 20  # glibc's largest heap allocation: above it, fresh pages every time
@@ -70,9 +68,8 @@ def _padded(size: tuple[int, ...], geom: Any) -> tuple[int, ...]:
 
 def _to_grid(x: Any, grid: _Grid, lo: tuple[int, ...]) -> Any:
     """x (N, C, *S) -> (C, N·prod(P) + max shift): zero borders and tail, x at offset `lo`."""
-    xp = xp_of(x)
     n, c = x.shape[:2]
-    buffer = xp.zeros((c, grid.positions + grid.shifts[-1]), dtype=x.dtype)
+    buffer = np.zeros((c, grid.positions + grid.shifts[-1]), dtype=x.dtype)
     view = buffer[:, : grid.positions].reshape(c, n, *grid.padded)
     view[(slice(None), slice(None), *(slice(a, a + s) for a, s in zip(lo, x.shape[2:])))] = x.swapaxes(0, 1)
     return buffer
@@ -82,7 +79,7 @@ def _from_grid(buffer: Any, grid: _Grid, n: int, lo: tuple[int, ...], size: tupl
     """The inverse of _to_grid: (C, N·prod(P) + tail) -> (N, C, *size), contiguous."""
     view = buffer[:, : grid.positions].reshape(buffer.shape[0], n, *grid.padded)
     crop = view[(slice(None), slice(None), *(slice(a, a + s) for a, s in zip(lo, size)))]
-    return xp_of(buffer).ascontiguousarray(crop.swapaxes(0, 1))
+    return np.ascontiguousarray(crop.swapaxes(0, 1))
 
 
 def _step(rows: int, itemsize: int) -> int:
@@ -93,10 +90,9 @@ def _step(rows: int, itemsize: int) -> int:
 def _column_chunks(source: Any, grid: _Grid, groups: int) -> Any:
     """im2col over the grid, a chunk at a time: yields (start, stop, cols (G, C/G·prod(K),
     stop - start)) for positions [start, stop), each chunk written over the last one's buffer."""
-    xp = xp_of(source)
     channels, taps = source.shape[0], len(grid.shifts)
     step = _step(channels * taps, source.itemsize)
-    cols = xp.empty((channels, taps, min(step, grid.positions)), dtype=source.dtype)
+    cols = np.empty((channels, taps, min(step, grid.positions)), dtype=source.dtype)
     for start in range(0, grid.positions, step):
         stop = min(start + step, grid.positions)
         width = stop - start
@@ -107,7 +103,6 @@ def _column_chunks(source: Any, grid: _Grid, groups: int) -> Any:
 
 def conv_forward(x: Any, w: Any, geom: Any, out: tuple | None = None) -> Any:
     """x (N, C, *S), w (F, C/G, *K) -> (N, F, *O); O is every window unless `out` is given."""
-    xp = xp_of(x)
     n, c = x.shape[:2]
     f, kernel, g = w.shape[0], w.shape[2:], geom.groups
     padded = _padded(x.shape[2:], geom)
@@ -115,10 +110,10 @@ def conv_forward(x: Any, w: Any, geom: Any, out: tuple | None = None) -> Any:
     source = _to_grid(x, grid, geom.pad_lo)
     taps = len(grid.shifts)
     weight = w.reshape(g, f // g, c // g * taps)  # (G, F/G, C/G·prod(K))
-    result = xp.empty((g, f // g, grid.positions), dtype=x.dtype)
+    result = np.empty((g, f // g, grid.positions), dtype=x.dtype)
     for start, stop, chunk in _column_chunks(source, grid, g):
         for i in range(g):
-            xp.matmul(weight[i], chunk[i], out=result[i, :, start:stop])
+            np.matmul(weight[i], chunk[i], out=result[i, :, start:stop])
     if out is None:
         out = tuple(p - d * (k - 1) for p, d, k in zip(padded, geom.dilation, kernel))
     return _from_grid(result.reshape(f, grid.positions), grid, n, (0,) * len(kernel), tuple(out))
@@ -126,7 +121,6 @@ def conv_forward(x: Any, w: Any, geom: Any, out: tuple | None = None) -> Any:
 
 def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Any) -> Any:
     """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
-    xp = xp_of(y)
     n, f = y.shape[:2]
     kernel, g = w.shape[2:], geom.groups
     c = w.shape[1] * g
@@ -134,15 +128,15 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Any) -> 
     taps = len(grid.shifts)
     gradient = _to_grid(y, grid, (0,) * len(kernel))  # zero where no window starts
     weight = w.reshape(g, f // g, c // g * taps).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
-    total = xp.zeros((c, grid.positions + grid.shifts[-1]), dtype=y.dtype)
+    total = np.zeros((c, grid.positions + grid.shifts[-1]), dtype=y.dtype)
     step = _step(c * taps, y.itemsize)
-    cols = xp.empty((g, c // g * taps, min(step, grid.positions)), dtype=y.dtype)
+    cols = np.empty((g, c // g * taps, min(step, grid.positions)), dtype=y.dtype)
     by_group = gradient.reshape(g, f // g, -1)
     for start in range(0, grid.positions, step):
         stop = min(start + step, grid.positions)
         width = stop - start
         for i in range(g):
-            xp.matmul(weight[i], by_group[i, :, start:stop], out=cols[i, :, :width])
+            np.matmul(weight[i], by_group[i, :, start:stop], out=cols[i, :, :width])
         per_tap = cols[:, :, :width].reshape(c, taps, width)
         for k, shift in enumerate(grid.shifts):
             total[:, start + shift : stop + shift] += per_tap[:, k]
@@ -151,19 +145,18 @@ def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Any) -> 
 
 def conv_weight_grad(x: Any, grad: Any, kernel: tuple[int, ...], geom: Any) -> Any:
     """The adjoint of conv_forward in w: x (N, C, *S), grad (N, F, *O) -> (F, C/G, *K)."""
-    xp = xp_of(x)
     n, c = x.shape[:2]
     f, g = grad.shape[1], geom.groups
     grid = _grid_of(n, _padded(x.shape[2:], geom), kernel, geom.dilation)
     taps = len(grid.shifts)
     source = _to_grid(x, grid, geom.pad_lo)
     by_group = _to_grid(grad, grid, (0,) * len(kernel)).reshape(g, f // g, -1)
-    total = xp.zeros((g, c // g * taps, f // g), dtype=x.dtype)
-    partial = xp.empty_like(total[0])
+    total = np.zeros((g, c // g * taps, f // g), dtype=x.dtype)
+    partial = np.empty_like(total[0])
     for start, stop, chunk in _column_chunks(source, grid, g):
         for i in range(g):
             # (cols @ gᵀ): the long positions axis inside, as in _conv_grads.conv_weight_grad
-            xp.matmul(chunk[i], by_group[i, :, start:stop].T, out=partial)
+            np.matmul(chunk[i], by_group[i, :, start:stop].T, out=partial)
             total[i] += partial
     return total.swapaxes(1, 2).reshape(f, c // g, *kernel)
 

@@ -98,7 +98,9 @@ class MaxPool(Op):
     def forward(ctx: Any, x: Any, kernel: tuple, geom: Geometry, out: tuple, indices: Any) -> Any:
         xp = xp_of(x)
         padded = pad_constant(x, geom.pad_lo, geom.pad_hi, _lowest(x.dtype))
-        compiled = window_kernels.max_pool(padded, kernel, geom, out, _argmax_dtype(kernel))  # Numba
+        argmax_dtype = _argmax_dtype(kernel)
+        # one loop where Numba is installed
+        compiled = window_kernels.max_pool(padded, kernel, geom.stride, geom.dilation, out, argmax_dtype)
         if compiled is not None:
             best, argmax = compiled
         else:
@@ -131,7 +133,7 @@ class MaxPoolScatter(Op):
         xp = xp_of(g)
         ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
         padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
-        buffer = window_kernels.scatter(g, argmax, kernel, geom, padded)  # one loop (Numba, if there)
+        buffer = window_kernels.scatter(g, argmax, kernel, geom.stride, geom.dilation, padded)  # Numba
         if buffer is None:
             buffer = _scatter_passes(g, argmax, kernel, geom, padded)
         if not any(geom.pad_lo) and padded == tuple(size):
