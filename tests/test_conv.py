@@ -24,16 +24,26 @@ import antorcha
 import antorcha.nn as nn
 import antorcha.nn.functional as F
 from antorcha.nn.functional import _conv_grads, _conv_shifted
+from antorcha.speed import window_kernels
 
 
-@pytest.fixture(params=["by size", "shifted grid", "columns"])
+@pytest.fixture(params=["by size", "shifted grid", "columns", "compiled columns"])
 def conv_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which array path stride-1 convolutions take: the rule by size (small tests: im2col's
-    columns forward, the shifted grid for the input gradient), the shifted grid for everything,
-    or im2col's columns and col2im for everything."""
+    """Which array path stride-1 convolutions take:
+    - by size, the rule (these small tests: im2col's columns forward, and with Numba the
+      compiled im2col and col2im loops on short rows, else the shifted grid for the input gradient);
+    - the shifted grid for everything;
+    - im2col's columns and col2im for everything, as NumPy's copies and slice adds;
+    - the same with the compiled loops (skipped without Numba)."""
+    if request.param != "by size":
+        short_rows = window_kernels.short_rows
+        compiled = request.param == "compiled columns"
+        if compiled and not window_kernels.load():
+            pytest.skip("Numba is not installed")
+        monkeypatch.setattr(window_kernels, "short_rows", short_rows if compiled else lambda *args: False)
     if request.param == "shifted grid":
         monkeypatch.setattr(_conv_shifted, "_LARGE_COLUMNS", -1)
-    elif request.param == "columns":
+    elif request.param in ("columns", "compiled columns"):
         monkeypatch.setattr(_conv_grads.shifted, "applies", lambda *args: False)
     return request.param
 

@@ -113,7 +113,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input.shape
-    merged = int(np.prod(shape[start : end + 1], dtype=np.int64))
+    merged = math.prod(shape[start : end + 1])
     return reshape(input, *shape[:start], merged, *shape[end + 1 :])
 
 
