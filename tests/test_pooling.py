@@ -65,7 +65,7 @@ def test_max_pooling_ties_go_to_the_first_maximum(
 def test_pooling_of_a_training_sized_batch(dtype: str, pool_path: str) -> None:
     x = np.random.default_rng(2).standard_normal((8, 4, 16, 16)).astype(dtype)
     for name, args in (("max_pool2d", (2,)), ("avg_pool2d", (3, 2, 1)), ("adaptive_avg_pool2d", ((5, 3),)),
-                       ("adaptive_max_pool2d", (3,))):
+                       ("adaptive_avg_pool2d", (1,)), ("adaptive_max_pool2d", (3,))):  # 1: global average
         ours, theirs = _run(antorcha, name, x, *args), _run(torch, name, x, *args)
         tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == "float32" else {}
         assert_close(ours[0], theirs[0], **tol)
@@ -77,6 +77,7 @@ DOUBLE = [
     ("avg_pool2d", (3,), {"stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True}),
     ("avg_pool1d", (2,), {}),
     ("adaptive_avg_pool2d", ((3, 2),), {}),
+    ("adaptive_avg_pool2d", (1,), {}),  # global average pooling: a sum over the positions
     ("adaptive_max_pool2d", ((3, 2),), {}),
     ("max_pool1d", (2,), {"stride": 1}),
 ]
@@ -186,6 +187,8 @@ ERRORS = [
     _f("adaptive_max_pool2d", (5,), (2, 2)),
     _f("adaptive_avg_pool1d", (2, 3, 5, 5), 2),
     _f("adaptive_avg_pool2d", (2, 3, 5, 5), 2, dtype="int64"),
+    _f("adaptive_avg_pool2d", (2, 3, 5, 5), 1, dtype="int64"),  # the global case: torch's mean error
+    _f("adaptive_avg_pool1d", (2, 3, 5), 1, dtype="int32"),
     _f("adaptive_max_pool2d", (2, 3, 5, 5), 2, dtype="int64"),
 ]
 

@@ -19,7 +19,7 @@ from antorcha._device import xp_of
 from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.nn._arguments import require_tensor
-from antorcha.nn.functional._conv_grads import Convolution, Geometry
+from antorcha.nn.functional._conv_grads import Convolution, Geometry, TrailingSum
 from antorcha.ops.elementwise import where as select
 from antorcha.ops.indexing import IndexSelect
 
@@ -270,12 +270,18 @@ def _window_sums(t: Tensor, axis: int, size: int, out: int) -> Tensor:
 def _adaptive_avg_pool(input: Any, output_size: Any, d: int) -> Tensor:
     name = f"adaptive_avg_pool{d}d"
     require_tensor(input, name)
+    sizes = (output_size,) * d if isinstance(output_size, int) else tuple(output_size)
+    if all(o == 1 for o in sizes) and input._data.dtype.kind not in "fV":  # torch's global case is a mean
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {input.dtype.scalar_name}"
+        )
     _check_adaptive_input(input, output_size, d, name, name)
     out = _output_size(input, output_size, d, name)
     size = tuple(input.shape[-d:])
-    dims = tuple(range(-d, 0))
-    if all(o == 1 for o in out):
-        return input.mean(dims, keepdim=True)  # global average pooling
+    if all(o == 1 for o in out):  # global average pooling
+        total = TrailingSum.apply(input, params=(d,))
+        return (total / math.prod(size)).reshape(*total.shape, *(1,) * d)
     if out == size:
         return input * 1  # each window one element; torch's result is still a new tensor
     result, counts = input, np.ones(())
