@@ -9,7 +9,7 @@
 * `kernels.py`         compiled loops (Numba, optional) with NumPy fallbacks of the same meaning;
                        relu's backward (ops/unary.py), gelu(tanh), layer_norm, attention's
                        softmax and embedding's backward (nn/functional) ask it for a loop or two
-* `window_kernels.py` loops over sliding windows (nn/functional/_max_pooling.py), the same way
+* `window_kernels.py` loops over sliding windows (max pooling; im2col, col2im of small images), alike
 * `threads.py`         the chunk size and `run_split`: rows shared over one thread per core
 * `allocator.py`       asks glibc to keep freed memory for reuse; applied on `import antorcha`
                        (`ANTORCHA_KEEP_FREED_MEMORY=0` or `keep_freed_memory(False)` turn it off)
