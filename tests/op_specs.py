@@ -27,6 +27,7 @@ import op_specs_namespace
 import op_specs_nn_more
 import op_specs_norm
 import op_specs_rearrange
+import op_specs_sampling
 import op_specs_scatter
 import op_specs_sorting
 import op_specs_special
@@ -344,6 +345,7 @@ SPECS: list[OpSpec] = [
     *op_specs_attention.rows(),
     *op_specs_norm.rows(),
     *op_specs_nn_more.rows(),
+    *op_specs_sampling.rows(),
     *op_specs_conv.rows(),
 ]
 # the areas' own NOT_OPS entries, joined into test_op_coverage.NOT_OPS

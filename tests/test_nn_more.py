@@ -2,7 +2,7 @@
 channel-wise and alpha dropout) against torch: reprs, parameters and their init, the forward of
 every module, reduction modes, in-place forms, the random layers' statistics, and the exception
 class and message for bad arguments. The functional forms go through the op-spec table
-(tests/op_specs_nn_more.py)."""
+(tests/op_specs_nn_more.py and op_specs_sampling.py)."""
 
 from __future__ import annotations
 
