@@ -83,17 +83,17 @@ def im2col(x: Any, kernel: tuple[int, ...], geom: Geometry, out: tuple | None = 
     `out` keeps only the first windows: the adjoint of a transposed convolution whose output_padding
     reaches past the last window has fewer positions than its input's size allows."""
     padded = pad_constant(x, geom.pad_lo, geom.pad_hi)
-    view = windows(padded, kernel, geom.stride, geom.dilation)
     d = len(kernel)
-    if out is not None and view.shape[2 + d :] != tuple(out):
-        view = view[(Ellipsis, *(slice(0, o) for o in out))]
-    n, c = x.shape[:2]
-    g = geom.groups
-    positions = n * math.prod(view.shape[2 + d :])
-    cols = window_kernels.im2col(padded, kernel, geom.stride, geom.dilation, view.shape[2 + d :])  # Numba
+    if out is None:
+        out = out_size(padded.shape[2:], kernel, geom.stride, geom.dilation)
+    cols = window_kernels.im2col(padded, kernel, geom.stride, geom.dilation, tuple(out))  # Numba
     if cols is None:
+        view = windows(padded, kernel, geom.stride, geom.dilation)
+        if view.shape[2 + d :] != tuple(out):
+            view = view[(Ellipsis, *(slice(0, o) for o in out))]
         cols = _move_batch_inside(view, d)
-    return cols.reshape(g, c // g * math.prod(kernel), positions)
+    n, c = x.shape[:2]
+    return cols.reshape(geom.groups, c // geom.groups * math.prod(kernel), n * math.prod(out))
 
 
 def _grouped_product(a: Any, b: Any) -> Any:
@@ -167,13 +167,15 @@ def _slice_adds(cols: Any, padded: tuple[int, ...], geom: Geometry) -> Any:
 def conv_transpose_forward(y: Any, w: Any, size: tuple[int, ...], geom: Geometry) -> Any:
     """The adjoint of conv_forward in x: y (N, F, *O), w (F, C/G, *K) -> (N, C, *size)."""
     kernel, out = w.shape[2:], y.shape[2:]
-    # The shifted grid beats col2im's strided slice adds at every size, but not its compiled loop
-    # on short rows: at (64, 32, 4, 4) -> 16 channels, 3x3, 660 µs against 450.
-    compiled = window_kernels.short_rows(y, kernel, out, geom.stride, geom.dilation)
-    if not compiled and shifted.applies(geom, y) and shifted.finite(w):
-        return shifted.conv_transpose_forward(y, w, size, geom)
     n, f = y.shape[:2]
     g = geom.groups
+    # The shifted grid beats col2im's strided slice adds at every size, but not its compiled loop
+    # while the columns fit the heap: (64, 32, 4, 4) -> 16 channels, 3x3: 660 µs against 450;
+    # (64, 32, 32, 32) -> 3: 5.8 ms against 4.0; (64, 64, 16, 16) -> 64 (38 MB): 24.6 against 31.7.
+    columns = n * g * w.shape[1] * math.prod(kernel) * math.prod(out) * y.itemsize
+    compiled = window_kernels.short_rows(y, kernel, out, geom.stride, geom.dilation)
+    if not (compiled and shifted.fits_the_heap(columns)) and shifted.applies(geom, y) and shifted.finite(w):
+        return shifted.conv_transpose_forward(y, w, size, geom)
     weight = w.reshape(g, f // g, w.shape[1] * math.prod(kernel)).swapaxes(1, 2)  # (G, C/G·prod(K), F/G)
     cols = _grouped_product(weight, _by_group(y, g))  # (G, C/G·prod(K), N·prod(O))
     d = len(kernel)

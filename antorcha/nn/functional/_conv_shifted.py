@@ -50,7 +50,12 @@ def applies(geom: Any, x: Any, kernel: tuple | None = None, out: tuple = ()) -> 
     if kernel is None:
         return True
     columns = x.shape[0] * x.shape[1] * math.prod(kernel) * math.prod(out) * x.itemsize
-    return columns > _LARGE_COLUMNS
+    return not fits_the_heap(columns)
+
+
+def fits_the_heap(columns: int) -> bool:
+    """Whether `columns` bytes come from glibc's reused heap (at most 32 MiB)."""
+    return columns <= _LARGE_COLUMNS
 
 
 def _grid_of(n: int, padded: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple) -> _Grid:
