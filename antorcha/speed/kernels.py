@@ -18,6 +18,7 @@ More array formulas take loops here, for the same reason:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -332,7 +333,7 @@ def layer_norm_backward(
     if weight is not None and weight.dtype != x.dtype:
         return None
     normalized = x.shape[x.ndim - n_dims :]
-    cols = int(np.prod(normalized))
+    cols = math.prod(normalized)
     kernel = _compile_layer_norm_backward() if cols else None
     if kernel is None:
         return None
@@ -513,6 +514,6 @@ def load() -> bool:
     attention_probabilities(square, 1.0, True)
     softmax_backward_scaled(square, square.copy(), 1.0)
     add_rows_at(square, np.zeros(1, np.int64), square.copy())
-    from antorcha.speed import window_kernels  # max pooling's loops live beside these
+    from antorcha.speed import window_kernels  # the sliding-window loops (pooling, im2col) live beside these
 
     return window_kernels.load()

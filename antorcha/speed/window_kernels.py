@@ -85,10 +85,11 @@ def _compile() -> Any:
                     b = k - a * kw
                     out[p, i * sh + a * dh, j * sw + b * dw] += grad[p, i, j]
 
-    # Unit stride and dilation only: with them as run-time factors in the index the loop took
-    # 2.5x as long (no better than NumPy's copy).
+    # im2col (back=False) copies each window into the columns; col2im (back=True), its adjoint,
+    # adds the columns back. Unit stride and dilation only: with them as run-time factors in the
+    # index the loop took 2.5x as long (no better than NumPy's copy).
     @numba.njit(nogil=True, cache=True)
-    def im2col(padded: Any, cols: Any) -> None:  # pragma: no cover
+    def windows_to_columns(padded: Any, cols: Any, back: bool) -> None:  # pragma: no cover
         channels, kh, kw, batch, out_h, out_w = cols.shape
         for c in range(channels):
             for a in range(kh):
@@ -96,20 +97,12 @@ def _compile() -> Any:
                     for n in range(batch):
                         for i in range(out_h):
                             for j in range(out_w):
-                                cols[c, a, b, n, i, j] = padded[n, c, a + i, b + j]
+                                if back:
+                                    padded[n, c, a + i, b + j] += cols[c, a, b, n, i, j]
+                                else:
+                                    cols[c, a, b, n, i, j] = padded[n, c, a + i, b + j]
 
-    @numba.njit(nogil=True, cache=True)
-    def col2im(cols: Any, padded: Any) -> None:  # pragma: no cover
-        channels, kh, kw, batch, out_h, out_w = cols.shape
-        for c in range(channels):
-            for a in range(kh):
-                for b in range(kw):
-                    for n in range(batch):
-                        for i in range(out_h):
-                            for j in range(out_w):
-                                padded[n, c, a + i, b + j] += cols[c, a, b, n, i, j]
-
-    return max_pool, max_pool_2x2, scatter, im2col, col2im
+    return max_pool, max_pool_2x2, scatter, windows_to_columns
 
 
 def _planes_shape(spatial: tuple) -> tuple:
@@ -187,7 +180,7 @@ def im2col(padded: Any, kernel: tuple, stride: tuple, dilation: tuple, out: tupl
         return None
     n, c = padded.shape[:2]
     cols = np.empty((c, *_planes_shape(kernel), n, *_planes_shape(out)), dtype=padded.dtype)
-    loops[3](_as_image(np.ascontiguousarray(padded)), cols)
+    loops[3](_as_image(np.ascontiguousarray(padded)), cols, False)
     return cols.reshape(c, *kernel, n, *out)
 
 
@@ -202,7 +195,7 @@ def col2im(cols: Any, stride: tuple, dilation: tuple, padded: tuple) -> Any | No
     c, n = cols.shape[0], cols.shape[1 + d]
     buffer = np.zeros((n, c, *padded), dtype=cols.dtype)
     grid = np.ascontiguousarray(cols).reshape(c, *_planes_shape(kernel), n, *_planes_shape(out))
-    loops[4](grid, _as_image(buffer))
+    loops[3](_as_image(buffer), grid, True)
     return buffer
 
 

@@ -53,6 +53,15 @@ def pad_constant(x: Any, lo: tuple[int, ...], hi: tuple[int, ...], value: float 
     return out
 
 
+def unpad(buffer: Any, lo: tuple[int, ...], size: tuple[int, ...]) -> Any:
+    """pad_constant's inverse: buffer (N, C, *P) cut to (N, C, *size) from offset `lo`, contiguous
+    (buffer itself when it has no borders)."""
+    if not any(lo) and buffer.shape[2:] == tuple(size):
+        return buffer
+    crop = tuple(slice(a, a + s) for a, s in zip(lo, size))
+    return xp_of(buffer).ascontiguousarray(buffer[(Ellipsis, *crop)])
+
+
 def out_size(padded: tuple[int, ...], kernel: tuple[int, ...], stride: tuple, dilation: tuple) -> tuple:
     return tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, stride, dilation))
 
@@ -143,10 +152,7 @@ def col2im(cols: Any, size: tuple[int, ...], geom: Geometry) -> Any:
     buffer = window_kernels.col2im(_move_batch_inside(cols, d), geom.stride, geom.dilation, padded)  # Numba
     if buffer is None:
         buffer = _slice_adds(cols, padded, geom)
-    if not any(geom.pad_lo) and padded == size:
-        return buffer
-    crop = tuple(slice(a, a + s) for a, s in zip(geom.pad_lo, size))
-    return xp_of(cols).ascontiguousarray(buffer[(Ellipsis, *crop)])
+    return unpad(buffer, geom.pad_lo, size)
 
 
 def _slice_adds(cols: Any, padded: tuple[int, ...], geom: Geometry) -> Any:

@@ -21,7 +21,7 @@ from antorcha._registry import register_functional
 from antorcha._tensor import Tensor, wrap
 from antorcha.autograd.function import Op
 from antorcha.nn._arguments import require_tensor
-from antorcha.nn.functional._conv_grads import Geometry, pad_constant
+from antorcha.nn.functional._conv_grads import Geometry, pad_constant, unpad
 from antorcha.nn.functional._pooling import (
     _check_batched,
     _check_max_pool1d_args,
@@ -29,6 +29,7 @@ from antorcha.nn.functional._pooling import (
     _ints,
     _lowest,
     _sizes,
+    _stride,
     _window_geometry,
     pooled_size,
 )
@@ -130,16 +131,12 @@ class MaxPoolScatter(Op):
 
     @staticmethod
     def forward(ctx: Any, g: Any, argmax: Any, kernel: tuple, geom: Geometry, size: tuple) -> Any:
-        xp = xp_of(g)
         ctx.argmax, ctx.kernel, ctx.geom = argmax, kernel, geom
         padded = tuple(s + a + b for s, a, b in zip(size, geom.pad_lo, geom.pad_hi))
         buffer = window_kernels.scatter(g, argmax, kernel, geom.stride, geom.dilation, padded)  # Numba
         if buffer is None:
             buffer = _scatter_passes(g, argmax, kernel, geom, padded)
-        if not any(geom.pad_lo) and padded == tuple(size):
-            return buffer
-        crop = tuple(slice(a, a + s) for a, s in zip(geom.pad_lo, size))
-        return xp.ascontiguousarray(buffer[(Ellipsis, *crop)])
+        return unpad(buffer, geom.pad_lo, size)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
@@ -190,11 +187,7 @@ def _max_pool(
     name = f"max_pool{d}d"
     require_tensor(input, name if d == 2 else "max_pool1d")
     kernel = _ints(kernel_size, d, "kernel_size", name)
-    stride = (
-        kernel
-        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
-        else _ints(stride, d, "stride", name)
-    )
+    stride = _stride(stride, kernel, name)
     padding, dilation = _ints(padding, d, "padding", name), _ints(dilation, d, "dilation", name)
     batched = _check_batched(input, d, name)
     x = input if batched else input.unsqueeze(0)

@@ -35,6 +35,13 @@ def _ints(value: Any, d: int, what: str, name: str) -> tuple[int, ...]:
     return values
 
 
+def _stride(stride: Any, kernel: tuple[int, ...], name: str) -> tuple[int, ...]:
+    """The pooling stride: the kernel's size when None or empty, as torch defaults it."""
+    if stride is None or (not isinstance(stride, int) and len(stride) == 0):
+        return kernel
+    return _ints(stride, len(kernel), "stride", name)
+
+
 def _check_batched(input: Tensor, d: int, name: str) -> bool:
     shape = list(input.shape)
     if input.ndim not in (d + 1, d + 2) or any(n == 0 for n in shape[-d - 1 :]):
@@ -149,11 +156,7 @@ def _avg_pool(
     name = f"avg_pool{d}d"
     require_tensor(input, name)
     kernel = _ints(kernel_size, d, "kernel_size", name)
-    stride = (
-        kernel
-        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
-        else _ints(stride, d, "stride", name)
-    )
+    stride = _stride(stride, kernel, name)
     padding = _ints(padding, d, "padding", name)
     batched = _check_batched(input, d, name)
     x = input if batched else input.unsqueeze(0)
@@ -190,11 +193,7 @@ def avg_pool1d(
 ) -> Tensor:
     require_tensor(input, "avg_pool1d")
     kernel = _ints(kernel_size, 1, "kernel_size", "avg_pool1d")
-    stride = (
-        kernel
-        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
-        else _ints(stride, 1, "stride", "avg_pool1d")
-    )
+    stride = _stride(stride, kernel, "avg_pool1d")
     padding = _ints(padding, 1, "padding", "avg_pool1d")
     if input.ndim not in (2, 3):
         raise RuntimeError(
